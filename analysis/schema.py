@@ -1,0 +1,101 @@
+"""The canonical analytic schema: concept names, codings and reference groups.
+
+Every stage after cleaning speaks this vocabulary and never a raw survey column name.
+Level names equal the keys of the published tables (``data/published/table1.csv`` and
+``table3.csv``), so an output table can be diffed against the publication cell by cell.
+The first level of each factor is its reference group in Tables 3-4.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# Factor levels in published order; the first is the regression reference group.
+FACTORS = MappingProxyType(
+    {
+        "scheme": ("NCMS", "URBMI", "UEBMI"),
+        "education": (
+            "primary_or_below",
+            "junior_high",
+            "senior_high",
+            "college_or_above",
+        ),
+        "income_quintile": ("q1", "q2", "q3", "q4", "q5"),
+        "scope": (
+            "within_city_across_counties",
+            "within_province_across_cities",
+            "across_provinces",
+        ),
+        "reason": ("job", "family_following", "other"),
+        "duration": ("0-1", "1-5", "5-10", "10+"),
+        "facility_level": ("primary", "secondary", "tertiary", "private"),
+        "noreimb_reason": (
+            "go_back_to_hometown",
+            "unaware_of_procedure",
+            "not_covered_by_policy",
+            "other",
+        ),
+    }
+)
+
+# 0/1 indicators (stored as int8).
+BINARIES = (
+    "female",
+    "married",
+    "has_job",
+    "rural_hukou",
+    "urban_area",
+    "reimbursed",
+    "in_part2",
+)
+
+# Continuous columns (float64). Money is in yuan; reimb_ratio is a proportion in [0, 1].
+CONTINUOUS = (
+    "age",
+    "age_sq",
+    "income_pc_month",
+    "total_expenditure",
+    "reimb_amount",
+    "reimb_ratio",
+)
+
+# Identifiers and sampling design (strings, never used as regressors).
+DESIGN = ("resp_id", "province", "city", "stratum", "psu")
+
+KEY = ("resp_id",)
+
+# Subsamples of Table 4: name -> schemes kept.
+SUBSAMPLES = MappingProxyType(
+    {
+        "total": ("NCMS", "URBMI", "UEBMI"),
+        "ncms": ("NCMS",),
+        "urban": ("URBMI", "UEBMI"),
+    }
+)
+
+# Regressors of every Table 3 equation, in the published row order.
+TABLE3_FACTORS = (
+    "scheme",
+    "education",
+    "income_quintile",
+    "scope",
+    "reason",
+    "duration",
+    "facility_level",
+)
+TABLE3_CONTROLS = (
+    "age",
+    "age_sq",
+    "female",
+    "married",
+    "has_job",
+    "rural_hukou",
+    "urban_area",
+)
+
+ANALYTIC_COLUMNS = DESIGN + tuple(FACTORS) + BINARIES + CONTINUOUS
+
+
+def reference_level(factor: str) -> str:
+    """Return the reference (omitted) level of ``factor`` as used in Tables 3-4."""
+    return FACTORS[factor][0]
