@@ -1,0 +1,114 @@
+"""Saving derived tables with declared keys and a fingerprint log.
+
+Every derived table goes through :func:`save_table`: its key columns must be unique and
+non-missing, rows are sorted by key, and the file's MD5 is recorded in a manifest beside
+the outputs (``logs/manifest.csv``), so a rerun with the same seed can be checked for
+byte-identical results by diffing one file (the Gentzkow-Shapiro / JMSLab ``SaveData``
+habit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+MANIFEST_COLUMNS = ["path", "keys", "rows", "columns", "md5"]
+
+
+def save_table(
+    df: pd.DataFrame,
+    keys: Sequence[str],
+    path: Path,
+    manifest: Path | None = None,
+    sort: bool = True,
+) -> Path:
+    """Write ``df`` to ``path`` (CSV or parquet) after checking its key, and log its hash.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    keys : sequence of str
+        Columns that identify a row. They must exist, be non-missing and unique.
+    path : Path
+        Destination; the suffix (``.csv`` or ``.parquet``) picks the format.
+    manifest : Path, optional
+        The manifest CSV to update; default ``<outputs>/logs/manifest.csv`` found by
+        walking up from ``path`` to a directory named ``outputs`` or ``data``.
+    sort : bool
+        Sort rows by ``keys`` before writing (turn off for tables whose row order is
+        the published layout).
+
+    Raises
+    ------
+    ValueError
+        If a key column is missing, has missing values, or does not identify rows.
+    """
+    check_keys(df, keys, path)
+    if sort:
+        df = df.sort_values(list(keys), kind="stable").reset_index(drop=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False, lineterminator="\n")
+    log_file(path, keys, df.shape, manifest)
+    return path
+
+
+def check_keys(df: pd.DataFrame, keys: Sequence[str], path: Path) -> None:
+    """Raise ``ValueError`` unless ``keys`` identify the rows of ``df`` uniquely."""
+    absent = [k for k in keys if k not in df.columns]
+    if absent:
+        raise ValueError(f"{path}: key column(s) {absent} not in the table")
+    n_missing = int(df[list(keys)].isna().any(axis=1).sum())
+    if n_missing:
+        raise ValueError(f"{path}: {n_missing} row(s) with a missing key {list(keys)}")
+    dup = df.duplicated(list(keys), keep=False)
+    if dup.any():
+        example = df.loc[dup, list(keys)].head(3).to_dict("records")
+        raise ValueError(
+            f"{path}: key {list(keys)} is not unique: {int(dup.sum())} rows share a "
+            f"key, e.g. {example}"
+        )
+
+
+def md5(path: Path) -> str:
+    """Return the hex MD5 of a file's bytes."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def log_file(
+    path: Path,
+    keys: Sequence[str],
+    shape: tuple[int, int],
+    manifest: Path | None = None,
+) -> None:
+    """Record ``path``'s hash and shape in the manifest, replacing any older entry."""
+    manifest = manifest or default_manifest(path)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    base = manifest.parent.parent
+    name = path.resolve().relative_to(base.resolve()).as_posix()
+    entry = pd.DataFrame(
+        [[name, " ".join(keys), shape[0], shape[1], md5(path)]],
+        columns=MANIFEST_COLUMNS,
+    )
+    if manifest.exists():
+        old = pd.read_csv(manifest, dtype={"md5": str})
+        entry = pd.concat([old[old["path"] != name], entry], ignore_index=True)
+    entry.sort_values("path").to_csv(manifest, index=False, lineterminator="\n")
+
+
+def default_manifest(path: Path) -> Path:
+    """Return ``<run root>/outputs/logs/manifest.csv`` for a file under that root."""
+    for parent in path.resolve().parents:
+        if parent.name in {"outputs", "data"}:
+            return parent.parent / "outputs" / "logs" / "manifest.csv"
+    return path.resolve().parent / "manifest.csv"
