@@ -1,0 +1,263 @@
+"""Covariates of the 1,165-person analytic sample, exact to Table 1 by insurance column.
+
+Method (the feasibility note's recommendation): a Gaussian copula gives every person a
+vector of correlated latent scores; inside each Table 1 column (NCMS 777, URBMI+UEBMI
+388) every categorical is assigned by ranking its latent score against the published
+counts, so counts are exact and the dependence between columns is the copula's. Age and
+income are continuous functions of their latent scores, rounded to integers and nudged
+until the column means and SDs (and the total column's) round to the published values.
+
+Rows 0..776 are the NCMS column, rows 777..1164 the urban column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from analysis import config, schema
+from analysis.synth import targets
+from analysis.synth.moments import MomentTarget, nudge
+
+LATENTS = (
+    "age", "married", "female", "education", "income", "has_job", "urban_area",
+    "scope", "reason", "duration", "facility", "private", "hh_size", "uebmi",
+    "rural_hukou",
+)  # fmt: skip
+
+# Latent-scale correlations (the rest are 0). Signs follow the paper's descriptions:
+# UEBMI enrollees are employed and better educated, across-province migrants richer and
+# less often in urban areas, family-following migrants more often women without a job.
+CORRELATIONS = {
+    ("age", "married"): 0.55, ("age", "duration"): 0.45, ("age", "education"): -0.30,
+    ("age", "hh_size"): 0.20, ("age", "has_job"): -0.10, ("female", "reason"): 0.30,
+    ("female", "has_job"): -0.35, ("female", "married"): 0.10,
+    ("education", "income"): 0.45, ("education", "uebmi"): 0.50,
+    ("education", "rural_hukou"): -0.45, ("education", "has_job"): 0.15,
+    ("education", "facility"): 0.10, ("education", "private"): -0.10,
+    ("income", "has_job"): 0.20, ("income", "uebmi"): 0.30, ("income", "scope"): 0.15,
+    ("income", "rural_hukou"): -0.20, ("income", "hh_size"): -0.25,
+    ("income", "facility"): 0.15, ("income", "urban_area"): 0.10,
+    ("has_job", "reason"): -0.45, ("has_job", "uebmi"): 0.60,
+    ("urban_area", "scope"): -0.15, ("urban_area", "facility"): 0.15,
+    ("married", "hh_size"): 0.50, ("married", "reason"): 0.15,
+    ("scope", "duration"): -0.05, ("uebmi", "rural_hukou"): -0.35,
+}  # fmt: skip
+
+# Household members living in the city (not published): shares for sizes 1..6.
+HH_SIZE_SHARES = (0.12, 0.22, 0.36, 0.20, 0.07, 0.03)
+AGE_MIN, AGE_MAX = 15, 59
+# Months between arrival and the May 2014 interview that define each duration class.
+DURATION_MONTHS = {"0-1": (1, 11), "1-5": (12, 59), "5-10": (60, 119), "10+": (120, 420)}
+
+
+def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
+    """Return the covariate columns of the analytic frame (1,165 rows)."""
+    sizes = {c: targets.column_size(c) for c in targets.COLUMNS}
+    column = np.repeat(np.array(targets.COLUMNS), [sizes[c] for c in targets.COLUMNS])
+    latent = pd.DataFrame(draw_latents(rng, len(column)), columns=LATENTS)
+    uniforms = rng.random((len(column), 2))
+    frame = pd.DataFrame({"column": column})
+    for col in targets.COLUMNS:
+        rows = np.flatnonzero(column == col)
+        _assign_categoricals(frame, latent, rows, col)
+    for var in ("female", "married", "has_job", "urban_area", "rural_hukou"):
+        frame[var] = frame[var].astype(np.int8)
+    frame["age"] = synthesize_age(latent["age"].to_numpy(), column)
+    frame["birth_year"], frame["birth_month"] = birth_dates(frame["age"], uniforms[:, 0])
+    frame["arrival_year"], frame["arrival_month"] = arrival_dates(
+        frame["duration"], frame["age"], uniforms[:, 1]
+    )
+    hh, famincom = synthesize_income(latent, column)
+    frame["hh_size"], frame["famincom_m"] = hh, famincom
+    frame["income_pc_month"] = famincom / hh
+    frame["income_quintile"] = income_quintiles(frame["income_pc_month"])
+    return frame
+
+
+def latent_correlation() -> np.ndarray:
+    """The copula's correlation matrix, made positive definite by eigenvalue clipping."""
+    k = len(LATENTS)
+    r = np.eye(k)
+    for (a, b), rho in CORRELATIONS.items():
+        i, j = LATENTS.index(a), LATENTS.index(b)
+        r[i, j] = r[j, i] = rho
+    w, v = np.linalg.eigh(r)
+    r = v @ np.diag(np.maximum(w, 0.05)) @ v.T
+    d = np.sqrt(np.diag(r))
+    return r / np.outer(d, d)
+
+
+def draw_latents(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n draws of the latent vector, N(0, R)."""
+    chol = np.linalg.cholesky(latent_correlation())
+    return rng.standard_normal((n, len(LATENTS))) @ chol.T
+
+
+def assign_by_rank(score: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+    """Give the lowest ``counts[level_1]`` scores level 1, the next level 2, and so on."""
+    order = np.argsort(score, kind="stable")
+    out = np.empty(len(score), dtype=object)
+    out[order] = np.repeat(list(counts), list(counts.values()))
+    return out
+
+
+def _assign_categoricals(frame, latent, rows, col):
+    lat = latent.iloc[rows]
+    for var in ("female", "married", "has_job", "urban_area"):
+        yes = assign_by_rank(lat[var].to_numpy(), _binary(var, col)) == "yes"
+        frame.loc[rows, var] = yes.astype(np.int8)
+    for var in ("education", "scope", "reason", "duration"):
+        counts = targets.t1_counts(var, col)
+        frame.loc[rows, var] = assign_by_rank(lat[var].to_numpy(), counts)
+    frame.loc[rows, "facility_level"] = _facility(lat, col)
+    if col == "ncms":
+        frame.loc[rows, "scheme"] = "NCMS"
+        frame.loc[rows, "rural_hukou"] = 1
+    else:
+        scheme = targets.table1().query("variable == 'scheme'").set_index("level")
+        scheme_counts = {k: int(scheme.loc[k, "urban"]) for k in ("URBMI", "UEBMI")}
+        frame.loc[rows, "scheme"] = assign_by_rank(lat["uebmi"].to_numpy(), scheme_counts)
+        rural = assign_by_rank(lat["rural_hukou"].to_numpy(), _binary("rural_hukou", col))
+        frame.loc[rows, "rural_hukou"] = (rural == "yes").astype(np.int8)
+
+
+def _binary(var: str, col: str) -> dict[str, int]:
+    c = targets.t1_counts(var, col)
+    return {"no": c["no"], "yes": c["yes"]}
+
+
+def _facility(lat: pd.DataFrame, col: str) -> np.ndarray:
+    """Private hospitals by their own latent; the public levels by an ordered latent."""
+    counts = targets.t1_counts("facility_level", col)
+    private = assign_by_rank(
+        lat["private"].to_numpy(), {"no": len(lat) - counts["private"], "yes": counts["private"]}
+    )
+    out = np.full(len(lat), "private", dtype=object)
+    public = private == "no"
+    levels = {k: counts[k] for k in ("primary", "secondary", "tertiary")}
+    out[public] = assign_by_rank(lat["facility"].to_numpy()[public], levels)
+    return out
+
+
+def synthesize_age(score: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Integer ages 15-59 whose column and total moments round to Table 1."""
+    age = np.zeros(len(score))
+    for col in targets.COLUMNS:
+        rows = column == col
+        mean, sd = targets.t1_moments("age", col)
+        z = (score[rows] - score[rows].mean()) / score[rows].std()
+        age[rows] = mean + sd * z
+    x = np.clip(np.rint(age), AGE_MIN, AGE_MAX).astype(np.int64)[:, None]
+    moment_targets = _column_targets("age", column, "age")
+    x = nudge(
+        x,
+        lambda v: {"age": v[:, 0].astype(float)},
+        moment_targets,
+        movable=np.ones(len(x), bool),
+        valid=lambda v: (v[:, 0] >= AGE_MIN) & (v[:, 0] <= AGE_MAX),
+        steps=(1, -1),
+    )
+    return x[:, 0]
+
+
+def _column_targets(variable: str, column: np.ndarray, var: str) -> list[MomentTarget]:
+    """Mean and SD targets of ``variable`` in the two columns and the total."""
+    out = []
+    for col in ("total",) + targets.COLUMNS:
+        mask = np.ones(len(column), bool) if col == "total" else column == col
+        mean, sd = targets.t1_moments(variable, col)
+        out.append(MomentTarget(f"{variable}_{col}_mean", var, mask, "mean", mean))
+        out.append(MomentTarget(f"{variable}_{col}_sd", var, mask, "sd", sd))
+    return out
+
+
+def birth_dates(age: pd.Series, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Birth year and month such that completed age at 2014-05 equals ``age``.
+
+    Rule (for cleaning): age = 2014 - birth_year - (birth_month > 5); a May birthday
+    counts as passed at the May interview.
+    """
+    month = 1 + np.floor(u * 12).astype(np.int64)
+    year = config.SURVEY_YEAR - age.to_numpy() - (month > config.INTERVIEW_MONTH)
+    return year.astype(np.int64), month
+
+
+def arrival_dates(duration: pd.Series, age: pd.Series, u: np.ndarray):
+    """Arrival year and month consistent with the duration class at 2014-05.
+
+    Rule (for cleaning): months = (2014 - year) * 12 + (5 - month); class 0-1 if
+    months < 12, 1-5 if < 60, 5-10 if < 120, else 10+. Arrival is at least one month
+    before the interview and not before the respondent's first birthday.
+    """
+    lo = duration.map(lambda d: DURATION_MONTHS[d][0]).to_numpy()
+    hi = duration.map(lambda d: DURATION_MONTHS[d][1]).to_numpy()
+    hi = np.minimum(hi, (age.to_numpy() - 1) * 12)
+    months = lo + np.floor(u * (hi - lo + 1)).astype(np.int64)
+    index = config.SURVEY_YEAR * 12 + (config.INTERVIEW_MONTH - 1) - months
+    return index // 12, index % 12 + 1
+
+
+def synthesize_income(latent: pd.DataFrame, column: np.ndarray):
+    """Household size and integer household income; per-capita moments exact."""
+    n = len(column)
+    hh = np.zeros(n, np.int64)
+    pc = np.zeros(n)
+    for col in targets.COLUMNS:
+        rows = column == col
+        shares = np.array(HH_SIZE_SHARES)
+        counts = _largest_remainder(shares * rows.sum())
+        sizes = assign_by_rank(
+            latent["hh_size"].to_numpy()[rows], {str(k + 1): c for k, c in enumerate(counts)}
+        )
+        hh[rows] = sizes.astype(np.int64)
+        mean, sd = targets.t1_moments("income_pc_month", col)
+        pc[rows] = _lognormal_exact(latent["income"].to_numpy()[rows], mean, sd)
+    x = np.maximum(np.rint(pc * hh), 1).astype(np.int64)[:, None]
+    moment_targets = _column_targets("income_pc_month", column, "income")
+    derive = lambda v: {"income": v[:, 0] / hh}  # noqa: E731
+    for _ in range(20):
+        x = nudge(x, derive, moment_targets, np.ones(n, bool), lambda v: v[:, 0] >= 1)
+        tie = _quintile_boundary_tie(x[:, 0] / hh)
+        if tie is None:
+            return hh, x[:, 0]
+        x[tie, 0] += 1
+    raise RuntimeError("could not break ties at the income quintile boundaries")
+
+
+def _largest_remainder(quotas: np.ndarray) -> np.ndarray:
+    base = np.floor(quotas).astype(int)
+    extra = int(round(quotas.sum())) - base.sum()
+    base[np.argsort(-(quotas - base), kind="stable")[:extra]] += 1
+    return base
+
+
+def _lognormal_exact(score: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """exp(sigma * z), sigma solved so the realised CV is exact, then scaled to the mean."""
+    z = (score - score.mean()) / score.std()
+    cv = lambda s: np.std(np.exp(s * z), ddof=1) / np.mean(np.exp(s * z))  # noqa: E731
+    sigma = optimize.brentq(lambda s: cv(s) - sd / mean, 0.01, 3.0)
+    v = np.exp(sigma * z)
+    return v * mean / v.mean()
+
+
+def _quintile_boundary_tie(income: np.ndarray) -> int | None:
+    """Row just above a quintile boundary whose income ties the row just below, if any."""
+    order = np.argsort(income, kind="stable")
+    n = len(income)
+    for k in range(1, 5):
+        cut = k * n // 5
+        if income[order[cut - 1]] == income[order[cut]]:
+            return int(order[cut])
+    return None
+
+
+def income_quintiles(income: pd.Series) -> np.ndarray:
+    """Quintiles of per-capita income over the sample: ``pd.qcut(income, 5)``.
+
+    The synthesis guarantees that no two rows tie across a quintile boundary, so
+    qcut, rank-based and sort-based rules all give 233 rows per quintile.
+    """
+    levels = list(schema.FACTORS["income_quintile"])
+    return pd.qcut(income, 5, labels=levels).astype(str).to_numpy()

@@ -1,0 +1,83 @@
+"""Published targets of the analytic sample, read at run time from ``data/published/``.
+
+Table 1 gives counts and moments by insurance column (total, NCMS, URBMI+UEBMI);
+Table 2 gives outcome moments by migration scope; Figure 1 the reasons for not being
+reimbursed. Column names follow ``data/published/README``-style keys.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import config, schema
+
+COLUMNS = ("ncms", "urban")  # the two Table 1 scheme columns; "total" is their union
+
+
+@lru_cache(maxsize=None)
+def _read(name: str, root: Path = config.PUBLISHED_DIR) -> pd.DataFrame:
+    return pd.read_csv(root / name, dtype={"level": str})
+
+
+def table1() -> pd.DataFrame:
+    """Table 1 as published."""
+    return _read("table1.csv")
+
+
+def table2() -> pd.DataFrame:
+    """Table 2 as published."""
+    return _read("table2.csv")
+
+
+def figure1() -> pd.DataFrame:
+    """Figure 1 as published."""
+    return _read("figure1.csv")
+
+
+def t1_counts(variable: str, column: str) -> dict[str, int]:
+    """Counts of each level of ``variable`` in a Table 1 column, levels in schema order.
+
+    Binaries (one published ``yes`` row) return ``{"yes": n, "no": N - n}``.
+    """
+    t = table1()
+    rows = t[t["variable"] == variable]
+    n_col = column_size(column)
+    if variable in schema.FACTORS:
+        levels = schema.FACTORS[variable]
+        got = dict(zip(rows["level"], rows[column]))
+        return {lev: int(got[lev]) for lev in levels}
+    yes = int(rows[column].iloc[0])
+    return {"yes": yes, "no": n_col - yes}
+
+
+def t1_moments(variable: str, column: str) -> tuple[float, float]:
+    """(mean, SD) of a continuous Table 1 row in ``column``."""
+    t = table1()
+    row = t[t["variable"] == variable].iloc[0]
+    return float(row[column]), float(row[f"{column}_spread"])
+
+
+def column_size(column: str) -> int:
+    """N of a Table 1 column: 1,165 / 777 / 388."""
+    t = table1()
+    scheme = t[t["variable"] == "scheme"].set_index("level")
+    if column == "total":
+        return int(scheme["total"].sum())
+    if column == "ncms":
+        return int(scheme.loc["NCMS", "total"])
+    return int(scheme.loc[["URBMI", "UEBMI"], "total"].sum())
+
+
+def t2_moments(variable: str) -> dict[str, tuple[float, float]]:
+    """Table 2 (mean, SD) of ``variable`` for each migration scope."""
+    row = table2().set_index("variable").loc[variable]
+    return {s: (float(row[s]), float(row[f"{s}_sd"])) for s in schema.FACTORS["scope"]}
+
+
+def figure1_pct() -> dict[str, float]:
+    """Figure 1 percentages by reason, in schema order."""
+    f = figure1().set_index("reason")["pct"]
+    return {r: float(f[r]) for r in schema.FACTORS["noreimb_reason"]}
