@@ -1,0 +1,177 @@
+"""Fit each part with statsmodels and return the pieces the variance code needs.
+
+Every part is summarised by a :class:`PartFit`: coefficients, the per-observation
+score factor ``u`` (score_i = w_i u_i x_i) and information factor ``a``
+(information = sum_i w_i a_i x_i x_i'), both at unit dispersion, the dispersion
+``scale`` and the mean function of the part.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import statsmodels.api as sm
+from scipy.special import expit, ndtr
+
+from .errors import ConvergenceError, PerfectPredictionError
+from .links import MEANS, MeanFunction, _npdf, smeared_exp
+from .spec import Part2Spec
+
+_FAMILIES = {
+    "gamma": sm.families.Gamma,
+    "gaussian": sm.families.Gaussian,
+    "binomial": sm.families.Binomial,
+    "poisson": sm.families.Poisson,
+    "inverse_gaussian": sm.families.InverseGaussian,
+}
+_LINKS = {
+    "log": sm.families.links.Log,
+    "identity": sm.families.links.Identity,
+    "logit": sm.families.links.Logit,
+    "probit": sm.families.links.Probit,
+    "inverse_power": sm.families.links.InversePower,
+    "cloglog": sm.families.links.CLogLog,
+}
+
+
+@dataclass
+class PartFit:
+    """Fitted part: params, unit-dispersion score/information factors, scale."""
+
+    params: np.ndarray
+    u: np.ndarray
+    a: np.ndarray
+    scale: float
+    mean: MeanFunction
+    iterations: int
+    kind: str  # "ml" (probit/logit/glm) or "ols"
+    extra: dict = field(default_factory=dict)
+
+
+def fit_part1(y: np.ndarray, X: np.ndarray, model: str, w: np.ndarray | None) -> PartFit:
+    """Fit P(y=1|x) = F(x'b) by ML (statsmodels Probit/Logit, or a binomial GLM
+    with ``var_weights`` when sampling weights are given).
+
+    Raises
+    ------
+    ConvergenceError
+        If statsmodels reports no convergence or the score is not zero.
+    PerfectPredictionError
+        If fitted probabilities reach 0 or 1 (separation).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if w is None:
+            cls = sm.Probit if model == "probit" else sm.Logit
+            res = cls(y, X, check_rank=False).fit(method="newton", disp=0, maxiter=100)
+        else:
+            fam = sm.families.Binomial(_LINKS[model]())
+            res = sm.GLM(y, X, family=fam, var_weights=w).fit(
+                method="newton", disp=0, maxiter=100
+            )
+    b = np.asarray(res.params, dtype=float)
+    eta = X @ b
+    _check_separation(y, eta, model)
+    u, a = _binary_factors(y, eta, model)
+    fit = PartFit(b, u, a, 1.0, MEANS[model], _iterations(res), "ml")
+    _check_converged(res, X, fit, w, "part 1 " + model)
+    return fit
+
+
+def _binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
+    if model == "logit":
+        p = expit(eta)
+        return y - p, p * (1.0 - p)
+    q = 2.0 * y - 1.0
+    lam = q * _npdf(eta) / ndtr(q * eta)
+    return lam, lam * (lam + eta)
+
+
+def _check_separation(y: np.ndarray, eta: np.ndarray, model: str) -> None:
+    p = MEANS[model].h(eta)
+    bad = int(np.sum((p < 1e-10) | (p > 1.0 - 1e-10)))
+    if bad:
+        raise PerfectPredictionError(
+            f"part 1 {model}: {bad} observations have fitted P(y>0) of 0 or 1 "
+            "(perfect prediction / separation); drop or merge the regressors "
+            "that predict the outcome perfectly"
+        )
+
+
+def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | None):
+    """Fit E[y|y>0,x] on the positives: a GLM (Newton, observed information) or
+    OLS on ln(y). See :func:`fit_part1` for the errors raised."""
+    if spec.model == "ols_log":
+        return _fit_ols_log(y, X, spec, w)
+    family = _FAMILIES[spec.family](_LINKS[spec.link]())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.GLM(y, X, family=family, var_weights=w).fit(
+            method="newton", disp=0, maxiter=100
+        )
+    b = np.asarray(res.params, dtype=float)
+    unit = sm.GLM(y, X, family=family)
+    u = unit.score_factor(b, scale=1.0)
+    a = unit.hessian_factor(b, scale=1.0, observed=True)
+    mu = unit.predict(b)
+    fit = PartFit(b, u, a, np.nan, MEANS[spec.link], _iterations(res), "ml")
+    fit.scale = _glm_scale(spec, family, y, mu, X.shape, w)
+    fit.extra["deviance"] = float(np.sum(family.resid_dev(y, mu) ** 2))
+    _check_converged(res, X, fit, w, f"part 2 glm {spec.family}/{spec.link}")
+    return fit
+
+
+def _glm_scale(spec, family, y, mu, shape, w) -> float:
+    rule = spec.resolved_scale
+    if not isinstance(rule, str):
+        return float(rule)
+    if rule == "one":
+        return 1.0
+    ww = 1.0 if w is None else w
+    n, k = shape
+    if rule == "x2":
+        return float(np.sum(ww * (y - mu) ** 2 / family.variance(mu)) / (n - k))
+    return float(np.sum(ww * family.resid_dev(y, mu) ** 2) / (n - k))
+
+
+def _fit_ols_log(y, X, spec, w) -> PartFit:
+    ly = np.log(y)
+    res = (sm.OLS(ly, X) if w is None else sm.WLS(ly, X, weights=w)).fit()
+    b = np.asarray(res.params, dtype=float)
+    e = ly - X @ b
+    n, k = X.shape
+    ww = np.ones(n) if w is None else w
+    s2 = float(np.sum(ww * e * e) / (n - k))
+    if spec.smearing == "duan":
+        factor = float(np.sum(ww * np.exp(e)) / np.sum(ww))
+    else:
+        factor = float(np.exp(0.5 * s2))
+    fit = PartFit(b, e, np.ones(n), s2, smeared_exp(factor), 1, "ols")
+    fit.extra["smearing_factor"] = factor
+    fit.extra["info"] = (X * ww[:, None]).T @ X
+    return fit
+
+
+def _iterations(res) -> int:
+    ret = getattr(res, "mle_retvals", None) or {}
+    return int(ret.get("iterations", getattr(res, "fit_history", {}).get("iteration", 0)))
+
+
+def _check_converged(res, X, fit: PartFit, w, label: str) -> None:
+    ret = getattr(res, "mle_retvals", None) or {}
+    ww = 1.0 if w is None else w
+    grad = X.T @ (ww * fit.u)
+    info = (X * (ww * fit.a)[:, None]).T @ X
+    try:
+        step = np.linalg.solve(info, grad)
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError(f"{label}: singular information matrix") from exc
+    tol = 1e-6 * (1.0 + np.abs(fit.params))
+    if not ret.get("converged", True) or np.any(np.abs(step) > tol):
+        raise ConvergenceError(
+            f"{label} did not converge after {fit.iterations} Newton iterations "
+            f"(largest remaining Newton step {np.max(np.abs(step)):.3g})"
+        )
+    fit.extra["info"] = info

@@ -1,0 +1,185 @@
+"""Results of a two-part fit: coefficient tables, margins, covariances, summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .margins import Context, Frame, continuous_effects, discrete_effects, summarise
+from .spec import Effect, MarginPart, validate_choice
+
+_Z975 = norm.ppf(0.975)
+MARGIN_COLUMNS = [
+    "part", "component", "term", "level", "contrast", "effect", "estimate", "se",
+    "z", "p", "ci_low", "ci_high",
+]
+
+
+def _inference(est: np.ndarray, se: np.ndarray) -> dict:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    return {
+        "z": z,
+        "p": 2.0 * norm.sf(np.abs(z)),
+        "ci_low": est - _Z975 * se,
+        "ci_high": est + _Z975 * se,
+    }
+
+
+class TwoPartResults:
+    """Fitted two-part model.
+
+    Attributes
+    ----------
+    params : dict of {"part1", "part2"} -> pandas.Series
+    cov_part1, cov_part2 : pandas.DataFrame
+        Covariance of each part under the chosen ``vce``.
+    cov : pandas.DataFrame
+        Joint covariance of (part 1, part 2) coefficients: block diagonal or
+        stacked (``joint="stacked"``), used by combined margins.
+    nobs : dict
+        Observations in each part; ``dropped`` the missing-value counts.
+    """
+
+    def __init__(self, spec, sample, designs, fits, covs, weights):
+        self.spec, self.sample, self.designs, self.fits = spec, sample, designs, fits
+        self.weights = weights
+        idx1 = ["part1:" + n for n in designs[0].names]
+        idx2 = ["part2:" + n for n in designs[1].names]
+        self.params = {
+            "part1": pd.Series(fits[0].params, designs[0].names),
+            "part2": pd.Series(fits[1].params, designs[1].names),
+        }
+        self.cov_part1 = pd.DataFrame(covs[0], designs[0].names, designs[0].names)
+        self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
+        self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
+        self.nobs = {"part1": len(sample.d), "part2": int(sample.rows2.sum())}
+        self.dropped = sample.dropped
+        self.context = Context(
+            designs, (fits[0].params, fits[1].params),
+            (fits[0].mean, fits[1].mean), weights, sample.rows2,
+        )
+
+    def coef_table(self, part: str = "part1") -> pd.DataFrame:
+        """Tidy coefficients of ``part`` with SE, z, p and 95% CI."""
+        validate_choice("part", part, MarginPart)
+        if part == "combined":
+            raise ValueError("part='combined' has no coefficients; use margins()")
+        b = self.params[part]
+        cov = self.cov_part1 if part == "part1" else self.cov_part2
+        se = np.sqrt(np.diag(cov.to_numpy()))
+        out = pd.DataFrame({"term": b.index, "estimate": b.to_numpy(), "se": se})
+        return out.assign(**_inference(out["estimate"].to_numpy(), se))
+
+    def margins(
+        self,
+        variables: list[str] | None = None,
+        parts: tuple[str, ...] = ("part1", "part2", "combined"),
+        effect: Effect = "dydx",
+        at: dict | None = None,
+        over: str | None = None,
+        part2_sample: str = "positives",
+    ) -> pd.DataFrame:
+        """Average marginal effects with delta-method inference (``margins``).
+
+        Parameters
+        ----------
+        variables : list of str, optional
+            Variables (not columns) to differentiate; default all regressors.
+            Factors give one 0 -> level contrast per non-base level.
+        parts : tuple of {"part1", "part2", "combined"}
+            ``combined`` adds extensive and intensive components.
+        effect : {"dydx", "eydx", "dyex", "eyex"}
+            Elasticities are for continuous variables only.
+        at : dict, optional
+            Counterfactual values {variable: value or level label} for all
+            observations, as ``margins, at()``.
+        over : str, optional
+            Column of the data; margins within each of its groups.
+        part2_sample : {"positives", "all"}
+            Averaging sample of part-2 margins: part 2's estimation sample
+            (as ``glm`` alone, the paper) or all part-1 rows (as ``twopm``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (part, component, term, level) with ``MARGIN_COLUMNS``
+            (and ``over`` when given).
+
+        Notes
+        -----
+        Formulas in :mod:`analysis.twopart.margins`.
+        """
+        validate_choice("effect", effect, Effect)
+        for p in parts:
+            validate_choice("part", p, MarginPart)
+        if part2_sample not in ("positives", "all"):
+            raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
+        at = dict(at or {})
+        if over is None:
+            return self._margins_rows(variables, parts, effect, at, None, part2_sample)
+        groups = self.sample.data[over]
+        frames = []
+        for g in pd.unique(groups):
+            mask = (groups == g).to_numpy()
+            frames.append(self._margins_rows(variables, parts, effect, at, mask,
+                                             part2_sample).assign(over=g))
+        return pd.concat(frames, ignore_index=True)
+
+    def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
+        rows = []
+        n = self.nobs["part1"]
+        base_mask = np.ones(n, bool) if mask is None else mask
+        V = self.cov.to_numpy()
+        for part in parts:
+            r = base_mask & self.sample.rows2 if (part == "part2" and p2s == "positives") \
+                else base_mask
+            fr = Frame(self.context, r, at)
+            for var, kind in self._variables(part, variables):
+                rows.extend(self._one(fr, part, var, kind, effect, V))
+        out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
+        return out.assign(**_inference(out["estimate"].to_numpy(), out["se"].to_numpy()))
+
+    def _variables(self, part: str, variables) -> list[tuple[str, str]]:
+        ds = {"part1": self.designs[:1], "part2": self.designs[1:]}.get(part, self.designs)
+        found: dict[str, str] = {}
+        for d in ds:
+            found.update({v: "f" for v in d.factor_variables()})
+            found.update({v: "c" for v in d.continuous_variables() if v not in found})
+        if variables is None:
+            return list(found.items())
+        unknown = [v for v in variables if v not in found]
+        if unknown and part != "combined":
+            return [(v, k) for v, k in found.items() if v in variables]
+        if unknown:
+            raise ValueError(f"variables {unknown} are not regressors of the model")
+        return [(v, found[v]) for v in variables]
+
+    def _one(self, fr, part, var, kind, effect, V) -> list[tuple]:
+        if kind == "c":
+            eff = continuous_effects(fr, part, var, effect)
+            return [(part, c, var, "", effect, effect, est, se)
+                    for c, est, se, _ in summarise(fr, eff, V)]
+        if effect != "dydx":
+            raise ValueError(f"effect={effect!r} is only defined for continuous "
+                             f"variables; {var!r} is a factor")
+        d = next(d for d in self.designs if var in d.variables.codes)
+        levels, base = d.variables.levels[var], d.variables.base[var]
+        out = []
+        for k, lev in enumerate(levels):
+            if k == base or var in fr.at:
+                continue
+            eff = discrete_effects(fr, part, var, lev, levels[base])
+            out += [(part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, se)
+                    for c, est, se, _ in summarise(fr, eff, V)]
+        return out
+
+    def summary(self) -> str:
+        """Stata-like text summary of both parts (see :mod:`.summary`)."""
+        from .summary import render_summary
+
+        return render_summary(self)
+
+    def __repr__(self) -> str:
+        return self.summary()
