@@ -1,0 +1,202 @@
+"""Cleaning stage: raw CMDS-2014-shaped survey -> the paper's analytic sample.
+
+Purpose
+    Validate the raw file, recode it to concepts through the codebook, apply the
+    selection rules of ``docs/architecture.md`` (rules 1-5, each a row of the sample
+    flow table) and derive the columns of :data:`analysis.schema.ANALYTIC_COLUMNS`.
+Inputs
+    ``data/raw/cmds2014_synthetic.dta`` (or a real ``.dta``/``.sav``/``.csv``) and the
+    codebook directory ``data/codebook/`` (variables, value labels, varmap, recode).
+Outputs
+    ``data/derived/analytic.parquet`` (key ``resp_id``, sorted, deterministic bytes),
+    ``outputs/tables/sample_flow.csv`` (one row per selection rule) and
+    ``outputs/tables/sample_flow_recodes.csv`` (recodes that are not drops).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.codebook import Codebook
+from analysis.derive import (
+    derive_covariates,
+    derive_outcomes,
+    income_quintile,
+    outcome_recode_log,
+)
+from analysis.flow import select_sample
+from analysis.io import save_table
+from analysis.recode import is_string_concept, to_concepts
+from analysis.schema import ANALYTIC_COLUMNS, BINARIES, CONTINUOUS, DESIGN, FACTORS, KEY
+from analysis.validate import AnalyticWarning, analytic_warnings, validate_raw
+
+DEFAULT_CODEBOOK = Codebook()
+
+
+def main(
+    raw_path: Path,
+    analytic_path: Path,
+    flow_path: Path,
+    codebook: Codebook = DEFAULT_CODEBOOK,
+    recodes_path: Path | None = None,
+) -> CleanResult:
+    """Read, validate, clean and write the analytic sample and its flow tables.
+
+    Parameters
+    ----------
+    raw_path : Path
+        Raw survey (``.dta``, ``.sav`` or ``.csv``).
+    analytic_path : Path
+        Destination parquet of the analytic sample.
+    flow_path : Path
+        Destination CSV of the sample-flow table.
+    codebook : Codebook
+        Codebook of the raw file.
+    recodes_path : Path, optional
+        Destination CSV of the recode log; default ``<flow stem>_recodes.csv``.
+
+    Raises
+    ------
+    analysis.validate.RawDataError
+        If the raw file fails validation (every problem listed in one message).
+    """
+    raw_path = Path(raw_path)
+    raw = read_raw(raw_path, codebook)
+    validate_raw(raw, codebook, source=str(raw_path)).raise_if_errors()
+    result = clean_survey(raw, codebook)
+    for message in analytic_warnings(result.analytic):
+        warnings.warn(message, AnalyticWarning, stacklevel=2)
+    flow_path = Path(flow_path)
+    recodes_path = recodes_path or flow_path.with_name(f"{flow_path.stem}_recodes.csv")
+    save_table(result.analytic, KEY, Path(analytic_path))
+    save_table(result.flow, ["step"], flow_path, sort=False)
+    save_table(result.recodes, ["step", "recode"], Path(recodes_path), sort=False)
+    return result
+
+
+def read_raw(path: Path, codebook: Codebook = DEFAULT_CODEBOOK) -> pd.DataFrame:
+    """Read a raw survey file with its codes as numbers (no value labels applied).
+
+    ``.dta`` via ``pandas.read_stata(convert_categoricals=False)``, ``.sav`` via
+    ``pyreadstat`` (no value formats) and ``.csv`` via ``pandas.read_csv`` with the
+    codebook's string concepts read as text.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".dta":
+        return pd.read_stata(path, convert_categoricals=False, convert_missing=False)
+    if suffix == ".sav":
+        import pyreadstat
+
+        frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=False)
+        return frame
+    if suffix == ".csv":
+        text = [
+            codebook.varmap[c]
+            for c in codebook.variables.index
+            if c in codebook.varmap and is_string_concept(codebook, c)
+        ]
+        return pd.read_csv(path, dtype={name: str for name in text})
+    raise ValueError(f"{path}: unsupported raw file type {suffix!r} (.dta, .sav, .csv)")
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """Output of :func:`clean_survey`.
+
+    Attributes
+    ----------
+    analytic : DataFrame
+        Exactly ``schema.ANALYTIC_COLUMNS``; one row per respondent, sorted by resp_id.
+    flow : DataFrame
+        step, rule, columns, n_before, n_removed, n_after; one row per rule.
+    recodes : DataFrame
+        step, recode, n_at_step, n_analytic; recodes that are not drops.
+    """
+
+    analytic: pd.DataFrame
+    flow: pd.DataFrame
+    recodes: pd.DataFrame
+
+
+def clean_survey(
+    raw: pd.DataFrame, codebook: Codebook = DEFAULT_CODEBOOK
+) -> CleanResult:
+    """Return the analytic sample of ``raw`` with its flow table and recode log.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The raw survey (validated by :func:`analysis.validate.validate_raw`).
+    codebook : Codebook
+        Maps concepts to ``raw``'s columns and its codes to canonical codes.
+
+    Returns
+    -------
+    CleanResult
+
+    Notes
+    -----
+    Dtypes: factors are ``Categorical`` with the levels of ``schema.FACTORS`` in that
+    order, binaries int8, continuous float64, design ids ``str``. ``resp_id`` is the
+    raw id zero-padded to the width of the codebook's ``valid_max`` so that text order
+    equals numeric order. Income quintiles follow the tie rule of
+    :func:`analysis.derive.income_quintile`.
+    """
+    concepts = to_concepts(raw, codebook)
+    selection = select_sample(concepts, codebook)
+    sample = concepts.loc[selection.keep]
+    design = derive_design(sample, codebook)
+    outcomes = derive_outcomes(sample)
+    income = sample["household_income"] / sample["household_size"]
+    frame = pd.concat([design, derive_covariates(sample), outcomes], axis=1)
+    frame["scheme"] = selection.scheme.loc[selection.keep]
+    frame["income_pc_month"] = income
+    frame["income_quintile"] = income_quintile(income, design["resp_id"])
+    analytic = finalize(frame)
+    recodes = pd.concat(
+        [selection.recodes, outcome_recode_log(sample, outcomes)], ignore_index=True
+    )
+    return CleanResult(analytic=analytic, flow=selection.flow, recodes=recodes)
+
+
+def derive_design(c: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Return resp_id, province, city, stratum and psu as strings.
+
+    province and city are the first 2 and 4 characters of the locality code (GB/T 2260
+    province and prefecture); stratum and psu are the mapped integer ids as text.
+    """
+    width = len(str(int(float(codebook.variables.at["resp_id", "valid_max"]))))
+    locality = c["locality_code"].astype("str")
+    return pd.DataFrame(
+        {
+            "resp_id": c["resp_id"].map(lambda v: f"{int(v):0{width}d}"),
+            "province": locality.str[:2],
+            "city": locality.str[:4],
+            "stratum": c["stratum"].map(lambda v: str(int(v))),
+            "psu": c["psu"].map(lambda v: str(int(v))),
+        },
+        index=c.index,
+    )
+
+
+def finalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Set the schema's column order and dtypes and sort rows by resp_id."""
+    out = pd.DataFrame(index=frame.index)
+    for column in ANALYTIC_COLUMNS:
+        values = frame[column]
+        if column in FACTORS:
+            out[column] = pd.Categorical(values, categories=list(FACTORS[column]))
+        elif column in BINARIES:
+            out[column] = values.astype(bool).astype("int8")
+        elif column in CONTINUOUS:
+            out[column] = values.astype("float64")
+        elif column in DESIGN:
+            out[column] = values.astype("str")
+    out = out.sort_values(list(KEY), kind="stable").reset_index(drop=True)
+    if out["resp_id"].duplicated().any():
+        raise ValueError("resp_id is not unique in the analytic sample")
+    return out
