@@ -57,7 +57,8 @@ class Lin:
         return Lin(self.val * c, {k: (b, cc * c) for k, (b, cc) in self.grad.items()})
 
     def __mul__(self, other: Lin) -> Lin:
-        return self.scale(other.val) + other.scale(self.val)
+        grad = self.scale(other.val) + other.scale(self.val)
+        return Lin(self.val * other.val, grad.grad)
 
     def __truediv__(self, other: Lin) -> Lin:
         inv = 1.0 / other.val
