@@ -423,6 +423,7 @@ def test_other_names_and_codes_give_identical_output(tmp_path):
 # --- I/O ----------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::analysis.validate.AnalyticWarning")
 def test_main_writes_deterministic_files(tmp_path):
     raw = raw_rows({}, {"resp_id": 9, "sex": 2}, NOT_HOSPITALISED)
     src = tmp_path / "raw.dta"

@@ -1,0 +1,285 @@
+"""The individual checks of raw-survey validation (see :mod:`analysis.validate`).
+
+Purpose
+    One pure function per kind of problem. Each takes a :class:`CheckContext` (the raw
+    frame, its codebook, the respondent ids used for examples and the concept frame of
+    the columns present) and returns a list of :class:`Problem`; none stops at the
+    first offending cell, so the report lists every problem of the file.
+Inputs
+    A raw survey ``DataFrame`` and its :class:`~analysis.codebook.Codebook`.
+Outputs
+    Lists of :class:`Problem` (severity "error" or "warning").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.codebook import Codebook
+from analysis.config import INTERVIEW_MONTH, SURVEY_YEAR
+from analysis.recode import as_numeric, is_string_concept
+
+Severity = Literal["error", "warning"]
+NOT_APPLICABLE = -8
+MONEY = ("hosp_cost", "reimb_amount", "household_income", "household_expenditure")
+UNIVERSE = re.compile(r"^\s*(\w+)\s*==\s*(-?\d+)\s*$")
+N_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a raw file: what, where, which values, how many rows, examples."""
+
+    check: str
+    column: str
+    concept: str
+    detail: str
+    values: tuple[tuple[object, int], ...] = ()
+    n_rows: int = 0
+    example_ids: tuple[str, ...] = ()
+    severity: Severity = "error"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What every check reads: raw data, codebook, ids and the concepts present."""
+
+    raw: pd.DataFrame
+    codebook: Codebook
+    ids: pd.Series
+    concepts: pd.DataFrame
+
+    def column(self, concept: str) -> str:
+        """Raw column of ``concept``."""
+        return self.codebook.column(concept)
+
+    def problem(self, check: str, concept: str, detail: str, mask, **kw) -> Problem:
+        """Build a Problem for the rows of ``mask``, counting the raw values there."""
+        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.raw.index)
+        column = self.column(concept)
+        raw_values = self.raw.loc[mask, column] if column in self.raw else None
+        values = kw.pop("values", None) or value_counts(raw_values)
+        return Problem(
+            check=check,
+            column=column,
+            concept=concept,
+            detail=detail,
+            values=values,
+            n_rows=int(mask.sum()),
+            example_ids=tuple(self.ids[mask].drop_duplicates().head(N_EXAMPLES)),
+            **kw,
+        )
+
+
+def value_counts(values: pd.Series | None) -> tuple[tuple[object, int], ...]:
+    """Return ((value, count), ...) most frequent first, ties in value order."""
+    if values is None or values.empty:
+        return ()
+    counts = values.map(display_value).value_counts(dropna=False)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return tuple((value, int(n)) for value, n in ordered)
+
+
+def display_value(value: object) -> object:
+    """Return ints for integral floats so that 3.0 shows as 3."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def check_columns(raw: pd.DataFrame, codebook: Codebook) -> list[Problem]:
+    """Report concepts whose column is absent, suggesting close raw names (difflib)."""
+    problems = []
+    duplicated = raw.columns[raw.columns.duplicated()].unique()
+    for name in duplicated:
+        detail = f"column name {name!r} occurs more than once in the file"
+        problems.append(Problem("duplicated_column", str(name), "", detail))
+    mapped = set(codebook.varmap.values())
+    spare = [str(c) for c in raw.columns if c not in mapped]
+    for concept in codebook.variables.index:
+        if concept not in codebook.varmap:
+            detail = "concept has no entry in varmap.csv"
+            problems.append(Problem("unmapped_concept", "", concept, detail))
+            continue
+        column = codebook.column(concept)
+        if column in raw.columns:
+            continue
+        problems.append(missing_column_problem(column, concept, spare))
+    return problems
+
+
+def missing_column_problem(column: str, concept: str, spare: list[str]) -> Problem:
+    """Return the missing/misnamed-column problem with difflib suggestions."""
+    lowered = {c.lower(): c for c in spare}
+    close = difflib.get_close_matches(column.lower(), list(lowered), n=3, cutoff=0.6)
+    suggestions = [lowered[c] for c in close]
+    if suggestions:
+        names = " or ".join(repr(s) for s in suggestions)
+        detail = (
+            f"not found; did you mean {names}? "
+            "(rename it in the file or edit the column side of varmap.csv)"
+        )
+        return Problem("misnamed_column", column, concept, detail)
+    detail = "not found, and no similar column name in the file"
+    return Problem("missing_column", column, concept, detail)
+
+
+def check_dtypes(ctx: CheckContext, concept: str) -> list[Problem]:
+    """Report blanks, non-numbers and non-integers in a column (text format for str)."""
+    values = ctx.raw[ctx.column(concept)]
+    blank = values.isna()
+    problems = []
+    if blank.any():
+        declared = " ".join(map(str, ctx.codebook.missing_codes(concept))) or "none"
+        detail = f"blank (system-missing) cells; declared missing codes: {declared}"
+        problems.append(ctx.problem("blank", concept, detail, blank))
+    if is_string_concept(ctx.codebook, concept):
+        return problems + check_text(ctx, concept, values)
+    numeric = as_numeric(values)
+    not_number = numeric.isna() & ~blank
+    if not_number.any():
+        detail = "non-numeric values in a numeric (integer-coded) column"
+        problems.append(ctx.problem("wrong_dtype", concept, detail, not_number))
+    fractional = numeric.notna() & (numeric != np.floor(numeric))
+    if fractional.any():
+        detail = "non-integer values in an integer-coded column"
+        problems.append(ctx.problem("wrong_dtype", concept, detail, fractional))
+    return problems
+
+
+def check_text(ctx: CheckContext, concept: str, values: pd.Series) -> list[Problem]:
+    """Report a string concept stored as numbers, and malformed locality codes."""
+    problems = []
+    if pd.api.types.is_numeric_dtype(values):
+        detail = "numbers in a string column (leading zeros may be lost); read as text"
+        mask = values.notna()
+        problems.append(ctx.problem("wrong_dtype", concept, detail, mask))
+    elif concept == "locality_code":
+        text = values.astype("str")
+        bad = values.notna() & ~text.str.match(r"^\d{6}")
+        if bad.any():
+            detail = "locality code does not start with a 6-digit GB/T 2260 county code"
+            problems.append(ctx.problem("bad_format", concept, detail, bad))
+    return problems
+
+
+def valid_codes(codebook: Codebook, concept: str) -> tuple[str, pd.Series | None]:
+    """Return (description, label codes or None) of a concept's valid answers."""
+    row = codebook.variables.loc[concept]
+    if pd.notna(row["labelset"]):
+        codes = sorted(codebook.labels(row["labelset"]))
+        return f"label set {row['labelset']!r} {codes}", pd.Series(codes)
+    return f"valid range [{row['valid_min']}, {row['valid_max']}]", None
+
+
+def answered(ctx: CheckContext, concept: str) -> pd.Series:
+    """Return True where ``concept`` holds a number that is not a missing code."""
+    values = ctx.concepts[concept]
+    return values.notna() & ~values.isin(ctx.codebook.missing_codes(concept))
+
+
+def check_codes(ctx: CheckContext, concept: str) -> list[Problem]:
+    """Report values neither valid (label set / range) nor a declared missing code."""
+    if is_string_concept(ctx.codebook, concept):
+        return []
+    values = ctx.concepts[concept]
+    description, codes = valid_codes(ctx.codebook, concept)
+    if codes is not None:
+        valid = values.isin(codes.astype(float))
+    else:
+        row = ctx.codebook.variables.loc[concept]
+        valid = values.between(float(row["valid_min"]), float(row["valid_max"]))
+    outside = answered(ctx, concept) & ~valid
+    problems = []
+    if concept in MONEY:
+        negative = outside & values.lt(0)
+        if negative.any():
+            detail = "negative amount (not a declared missing code)"
+            problems.append(ctx.problem("negative_amount", concept, detail, negative))
+        outside &= ~negative
+    if outside.any():
+        missing = " ".join(map(str, ctx.codebook.missing_codes(concept))) or "none"
+        detail = (
+            f"codes outside the codebook: not in {description} nor missing ({missing})"
+        )
+        problems.append(ctx.problem("code_outside_codebook", concept, detail, outside))
+    return problems
+
+
+def check_amount_above_cost(ctx: CheckContext) -> list[Problem]:
+    """Report reimbursement amounts larger than the total cost of the stay."""
+    if not {"reimb_amount", "hosp_cost"} <= set(ctx.concepts):
+        return []
+    amount, cost = ctx.concepts["reimb_amount"], ctx.concepts["hosp_cost"]
+    both = answered(ctx, "reimb_amount") & answered(ctx, "hosp_cost")
+    above = both & amount.gt(cost) & cost.ge(0)
+    if not above.any():
+        return []
+    pairs = pd.Series(
+        [
+            f"{display_value(a)} > {display_value(c)}"
+            for a, c in zip(amount[above], cost[above], strict=True)
+        ]
+    )
+    detail = f"reimbursement amount above the total cost ({ctx.column('hosp_cost')})"
+    return [ctx.problem("amount_above_cost", "reimb_amount", detail, above,
+                        values=value_counts(pairs))]  # fmt: skip
+
+
+def check_duplicate_ids(ctx: CheckContext) -> list[Problem]:
+    """Report respondent ids that occur more than once."""
+    if "resp_id" not in ctx.concepts:
+        return []
+    ids = ctx.raw[ctx.column("resp_id")]
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if not dup.any():
+        return []
+    detail = "duplicated respondent ids (the key must be unique)"
+    return [ctx.problem("duplicated_id", "resp_id", detail, dup)]
+
+
+def check_universe(ctx: CheckContext, concept: str) -> list[Problem]:
+    """Report answers outside a question's universe and -8 inside it (a warning)."""
+    universe = str(ctx.codebook.variables.at[concept, "universe"])
+    match = UNIVERSE.match(universe)
+    if not match or match.group(1) not in ctx.concepts:
+        return []
+    gate, code = match.group(1), float(match.group(2))
+    inside = ctx.concepts[gate].eq(code)
+    gate_column = ctx.column(gate)
+    problems = []
+    violation = ~inside & answered(ctx, concept)
+    if violation.any():
+        detail = (
+            f"skip-pattern violation: answered outside its universe ({universe}), "
+            f"i.e. where {gate_column} != {match.group(2)}"
+        )
+        problems.append(ctx.problem("skip_violation", concept, detail, violation))
+    skipped = inside & ctx.concepts[concept].eq(NOT_APPLICABLE)
+    if skipped.any():
+        detail = f"not applicable (-8) although inside its universe ({universe})"
+        problems.append(
+            ctx.problem("skipped_in_universe", concept, detail, skipped,
+                        severity="warning")
+        )  # fmt: skip
+    return problems
+
+
+def check_arrival_dates(ctx: CheckContext) -> list[Problem]:
+    """Warn about arrivals after the May 2014 interview (they count as duration 0-1)."""
+    if not {"arrival_year", "arrival_month"} <= set(ctx.concepts):
+        return []
+    year, month = ctx.concepts["arrival_year"], ctx.concepts["arrival_month"]
+    both = answered(ctx, "arrival_year") & answered(ctx, "arrival_month")
+    late = both & (12 * year + month > 12 * SURVEY_YEAR + INTERVIEW_MONTH)
+    if not late.any():
+        return []
+    detail = f"arrival after the {SURVEY_YEAR}-{INTERVIEW_MONTH:02d} interview"
+    return [ctx.problem("arrival_after_interview", "arrival_month", detail, late,
+                        severity="warning")]  # fmt: skip
