@@ -59,7 +59,8 @@ class Frame:
 
     def __init__(self, ctx: Context, rows: np.ndarray, at: dict):
         self.ctx, self.rows, self.at = ctx, rows, at
-        self.Xr = [d.X[rows] for d in ctx.designs]
+        whole = bool(rows.all())  # no copy of X when averaging over all rows
+        self.Xr = [d.X if whole else d.X[rows] for d in ctx.designs]
         w = ctx.weights
         self.omega = np.ones(int(rows.sum())) if w is None else w[rows]
         self._cache: dict = {}
