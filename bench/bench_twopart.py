@@ -24,11 +24,21 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FACTORS = {"scheme": 3, "education": 4, "income": 5, "scope": 3, "reason": 3,
-           "duration": 4, "facility": 4}
+FACTORS = {
+    "scheme": 3,
+    "education": 4,
+    "income": 5,
+    "scope": 3,
+    "reason": 3,
+    "duration": 4,
+    "facility": 4,
+}
 BINARIES = ["female", "married", "has_job", "rural", "urban"]
-RHS = " ".join(f"i.{f}" for f in FACTORS) + " c.age c.age_sq " + " ".join(
-    f"i.{b}" for b in BINARIES)
+RHS = (
+    " ".join(f"i.{f}" for f in FACTORS)
+    + " c.age c.age_sq "
+    + " ".join(f"i.{b}" for b in BINARIES)
+)
 
 
 def make_data(n: int, seed: int = 1) -> pd.DataFrame:
@@ -55,8 +65,9 @@ def run_twopart(df: pd.DataFrame) -> None:
 def run_baseline(df: pd.DataFrame, margins: bool) -> None:
     import statsmodels.api as sm  # imported before the clock starts
 
-    X = pd.get_dummies(df[list(FACTORS) + BINARIES].astype("category"),
-                       drop_first=True, dtype=float)
+    X = pd.get_dummies(
+        df[list(FACTORS) + BINARIES].astype("category"), drop_first=True, dtype=float
+    )
     X[["age", "age_sq"]] = df[["age", "age_sq"]]
     X = sm.add_constant(X).to_numpy()
     d = (df.y > 0).to_numpy(float)
@@ -81,8 +92,17 @@ def child(method: str, n: int, margins: bool) -> None:
     run_twopart(df) if method == "twopart" else run_baseline(df, margins)
     secs = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"method": method, "n": n, "seconds": secs, "peak_mib": peak,
-                      "margins": margins}))
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "n": n,
+                "seconds": secs,
+                "peak_mib": peak,
+                "margins": margins,
+            }
+        )
+    )
 
 
 def main(sizes=(1_165, 200_000, 2_000_000), margins_max=200_000) -> None:
@@ -91,8 +111,17 @@ def main(sizes=(1_165, 200_000, 2_000_000), margins_max=200_000) -> None:
         for method in ("twopart", "statsmodels"):
             margins = method == "twopart" or n <= margins_max
             out = subprocess.run(
-                [sys.executable, __file__, "--child", method, str(n), str(int(margins))],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    method,
+                    str(n),
+                    str(int(margins)),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)

@@ -30,7 +30,9 @@ def res(data):
 
 
 def _m(m, part, term, comp="total", level=""):
-    row = m[(m.part == part) & (m.term == term) & (m.component == comp) & (m.level == level)]
+    row = m[
+        (m.part == part) & (m.term == term) & (m.component == comp) & (m.level == level)
+    ]
     return row.iloc[0]
 
 
@@ -53,7 +55,9 @@ def test_semielasticity_closed_form(res, data):
     m = res.margins(["x"], parts=("part2",), effect="eydx")
     assert_allclose(m.estimate.iloc[0], np.mean(g["x"] + 2 * g["x#x"] * x), rtol=RTOL)
     m = res.margins(["x"], parts=("part2",), effect="eyex")
-    assert_allclose(m.estimate.iloc[0], np.mean((g["x"] + 2 * g["x#x"] * x) * x), rtol=RTOL)
+    assert_allclose(
+        m.estimate.iloc[0], np.mean((g["x"] + 2 * g["x#x"] * x) * x), rtol=RTOL
+    )
 
 
 def test_combined_eydx_and_at(res, data):
@@ -91,14 +95,19 @@ def test_columnwise_semantics(data):
     b = r.params["part1"]
     m = r.margins(["x", "x_sq"], parts=("part1",))
     e1 = r.designs[0].X @ b.to_numpy()
-    assert_allclose(_m(m, "part1", "x").estimate, np.mean(norm.pdf(e1)) * b["x"], rtol=RTOL)
-    assert_allclose(_m(m, "part1", "x_sq").estimate, np.mean(norm.pdf(e1)) * b["x_sq"],
-                    rtol=RTOL)
+    assert_allclose(
+        _m(m, "part1", "x").estimate, np.mean(norm.pdf(e1)) * b["x"], rtol=RTOL
+    )
+    assert_allclose(
+        _m(m, "part1", "x_sq").estimate, np.mean(norm.pdf(e1)) * b["x_sq"], rtol=RTOL
+    )
 
 
 def test_split_adds_up(res):
     m = res.margins(parts=("combined",))
-    wide = m.pivot_table(index=["term", "level"], columns="component", values="estimate")
+    wide = m.pivot_table(
+        index=["term", "level"], columns="component", values="estimate"
+    )
     assert_allclose(wide.extensive + wide.intensive, wide.total, rtol=1e-12)
 
 
@@ -121,7 +130,9 @@ def test_statsmodels_robust_convention(data, res):
     X, d = r.designs[0].X, r.sample.d
     sm_fit = sm.Probit(d, X).fit(disp=0, cov_type="HC0")
     n = len(d)
-    assert_allclose(r.cov_part1.to_numpy(), sm_fit.cov_params() * n / (n - 1), rtol=1e-6)
+    assert_allclose(
+        r.cov_part1.to_numpy(), sm_fit.cov_params() * n / (n - 1), rtol=1e-6
+    )
 
 
 def test_summary_and_tables(res):

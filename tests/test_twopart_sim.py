@@ -20,11 +20,13 @@ SHAPE = 2.0
 
 
 def design(n, rng):
-    return pd.DataFrame({
-        "f3": rng.choice(["a", "b"], n),
-        "x": rng.normal(size=n),
-        "dd": rng.integers(0, 2, n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "f3": rng.choice(["a", "b"], n),
+            "x": rng.normal(size=n),
+            "dd": rng.integers(0, 2, n).astype(float),
+        }
+    )
 
 
 def indexes(df):
@@ -38,7 +40,9 @@ def indexes(df):
 def true_ames(df):
     """Exact combined AMEs at the true parameters: x (derivative) and f3 b vs a."""
     e1, e2 = indexes(df)
-    dx = np.mean(norm.pdf(e1) * B1["x"] * np.exp(e2) + norm.cdf(e1) * np.exp(e2) * B2["x"])
+    dx = np.mean(
+        norm.pdf(e1) * B1["x"] * np.exp(e2) + norm.cdf(e1) * np.exp(e2) * B2["x"]
+    )
     fb = (df.f3 == "b").to_numpy(float)
     e1a, e2a = e1 - B1["f3=b"] * fb, e2 - B2["f3=b"] * fb
     e1b, e2b = e1a + B1["f3=b"], e2a + B2["f3=b"]

@@ -53,7 +53,9 @@ def test_coefficients(fits):
     assert_allclose(r.params["part2"], R.gamma_b, rtol=RTOL)
     assert_allclose(r.fits[1].scale, R.gamma_phi, rtol=RTOL)
     assert_allclose(fits["ols_oim"].params["part2"], R.ols_b, rtol=RTOL)
-    assert_allclose(fits["ols_oim"].fits[1].extra["smearing_factor"], R.ols_duan, rtol=RTOL)
+    assert_allclose(
+        fits["ols_oim"].fits[1].extra["smearing_factor"], R.ols_duan, rtol=RTOL
+    )
 
 
 @pytest.mark.parametrize("vce", ["oim", "robust", "cluster"])

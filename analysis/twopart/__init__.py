@@ -6,7 +6,7 @@ are fitted with statsmodels; the margins, the extensive/intensive split and all
 variances (OIM, robust, cluster-robust with Stata's G/(G-1), survey
 linearisation, block or stacked joint covariance) are computed in O(N K).
 
-Example
+Example:
 -------
 >>> from analysis.twopart import twopm
 >>> res = twopm(

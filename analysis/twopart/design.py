@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_ATOM = re.compile(r"^(?:(i|c|ib\((?P<lab>[^)]*)\)|ib(?P<num>\d+))\.)?(?P<var>[A-Za-z_]\w*)$")
+_ATOM = re.compile(
+    r"^(?:(i|c|ib\((?P<lab>[^)]*)\)|ib(?P<num>\d+))\.)?(?P<var>[A-Za-z_]\w*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ def parse_regressors(spec: str | tuple[str, ...] | list[str]) -> list[tuple[Atom
     ValueError
         On a token that is not valid notation.
     """
-    tokens = spec.split() if isinstance(spec, str) else [t for s in spec for t in s.split()]
+    tokens = (
+        spec.split() if isinstance(spec, str) else [t for s in spec for t in s.split()]
+    )
     terms: list[tuple[Atom, ...]] = []
     for tok in tokens:
         if "##" in tok:
@@ -72,7 +76,9 @@ def parse_regressors(spec: str | tuple[str, ...] | list[str]) -> list[tuple[Atom
                     terms.append(tuple(a for atoms in combo for a in atoms))
         else:
             pieces = tok.split("#")
-            atoms = [a for p in pieces for a in _atoms(p, in_interaction=len(pieces) > 1)]
+            atoms = [
+                a for p in pieces for a in _atoms(p, in_interaction=len(pieces) > 1)
+            ]
             terms.append(tuple(atoms))
     seen: list[tuple[Atom, ...]] = []
     for t in terms:
@@ -84,7 +90,9 @@ def parse_regressors(spec: str | tuple[str, ...] | list[str]) -> list[tuple[Atom
 def _atoms(piece: str, in_interaction: bool) -> list[Atom]:
     m = _ATOM.match(piece)
     if m is None:
-        raise ValueError(f"regressor token {piece!r} is not valid factor-variable notation")
+        raise ValueError(
+            f"regressor token {piece!r} is not valid factor-variable notation"
+        )
     prefix, var = m.group(1), m.group("var")
     if prefix == "c":
         return [Atom("c", var)]
@@ -98,7 +106,7 @@ def _atoms(piece: str, in_interaction: bool) -> list[Atom]:
 
 
 def used_variables(terms: list[tuple[Atom, ...]]) -> list[str]:
-    """Data columns referenced by ``terms``, in first-appearance order."""
+    """Return the data columns referenced by ``terms``, in first-appearance order."""
     out: list[str] = []
     for t in terms:
         for a in t:
@@ -127,7 +135,9 @@ class Variables:
         if var not in self.codes:
             if isinstance(s.dtype, pd.CategoricalDtype):
                 cat = s.cat.remove_unused_categories()
-                levels = tuple(c for c in s.cat.categories if c in set(cat.cat.categories))
+                levels = tuple(
+                    c for c in s.cat.categories if c in set(cat.cat.categories)
+                )
                 codes = pd.Categorical(s, categories=levels).codes
             else:
                 levels = tuple(sorted(pd.unique(s)))
@@ -174,14 +184,14 @@ def expand_columns(terms: list[tuple[Atom, ...]], v: Variables) -> list[Column]:
     for t in terms:
         conts = tuple(a.var for a in t if a.kind == "c")
         facs = [a.var for a in t if a.kind == "f"]
-        choices = [
-            [k for k in range(len(v.levels[f])) if k != v.base[f]] for f in facs
-        ]
+        choices = [[k for k in range(len(v.levels[f])) if k != v.base[f]] for f in facs]
         for combo in itertools.product(*choices):
             levels = tuple(zip(facs, combo))
-            name = "#".join(
-                [f"{f}={v.levels[f][k]}" for f, k in levels] + list(conts)
-            ) if facs else "#".join(conts)
+            name = (
+                "#".join([f"{f}={v.levels[f][k]}" for f, k in levels] + list(conts))
+                if facs
+                else "#".join(conts)
+            )
             cols.append(Column(name, conts, levels))
     cols.append(Column("_cons", (), ()))
     return cols
@@ -205,7 +215,7 @@ def _column_value(
 def _column_derivative(
     col: Column, var: str, v: Variables, over: dict[str, object], n: int
 ) -> np.ndarray:
-    """d column / d var for a continuous ``var`` (power rule over repeated atoms)."""
+    """D column / d var for a continuous ``var`` (power rule over repeated atoms)."""
     power = col.conts.count(var)
     rest = Column(col.name, tuple(c for c in col.conts if c != var), col.levels)
     base = _column_value(rest, v, over, n)
@@ -236,7 +246,7 @@ class Design:
             self.X[:, j] = _column_value(c, variables, {}, n)
 
     def touching(self, variables: set[str]) -> np.ndarray:
-        """Indices of the columns that involve any of ``variables``."""
+        """Return the indices of the columns that involve any of ``variables``."""
         idx = [
             j
             for j, c in enumerate(self.columns)

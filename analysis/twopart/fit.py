@@ -50,7 +50,9 @@ class PartFit:
     extra: dict = field(default_factory=dict)
 
 
-def fit_part1(y: np.ndarray, X: np.ndarray, model: str, w: np.ndarray | None) -> PartFit:
+def fit_part1(
+    y: np.ndarray, X: np.ndarray, model: str, w: np.ndarray | None
+) -> PartFit:
     """Fit P(y=1|x) = F(x'b) by ML (statsmodels Probit/Logit, or a binomial GLM
     with ``var_weights`` when sampling weights are given).
 
@@ -102,7 +104,8 @@ def _check_separation(y: np.ndarray, eta: np.ndarray, model: str) -> None:
 
 def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | None):
     """Fit E[y|y>0,x] on the positives: a GLM (Newton, observed information) or
-    OLS on ln(y). See :func:`fit_part1` for the errors raised."""
+    OLS on ln(y). See :func:`fit_part1` for the errors raised.
+    """
     if spec.model == "ols_log":
         return _fit_ols_log(y, X, spec, w)
     family = _FAMILIES[spec.family](_LINKS[spec.link]())
@@ -156,7 +159,9 @@ def _fit_ols_log(y, X, spec, w) -> PartFit:
 
 def _iterations(res) -> int:
     ret = getattr(res, "mle_retvals", None) or {}
-    return int(ret.get("iterations", getattr(res, "fit_history", {}).get("iteration", 0)))
+    return int(
+        ret.get("iterations", getattr(res, "fit_history", {}).get("iteration", 0))
+    )
 
 
 def _check_converged(res, X, fit: PartFit, w, label: str) -> None:

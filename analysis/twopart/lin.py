@@ -15,10 +15,17 @@ import numpy as np
 
 class Basis:
     """Rows of one part's design under a counterfactual: ``X`` with columns
-    ``idx`` replaced by ``block`` (or, if ``sparse``, only those columns)."""
+    ``idx`` replaced by ``block`` (or, if ``sparse``, only those columns).
+    """
 
     def __init__(self, part: int, X: np.ndarray, idx=None, block=None, sparse=False):
-        self.part, self.X, self.idx, self.block, self.sparse = part, X, idx, block, sparse
+        self.part, self.X, self.idx, self.block, self.sparse = (
+            part,
+            X,
+            idx,
+            block,
+            sparse,
+        )
 
     def tdot(self, v: np.ndarray) -> np.ndarray:
         """B' v as a K-vector."""
@@ -67,7 +74,7 @@ class Lin:
 
 
 def leaf(val: np.ndarray, basis: Basis, coef: np.ndarray) -> Lin:
-    """A quantity whose gradient is ``coef_i * basis_i``."""
+    """Build a quantity whose gradient is ``coef_i * basis_i``."""
     return Lin(val, {id(basis): (basis, coef)})
 
 

@@ -7,8 +7,8 @@ a smearing factor S held fixed (as Stata's margins does with a stored e(rmse)).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import expit, ndtr
@@ -53,9 +53,7 @@ MEANS = {
     "probit": MeanFunction("probit", ndtr, _npdf, lambda e: -e * _npdf(e)),
     "logit": MeanFunction("logit", expit, _logit_d1, _logit_d2),
     "log": MeanFunction("log", np.exp, np.exp, np.exp),
-    "identity": MeanFunction(
-        "identity", lambda e: e, np.ones_like, np.zeros_like
-    ),
+    "identity": MeanFunction("identity", lambda e: e, np.ones_like, np.zeros_like),
     "inverse_power": MeanFunction(
         "inverse_power", lambda e: 1.0 / e, lambda e: -1.0 / e**2, lambda e: 2.0 / e**3
     ),

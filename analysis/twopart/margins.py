@@ -37,7 +37,8 @@ from .lin import Basis, Lin, leaf, reduce_mean
 @dataclass
 class Context:
     """Everything margins needs: designs over the N part-1 rows, parameters,
-    mean functions, weights and the part-2 row mask."""
+    mean functions, weights and the part-2 row mask.
+    """
 
     designs: tuple
     params: tuple
@@ -66,7 +67,7 @@ class Frame:
         self._cache: dict = {}
 
     def codes(self, over: dict, p: int) -> dict:
-        """Overrides with factor labels turned into the codes of part ``p``."""
+        """Turn overrides' factor labels into the codes of part ``p``."""
         d = self.ctx.designs[p]
         out = {}
         for var, val in over.items():
@@ -107,7 +108,10 @@ class Frame:
         deta = block @ ctx.params[p][idx]
         dbasis = Basis(p, self.Xr[p], idx, block, sparse=True)
         h = ctx.means[p]
-        g = {id(m.basis): (m.basis, h.d2(m.eta) * deta), id(dbasis): (dbasis, h.d1(m.eta))}
+        g = {
+            id(m.basis): (m.basis, h.d2(m.eta) * deta),
+            id(dbasis): (dbasis, h.d1(m.eta)),
+        }
         return Lin(h.d1(m.eta) * deta, g)
 
     def value(self, var: str) -> np.ndarray:
@@ -129,7 +133,11 @@ def continuous_effects(fr: Frame, part: str, var: str, effect: str) -> dict:
         m1, m2 = fr.mean(0, {}), fr.mean(1, {})
         ext, inten = fr.deriv(0, var) * m2, m1 * fr.deriv(1, var)
         m = m1 * m2
-        out = {"total": (ext + inten, m), "extensive": (ext, m), "intensive": (inten, m)}
+        out = {
+            "total": (ext + inten, m),
+            "extensive": (ext, m),
+            "intensive": (inten, m),
+        }
     res = {}
     for comp, (d, m) in out.items():
         if effect in ("dyex", "eyex"):

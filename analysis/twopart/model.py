@@ -95,7 +95,9 @@ def twopm(
 
 def _same_regressors(spec: TwoPartSpec) -> bool:
     a, b = spec.part1.regressors, spec.part2.regressors
-    norm = (lambda s: tuple(s.split()) if isinstance(s, str) else tuple(s))
+    def norm(s):
+        return tuple(s.split()) if isinstance(s, str) else tuple(s)
+
     return norm(a) == norm(b)
 
 

@@ -11,8 +11,18 @@ from .spec import Effect, MarginPart, validate_choice
 
 _Z975 = norm.ppf(0.975)
 MARGIN_COLUMNS = [
-    "part", "component", "term", "level", "contrast", "effect", "estimate", "se",
-    "z", "p", "ci_low", "ci_high",
+    "part",
+    "component",
+    "term",
+    "level",
+    "contrast",
+    "effect",
+    "estimate",
+    "se",
+    "z",
+    "p",
+    "ci_low",
+    "ci_high",
 ]
 
 
@@ -57,8 +67,11 @@ class TwoPartResults:
         self.nobs = {"part1": len(sample.d), "part2": int(sample.rows2.sum())}
         self.dropped = sample.dropped
         self.context = Context(
-            designs, (fits[0].params, fits[1].params),
-            (fits[0].mean, fits[1].mean), weights, sample.rows2,
+            designs,
+            (fits[0].params, fits[1].params),
+            (fits[0].mean, fits[1].mean),
+            weights,
+            sample.rows2,
         )
 
     def coef_table(self, part: str = "part1") -> pd.DataFrame:
@@ -115,7 +128,9 @@ class TwoPartResults:
         for p in parts:
             validate_choice("part", p, MarginPart)
         if part2_sample not in ("positives", "all"):
-            raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
+            raise ValueError(
+                f"part2_sample={part2_sample!r} not in ('positives', 'all')"
+            )
         at = dict(at or {})
         if over is None:
             return self._margins_rows(variables, parts, effect, at, None, part2_sample)
@@ -123,8 +138,11 @@ class TwoPartResults:
         frames = []
         for g in pd.unique(groups):
             mask = (groups == g).to_numpy()
-            frames.append(self._margins_rows(variables, parts, effect, at, mask,
-                                             part2_sample).assign(over=g))
+            frames.append(
+                self._margins_rows(
+                    variables, parts, effect, at, mask, part2_sample
+                ).assign(over=g)
+            )
         return pd.concat(frames, ignore_index=True)
 
     def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
@@ -133,16 +151,23 @@ class TwoPartResults:
         base_mask = np.ones(n, bool) if mask is None else mask
         V = self.cov.to_numpy()
         for part in parts:
-            r = base_mask & self.sample.rows2 if (part == "part2" and p2s == "positives") \
+            r = (
+                base_mask & self.sample.rows2
+                if (part == "part2" and p2s == "positives")
                 else base_mask
+            )
             fr = Frame(self.context, r, at)
             for var, kind in self._variables(part, variables):
                 rows.extend(self._one(fr, part, var, kind, effect, V))
         out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
-        return out.assign(**_inference(out["estimate"].to_numpy(), out["se"].to_numpy()))
+        return out.assign(
+            **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
+        )
 
     def _variables(self, part: str, variables) -> list[tuple[str, str]]:
-        ds = {"part1": self.designs[:1], "part2": self.designs[1:]}.get(part, self.designs)
+        ds = {"part1": self.designs[:1], "part2": self.designs[1:]}.get(
+            part, self.designs
+        )
         found: dict[str, str] = {}
         for d in ds:
             found.update({v: "f" for v in d.factor_variables()})
@@ -159,11 +184,15 @@ class TwoPartResults:
     def _one(self, fr, part, var, kind, effect, V) -> list[tuple]:
         if kind == "c":
             eff = continuous_effects(fr, part, var, effect)
-            return [(part, c, var, "", effect, effect, est, se)
-                    for c, est, se, _ in summarise(fr, eff, V)]
+            return [
+                (part, c, var, "", effect, effect, est, se)
+                for c, est, se, _ in summarise(fr, eff, V)
+            ]
         if effect != "dydx":
-            raise ValueError(f"effect={effect!r} is only defined for continuous "
-                             f"variables; {var!r} is a factor")
+            raise ValueError(
+                f"effect={effect!r} is only defined for continuous "
+                f"variables; {var!r} is a factor"
+            )
         d = next(d for d in self.designs if var in d.variables.codes)
         levels, base = d.variables.levels[var], d.variables.base[var]
         out = []
@@ -171,8 +200,10 @@ class TwoPartResults:
             if k == base or var in fr.at:
                 continue
             eff = discrete_effects(fr, part, var, lev, levels[base])
-            out += [(part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, se)
-                    for c, est, se, _ in summarise(fr, eff, V)]
+            out += [
+                (part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, se)
+                for c, est, se, _ in summarise(fr, eff, V)
+            ]
         return out
 
     def summary(self) -> str:

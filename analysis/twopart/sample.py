@@ -78,11 +78,17 @@ def _counts(miss: pd.DataFrame) -> dict:
 
 
 def _missing_message(dropped: dict) -> str:
-    parts = [f"{stage}: " + ", ".join(f"{c} ({n})" for c, n in cnt.items())
-             for stage, cnt in dropped.items() if cnt]
-    return ("missing values in used columns (rows with a missing value): "
-            + "; ".join(parts) + ". Pass missing='drop' to drop them and record "
-            "the counts, or fill them first.")
+    parts = [
+        f"{stage}: " + ", ".join(f"{c} ({n})" for c, n in cnt.items())
+        for stage, cnt in dropped.items()
+        if cnt
+    ]
+    return (
+        "missing values in used columns (rows with a missing value): "
+        + "; ".join(parts)
+        + ". Pass missing='drop' to drop them and record "
+        "the counts, or fill them first."
+    )
 
 
 def _participation(df, outcome, participation, y) -> np.ndarray:
@@ -112,7 +118,8 @@ def _check_outcome(d, y, rows2, outcome: str) -> None:
 
 def check_rank(X: np.ndarray, names: list[str], label: str) -> None:
     """Raise :class:`CollinearityError` naming the columns that are all zero or
-    linear combinations of the others (pivoted QR of the scaled X'X)."""
+    linear combinations of the others (pivoted QR of the scaled X'X).
+    """
     xtx = X.T @ X
     diag = np.diag(xtx)
     zero = [n for n, v in zip(names, diag) if v == 0.0]

@@ -11,7 +11,10 @@ _VCE_LABEL = {
 
 
 def _table(ct) -> list[str]:
-    head = f"{'':>28} {'Coef.':>11} {'Std. Err.':>11} {'z':>8} {'P>|z|':>7}  [95% Conf. Interval]"
+    head = (
+        f"{'':>28} {'Coef.':>11} {'Std. Err.':>11} {'z':>8} "
+        f"{'P>|z|':>7}  [95% Conf. Interval]"
+    )
     lines = [head, "-" * len(head)]
     for r in ct.itertuples():
         lines.append(
@@ -23,7 +26,8 @@ def _table(ct) -> list[str]:
 
 def render_summary(res) -> str:
     """Both parts' coefficient tables with sample sizes, variance type and the
-    missing-value counts, in the layout of Stata's ``twopm`` output."""
+    missing-value counts, in the layout of Stata's ``twopm`` output.
+    """
     s = res.spec
     p2 = s.part2
     part2_label = (
@@ -33,7 +37,9 @@ def render_summary(res) -> str:
     )
     vce = _VCE_LABEL[s.vce.vce]
     if s.vce.cluster:
-        vce += f" by {s.vce.cluster} ({len(set(res.sample.data[s.vce.cluster]))} clusters)"
+        vce += (
+            f" by {s.vce.cluster} ({len(set(res.sample.data[s.vce.cluster]))} clusters)"
+        )
     lines = [
         f"Two-part model of {s.outcome}",
         f"Number of obs: part 1 = {res.nobs['part1']:,}, part 2 = {res.nobs['part2']:,}",
@@ -41,7 +47,9 @@ def render_summary(res) -> str:
         f"Std. err.: {vce}; joint covariance: {s.vce.joint}",
     ]
     if p2.model == "glm":
-        lines.append(f"Part 2 dispersion (scale {p2.resolved_scale}): {res.fits[1].scale:.6g}")
+        lines.append(
+            f"Part 2 dispersion (scale {p2.resolved_scale}): {res.fits[1].scale:.6g}"
+        )
     else:
         lines.append(f"Smearing factor: {res.fits[1].extra['smearing_factor']:.6g}")
     for stage, counts in res.dropped.items():

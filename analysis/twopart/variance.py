@@ -32,7 +32,7 @@ from .errors import ClusterError
 
 
 def information(X: np.ndarray, a: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """A = X' diag(w a) X (O(N K^2) time, O(N K) memory)."""
+    """Return A = X' diag(w a) X (O(N K^2) time, O(N K) memory)."""
     aw = a if w is None else a * w
     return (X * aw[:, None]).T @ X
 
@@ -46,7 +46,10 @@ def scores(X: np.ndarray, u: np.ndarray, w: np.ndarray | None) -> np.ndarray:
 def group_sums(S: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Column sums of ``S`` within groups coded 0..G-1 (K bincounts, O(N K))."""
     return np.column_stack(
-        [np.bincount(codes, weights=S[:, j], minlength=n_groups) for j in range(S.shape[1])]
+        [
+            np.bincount(codes, weights=S[:, j], minlength=n_groups)
+            for j in range(S.shape[1])
+        ]
     )
 
 
@@ -94,6 +97,7 @@ def part_vcov(fit, X: np.ndarray, w, vce: str, groups: dict) -> np.ndarray:
     w : ndarray or None
         Sampling weights of those rows.
     vce : {"oim", "robust", "cluster", "survey"}
+        Variance type (see module Notes).
     groups : dict
         Codes of clusters / PSUs / strata for these rows (see ``make_groups``).
     """
@@ -139,7 +143,9 @@ def make_groups(cluster=None, strata=None, psu=None) -> dict:
         st = np.zeros(len(psu), dtype=np.int64) if strata is None else _codes(strata)[0]
         pairs = np.column_stack([st, _codes(psu)[0]])
         uniq_pairs, pcodes = np.unique(pairs, axis=0, return_inverse=True)
-        out.update(psu=pcodes.ravel(), n_psu=len(uniq_pairs), psu_stratum=uniq_pairs[:, 0])
+        out.update(
+            psu=pcodes.ravel(), n_psu=len(uniq_pairs), psu_stratum=uniq_pairs[:, 0]
+        )
     return out
 
 
@@ -149,8 +155,11 @@ def _codes(x) -> tuple[np.ndarray, int]:
 
 
 def subset_groups(groups: dict, rows: np.ndarray, survey: bool) -> dict:
-    """Groups for a sub-sample: clusters recoded over ``rows``; survey designs
-    keep all PSUs (subpopulation convention), handled by zero-padding scores."""
+    """Recode groups for a sub-sample.
+
+    Clusters are recoded over ``rows``; survey designs
+    keep all PSUs (subpopulation convention), handled by zero-padding scores.
+    """
     if "cluster" not in groups or survey:
         return groups
     codes, n = _codes(groups["cluster"][rows])

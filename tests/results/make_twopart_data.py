@@ -34,12 +34,20 @@ def make() -> pd.DataFrame:
     mu_r = norm.cdf(-0.2 + 0.3 * fb + 0.5 * fc + 0.1 * xs - 0.2 * dd)
     ratio = rng.beta(mu_r * 6, (1 - mu_r) * 6)
     w = np.round(rng.uniform(0.5, 3.0, N), 3)
-    return pd.DataFrame({
-        "y": np.where(part == 1, np.round(amount, 2), 0.0),
-        "ratio": np.where(part == 1, np.round(ratio, 6), 0.0),
-        "f3": f3, "x": x, "x_sq": x * x, "dd": dd,
-        "cl": cl, "stratum": stratum, "psu": psu, "w": w,
-    })
+    return pd.DataFrame(
+        {
+            "y": np.where(part == 1, np.round(amount, 2), 0.0),
+            "ratio": np.where(part == 1, np.round(ratio, 6), 0.0),
+            "f3": f3,
+            "x": x,
+            "x_sq": x * x,
+            "dd": dd,
+            "cl": cl,
+            "stratum": stratum,
+            "psu": psu,
+            "w": w,
+        }
+    )
 
 
 if __name__ == "__main__":
