@@ -1,0 +1,190 @@
+"""Synthetic CMDS 2014: the analytic members embedded in the full raw survey.
+
+Entry points
+    :func:`generate_raw_survey` (seed -> raw DataFrame, columns of
+    ``data/codebook/variables.csv`` in order), :func:`build_survey` (the same plus the
+    members with their ids, for round-trip tests), :func:`write_raw_survey` (Stata .dta)
+    and :func:`main` (generate + write; called by ``python -m analysis generate``).
+
+Seed streams
+    ``seed`` (int or SeedSequence) -> children by spawn key, without consuming it:
+    0 analytic members (``analysis.synth.analytic``), 1 design, 2 population,
+    3 embedding and encoding of the members. Changing one stage leaves the others'
+    draws unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.codebook import Codebook
+from analysis.synth.design import Design, build_design, locality_codes
+from analysis.synth.encode import SCOPE_CODES, apply_skips, encode_members
+from analysis.synth.population import simulate_population
+from analysis.synth.write import main, write_raw_survey
+
+__all__ = [
+    "SurveyBuild",
+    "build_survey",
+    "generate_raw_survey",
+    "main",
+    "write_raw_survey",
+]
+
+STATA_DTYPES = {"byte": "int8", "int": "int16", "long": "int32"}
+STREAM_ANALYTIC, STREAM_DESIGN, STREAM_POPULATION, STREAM_MEMBERS = range(4)
+
+
+@dataclass(frozen=True)
+class SurveyBuild:
+    """A generated survey: the raw file, its design and the embedded members.
+
+    Attributes
+    ----------
+    raw : DataFrame
+        Raw codes, columns of ``variables.csv`` in order, sorted by syn_id.
+    members : DataFrame
+        The analytic frame with resp_id (zero-padded as ``analysis.clean`` writes it),
+        province, city, stratum and psu added, sorted by resp_id.
+    design : Design
+    """
+
+    raw: pd.DataFrame
+    members: pd.DataFrame
+    design: Design
+
+
+def generate_raw_survey(
+    seed: int | np.random.SeedSequence, analytic: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Return the full synthetic raw survey (200,937 rows) for ``seed``.
+
+    ``analytic`` defaults to ``synthesize_analytic`` of the seed's analytic stream.
+    """
+    return build_survey(seed, analytic).raw
+
+
+def build_survey(
+    seed: int | np.random.SeedSequence,
+    analytic: pd.DataFrame | None = None,
+    codebook: Codebook | None = None,
+) -> SurveyBuild:
+    """Return the raw survey with its design and the members' ids (see SurveyBuild)."""
+    root = (
+        seed
+        if isinstance(seed, np.random.SeedSequence)
+        else np.random.SeedSequence(seed)
+    )
+    codebook = codebook or Codebook()
+    if analytic is None:
+        from analysis.synth.analytic import synthesize_analytic
+
+        analytic = synthesize_analytic(child(root, STREAM_ANALYTIC))
+    analytic = analytic.reset_index(drop=True)
+    design = build_design(np.random.default_rng(child(root, STREAM_DESIGN)))
+    slots = design.slots
+    member_rng = np.random.default_rng(child(root, STREAM_MEMBERS))
+    position = embed_members(analytic, slots, member_rng)
+    is_member = np.zeros(len(slots), dtype=bool)
+    is_member[position] = True
+    member_codes = encode_members(analytic, slots.iloc[position], member_rng)
+    population = simulate_population(
+        slots.loc[~is_member], np.random.default_rng(child(root, STREAM_POPULATION))
+    )
+    codes = design_codes(design)
+    for concept in codebook.variables.index:
+        if concept in codes:
+            continue
+        values = np.empty(len(slots), dtype=np.int64)
+        values[position] = member_codes[concept]
+        values[~is_member] = population[concept]
+        codes[concept] = values
+    apply_skips(codes, codebook.variables)
+    raw = to_frame(codes, codebook)
+    return SurveyBuild(raw, member_frame(analytic, slots, position, codebook), design)
+
+
+def child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """Return the ``k``-th child of ``seed`` without consuming it (stable spawn key)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
+
+
+def embed_members(
+    analytic: pd.DataFrame, slots: pd.DataFrame, rng: np.random.Generator
+) -> np.ndarray:
+    """Return the slot position of each member (aligned with ``analytic`` rows).
+
+    A member goes to a neighbourhood of its residence area (1 urban 居委会, 2 村委会);
+    a within-province-across-cities member to a province with more than one city. The
+    hukou province follows from the scope when encoding.
+    """
+    key = rng.random(len(slots))
+    area = np.where(analytic["urban_area"].to_numpy() == 1, 1, 2)
+    multi = analytic["scope"].to_numpy() == "within_province_across_cities"
+    taken = np.zeros(len(slots), dtype=bool)
+    position = np.full(len(analytic), -1, dtype=np.int64)
+    slot_area = slots["residence_area"].to_numpy()
+    slot_multi = slots["multi_city"].to_numpy()
+    for need_multi in (True, False):  # the constrained group first
+        for a in (1, 2):
+            rows = np.flatnonzero((area == a) & (multi == need_multi))
+            eligible = (slot_area == a) & ~taken & (slot_multi | ~need_multi)
+            candidates = np.flatnonzero(eligible)
+            chosen = candidates[np.argsort(key[candidates], kind="stable")[: len(rows)]]
+            if len(chosen) < len(rows):
+                raise ValueError("not enough slots to embed the analytic members")
+            position[rows] = chosen
+            taken[chosen] = True
+    return position
+
+
+def design_codes(design: Design) -> dict[str, np.ndarray]:
+    """Return the design concepts of every slot."""
+    slots = design.slots
+    city_name = design.cities["city_name"].to_numpy(dtype=str)
+    return {
+        "resp_id": slots["syn_id"].to_numpy(),
+        "locality_code": locality_codes(slots["locality"].to_numpy()),
+        "city_name": city_name[slots["stratum"].to_numpy() - 1],
+        "stratum": slots["stratum"].to_numpy(),
+        "psu": slots["psu"].to_numpy(),
+        "neighbourhood": slots["ssu"].to_numpy(),
+        "residence_area": slots["residence_area"].to_numpy(),
+    }
+
+
+def to_frame(codes: dict[str, np.ndarray], codebook: Codebook) -> pd.DataFrame:
+    """Return the raw frame: codebook column names, order and Stata-sized dtypes."""
+    variables = codebook.variables
+    data = {}
+    for concept, row in variables.iterrows():
+        dtype = STATA_DTYPES.get(row["stata_type"])
+        values = codes[concept]
+        if dtype:
+            data[row["column"]] = values.astype(dtype)
+        else:  # object, not pandas' arrow strings: cheaper and what to_stata writes
+            data[row["column"]] = pd.Series(values.astype(object), dtype=object)
+    return pd.DataFrame(data)
+
+
+def member_frame(
+    analytic: pd.DataFrame,
+    slots: pd.DataFrame,
+    position: np.ndarray,
+    codebook: Codebook,
+) -> pd.DataFrame:
+    """Return the members with the design ids that ``analysis.clean`` derives."""
+    width = len(str(int(float(codebook.variables.at["resp_id", "valid_max"]))))
+    chosen = slots.iloc[position]
+    out = analytic.copy()
+    out.insert(0, "resp_id", [f"{i:0{width}d}" for i in chosen["syn_id"]])
+    locality = chosen["locality"].to_numpy()
+    out.insert(1, "province", (locality // 10**12).astype(str))
+    out.insert(2, "city", (locality // 10**10).astype(str))
+    out.insert(3, "stratum", chosen["stratum"].astype(str).to_numpy())
+    out.insert(4, "psu", chosen["psu"].astype(str).to_numpy())
+    assert set(SCOPE_CODES) >= set(out["scope"])
+    return out.sort_values("resp_id", kind="stable").reset_index(drop=True)

@@ -1,0 +1,92 @@
+"""Write the synthetic raw survey as a Stata .dta (thin I/O shell of ``generate``).
+
+Purpose
+    ``main(seed, out_path)``: generate the raw survey and write it, byte-identical for
+    the same seed (fixed time stamp and data label, fixed byte order, Stata 14 format).
+Inputs
+    A seed; ``data/codebook/variables.csv`` and ``value_labels.csv``.
+Outputs
+    ``data/raw/cmds2014_synthetic.dta``: one row per respondent, key ``syn_id``.
+    Variable labels are the codebook's Chinese labels (``label_zh``), as in the real
+    file's language; value labels are the Chinese labels of each column's label set
+    plus its survey missing codes (-1 不知道, -2 拒绝回答, -8 不适用). The English
+    wording of both is in the codebook CSVs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.codebook import MISSING_LABELSET, Codebook
+
+TIME_STAMP = dt.datetime(
+    2014, 5, 31, 0, 0
+)  # end of CMDS 2014 fieldwork; fixed for bytes
+DATA_LABEL = "Synthetic CMDS 2014 individual file (not real data)"
+
+
+def main(seed: int | np.random.SeedSequence, out_path: Path) -> pd.DataFrame:
+    """Generate the raw survey for ``seed`` and write it to ``out_path``; return it."""
+    from analysis.synth import generate_raw_survey
+
+    raw = generate_raw_survey(seed)
+    label = DATA_LABEL
+    if isinstance(seed, int):
+        label = f"{DATA_LABEL}, seed {seed}"
+    write_raw_survey(raw, out_path, data_label=label)
+    return raw
+
+
+def write_raw_survey(
+    df: pd.DataFrame,
+    path: Path,
+    codebook: Codebook | None = None,
+    data_label: str = DATA_LABEL,
+) -> None:
+    """Write ``df`` (raw codes, codebook columns) to a Stata 14 (version 118) .dta."""
+    codebook = codebook or Codebook()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_stata(
+        path,
+        write_index=False,
+        byteorder="little",
+        time_stamp=TIME_STAMP,
+        data_label=data_label[:80],
+        variable_labels=variable_labels(codebook, df.columns),
+        version=118,
+        value_labels=value_labels(codebook, df.columns),
+    )
+
+
+def variable_labels(codebook: Codebook, columns) -> dict[str, str]:
+    """Return {column: Chinese label} for the columns of the raw file."""
+    table = codebook.variables.set_index("column")
+    return {c: str(table.at[c, "label_zh"]) for c in columns if c in table.index}
+
+
+def value_labels(codebook: Codebook, columns) -> dict[str, dict[int, str]]:
+    """Return {column: {code: Chinese label}}: its label set plus its missing codes."""
+    table = codebook.variables.set_index("column")
+    labels = codebook.value_labels
+    missing = labels[labels["labelset"] == MISSING_LABELSET]
+    missing = dict(zip(missing["code"], missing["label_zh"], strict=True))
+    out = {}
+    for column in columns:
+        if column not in table.index:
+            continue
+        row = table.loc[column]
+        mapping = {}
+        if isinstance(row["labelset"], str):
+            rows = labels[labels["labelset"] == row["labelset"]]
+            mapping.update(zip(rows["code"], rows["label_zh"], strict=True))
+        if isinstance(row["missing_codes"], str):
+            for code in row["missing_codes"].split():
+                mapping[int(code)] = missing[int(code)]
+        if mapping:
+            out[column] = {int(k): mapping[k] for k in sorted(mapping)}
+    return out
