@@ -26,7 +26,7 @@ help: ## list the targets
 reproduce: tables ## rebuild the raw file, analytic sample and every exhibit
 
 test: $(VENV)/.installed ## run the test suite (tests/)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 ##@ DATA
 

@@ -1,8 +1,8 @@
 """The raw survey's codebook and the concept-to-column map.
 
-``data/codebook/variables.csv`` defines each raw column the way the CMDS questionnaire does
-(type, value-label set, valid range, survey missing codes, the universe a skip pattern
-asks it of). ``varmap.csv`` maps each concept to the column that holds it and
+``data/codebook/variables.csv`` defines each raw column the way the CMDS questionnaire
+does (type, value-label set, valid range, survey missing codes, the universe a skip
+pattern asks it of). ``varmap.csv`` maps each concept to the column that holds it and
 ``recode.csv`` maps a user's codes to the canonical ones. Code outside this module never
 spells a raw column name: it asks for a concept.
 """

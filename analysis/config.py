@@ -28,46 +28,56 @@ N_ANALYTIC = 1_165
 class RunPaths:
     """Where one run reads and writes.
 
-    The synthetic run writes under ``data/`` and ``outputs/``; a run on real microdata
-    writes under ``real/`` (git-ignored) so restricted files never mix with shipped ones.
+    The synthetic run writes under ``data/`` and ``outputs/``; a run on real
+    microdata writes under ``real/`` (git-ignored), so restricted files never mix
+    with shipped ones.
     """
 
     root: Path
 
     @property
     def raw_dir(self) -> Path:
+        """Raw survey files (never written after generation)."""
         return self.root / "data" / "raw"
 
     @property
     def derived_dir(self) -> Path:
+        """Cleaned, regenerable data."""
         return self.root / "data" / "derived"
 
     @property
     def outputs_dir(self) -> Path:
+        """Tables, figures, estimates and logs."""
         return self.root / "outputs"
 
     @property
     def raw_survey(self) -> Path:
+        """The synthetic raw survey (.dta)."""
         return self.raw_dir / "cmds2014_synthetic.dta"
 
     @property
     def analytic(self) -> Path:
+        """The analytic sample (parquet)."""
         return self.derived_dir / "analytic.parquet"
 
     @property
     def tables_dir(self) -> Path:
+        """Exhibit tables."""
         return self.outputs_dir / "tables"
 
     @property
     def figures_dir(self) -> Path:
+        """Exhibit figures."""
         return self.outputs_dir / "figures"
 
     @property
     def estimates_dir(self) -> Path:
+        """Tidy model estimates."""
         return self.outputs_dir / "estimates"
 
     @property
     def logs_dir(self) -> Path:
+        """Hash manifest and run logs."""
         return self.outputs_dir / "logs"
 
 

@@ -25,7 +25,7 @@ def save_table(
     manifest: Path | None = None,
     sort: bool = True,
 ) -> Path:
-    """Write ``df`` to ``path`` (CSV or parquet) after checking its key, and log its hash.
+    """Write ``df`` (CSV or parquet) after checking its key, and log its hash.
 
     Parameters
     ----------

@@ -1,0 +1,102 @@
+"""Tables 3 and 4 in the published layout, from the tidy estimates.
+
+Inputs: ``outputs/estimates/paper_cells.csv`` (written by :mod:`analysis.estimates`) and
+the published tables in ``data/published`` (for the row order and keys only).
+Outputs: ``outputs/tables/table3.csv`` and ``table4.csv`` with exactly the published
+columns and keys, estimates and SEs rounded to the published 3 decimals, stars from our
+own two-sided z tests (``**`` p < 0.01, ``*`` p < 0.05, as the paper's notes say).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import PUBLISHED_DIR
+
+EQUATIONS = ("probit", "amount", "ratio")
+DECIMALS = 3
+
+
+def main(cells_path: Path, tables_dir: Path) -> None:
+    """Write Tables 3 and 4 (CSV) from the tidy estimate cells."""
+    cells = pd.read_csv(cells_path)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(table3(cells), tables_dir / "table3.csv")
+    write_csv(table4(cells), tables_dir / "table4.csv")
+
+
+def stars(p: float) -> str:
+    """Significance marks of the paper: ``**`` p < 0.01, ``*`` p < 0.05."""
+    if np.isnan(p):
+        return ""
+    return "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def wide_cells(cells: pd.DataFrame, sample: str) -> pd.DataFrame:
+    """One row per term with ``<equation>_me/_se/_stars`` columns for ``sample``."""
+    rows = cells[cells["sample"] == sample]
+    out = None
+    for eq in EQUATIONS:
+        part = rows[rows["equation"] == eq].set_index("term")
+        block = pd.DataFrame(
+            {
+                f"{eq}_me": part["estimate"].round(DECIMALS),
+                f"{eq}_se": part["se"].round(DECIMALS),
+                f"{eq}_stars": [stars(p) for p in part["p"]],
+            }
+        )
+        out = block if out is None else out.join(block, how="outer")
+    return out
+
+
+def table3(cells: pd.DataFrame) -> pd.DataFrame:
+    """Table 3: all terms of the three equations on the total sample."""
+    published = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+    keys = published.loc[published["term_group"] != "n", ["term_group", "term"]]
+    wide = wide_cells(cells, "total")
+    body = keys.join(wide, on="term")
+    n = {
+        eq: int(
+            cells.loc[
+                (cells["sample"] == "total") & (cells["equation"] == eq), "n"
+            ].iloc[0]
+        )
+        for eq in EQUATIONS
+    }
+    footer = {"term_group": "n", "term": "observations"}
+    footer |= {f"{eq}_me": n[eq] for eq in EQUATIONS}
+    return pd.concat([body, pd.DataFrame([footer])], ignore_index=True)[
+        published.columns
+    ]
+
+
+def table4(cells: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: the migration-scope rows on the NCMS and URBMI+UEBMI subsamples."""
+    published = pd.read_csv(PUBLISHED_DIR / "table4.csv", dtype=str)
+    frames = []
+    for sample in ("ncms", "urban"):
+        keys = published.loc[published["sample"] == sample, ["sample", "term"]]
+        frames.append(keys.join(wide_cells(cells, sample), on="term"))
+    return pd.concat(frames, ignore_index=True)[published.columns]
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write with fixed 3-decimal formatting so files diff cleanly across runs."""
+    out = table.copy()
+    for col in out.columns:
+        if col.endswith(("_me", "_se")):
+            out[col] = [format_cell(v, col) for v in out[col]]
+    out.to_csv(path, index=False, lineterminator="\n")
+
+
+def format_cell(value: object, column: str) -> str:
+    """Format an estimate/SE with the published 3 decimals; counts as integers."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if float(value).is_integer() and abs(float(value)) >= 100:
+        return str(int(value))
+    text = f"{float(value):.{DECIMALS}f}"
+    return "0.000" if text == "-0.000" else text
