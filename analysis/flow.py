@@ -176,8 +176,8 @@ def complete_case_wording(
     """Return the rule-5 text and raw column names for ``covariate``."""
     if not sources:
         return f"Drop: {covariate} undetermined (none by construction after rule 4)", ""
-    names = ", ".join(sources)
-    rule = f"Drop: missing code (don't know/refused/n.a.) in {covariate} ({names})"
+    names = "" if sources == (covariate,) else f" ({', '.join(sources)})"
+    rule = f"Drop: missing code (don't know/refused/n.a.) in {covariate}{names}"
     return rule, " ".join(codebook.column(c) for c in sources)
 
 

@@ -446,3 +446,14 @@ def test_read_raw_csv_keeps_locality_code_text(tmp_path):
     raw.to_csv(path, index=False)
     back = clean.read_raw(path)
     assert back[CODEBOOK.column("locality_code")].iloc[0] == "11010100100101"
+
+
+def test_read_raw_sav(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    raw = raw_rows({}, {"resp_id": 7, "education": 6}, NOT_HOSPITALISED)
+    path = tmp_path / "raw.sav"
+    pyreadstat.write_sav(raw, str(path))
+    back = clean.read_raw(path)
+    pd.testing.assert_frame_equal(
+        clean_survey(back).analytic, clean_survey(raw).analytic
+    )
