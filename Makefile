@@ -13,9 +13,14 @@ ANALYTIC := data/derived/analytic.parquet
 TABLES   := outputs/tables
 FLOW     := $(TABLES)/sample_flow.csv
 DESCRIPTIVE_TABLES := $(TABLES)/table1.csv $(TABLES)/table2.csv
+CELLS    := outputs/estimates/paper_cells.csv
+MODEL_TABLES := $(TABLES)/table3.csv $(TABLES)/table4.csv
+FIGURES  := $(addprefix outputs/figures/,$(addsuffix .png,figure1_noreimb_reasons \
+              figure2_hometown_by_scope figure_forest_published_vs_replicated))
+REPORT   := outputs/replication_report.md
 
 .DEFAULT_GOAL := help
-.PHONY: help reproduce data tables test lint clean distclean
+.PHONY: help reproduce data estimates tables figures report test lint clean distclean
 
 ##@ Main targets
 
@@ -23,7 +28,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-reproduce: tables ## rebuild the raw file, analytic sample and every exhibit
+reproduce: tables figures report ## rebuild the raw file, samples, estimates, exhibits
 
 test: $(VENV)/.installed ## run the test suite (tests/)
 	$(PY) -m pytest -q -n 2 --dist loadfile
@@ -46,9 +51,28 @@ $(ANALYTIC) $(FLOW) &: $(RAW) analysis/clean.py analysis/validate.py analysis/fl
         $(wildcard data/codebook/*.csv)
 	$(PY) -m analysis clean --raw $(RAW)
 
+##@ MODELS
+
+estimates: $(CELLS) ## fit the two-part models of Tables 3-4
+
+$(CELLS) &: $(ANALYTIC) analysis/estimates.py analysis/specs.py \
+        $(wildcard analysis/twopart/*.py)
+	$(PY) -m analysis estimate
+
 ##@ EXHIBITS
 
-tables: $(DESCRIPTIVE_TABLES) ## Tables 1-2 and the sample flow
+tables: $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) ## Tables 1-4 and the sample flow
+
+figures: $(FIGURES) ## Figures 1-2 and the forest plot
+
+report: $(REPORT) ## the published-versus-replicated report
+
+$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py analysis/figures.py
+	$(PY) -m analysis exhibits
+
+$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) analysis/report.py \
+        data/published/inconsistencies.csv
+	$(PY) -m analysis report
 
 $(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py \
         analysis/stat_tests.py

@@ -36,6 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
     desc.add_argument("--real", action="store_true", help="outputs from real data")
+
+    est = stages.add_parser("estimate", help="fit the two-part models of Tables 3-4")
+    est.add_argument(
+        "--vce", default="oim", choices=("oim", "robust", "cluster"), help="SE type"
+    )
+
+    ex = stages.add_parser("exhibits", help="Tables 3-4 and Figures 1-2")
+    ex.add_argument("--real", action="store_true", help="outputs from real data")
+
+    rep = stages.add_parser("report", help="published-versus-replicated report")
+    rep.add_argument("--real", action="store_true", help="outputs from real data")
     return parser
 
 
@@ -77,4 +88,38 @@ def run_describe(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
-STAGES = {"generate": run_generate, "clean": run_clean, "describe": run_describe}
+def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``estimate``: the two-part models of Tables 3-4."""
+    from analysis import estimates
+
+    cluster = "city" if args.vce == "cluster" else None
+    estimates.main(paths.analytic, paths.estimates_dir, vce=args.vce, cluster=cluster)
+    return 0
+
+
+def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``exhibits``: Tables 3-4 (CSV) and Figures 1-2 with the forest plot."""
+    from analysis import figures, tables
+
+    cells = paths.estimates_dir / "paper_cells.csv"
+    tables.main(cells, paths.tables_dir)
+    figures.main(paths.analytic, cells, paths.figures_dir, synthetic=not args.real)
+    return 0
+
+
+def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``report``: the published-versus-replicated report."""
+    from analysis import report
+
+    report.main(paths, synthetic=not args.real)
+    return 0
+
+
+STAGES = {
+    "generate": run_generate,
+    "clean": run_clean,
+    "describe": run_describe,
+    "estimate": run_estimate,
+    "exhibits": run_exhibits,
+    "report": run_report,
+}

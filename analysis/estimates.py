@@ -27,10 +27,15 @@ from analysis.twopart import TwoPartResults, twopm
 CELL_KEYS = ("sample", "equation", "term")
 
 
-def main(analytic_path: Path, estimates_dir: Path, vce: str = "oim") -> None:
+def main(
+    analytic_path: Path,
+    estimates_dir: Path,
+    vce: str = "oim",
+    cluster: str | None = None,
+) -> None:
     """Fit every model of Tables 3-4 and write the tidy estimate files."""
     analytic = pd.read_parquet(analytic_path)
-    fits = fit_all(analytic, vce=vce)
+    fits = fit_all(analytic, vce=vce, cluster=cluster)
     cells = paper_cells(fits)
     save_table(cells, CELL_KEYS, estimates_dir / "paper_cells.csv")
     save_table(all_margins(fits), MARGIN_KEYS, estimates_dir / "margins_all.csv")

@@ -18,7 +18,14 @@ import pytest
 
 from analysis.config import MASTER_SEED, ROOT, RunPaths
 
-STAGES = (["generate", "--seed", str(MASTER_SEED)], ["clean"], ["describe"])
+STAGES = (
+    ["generate", "--seed", str(MASTER_SEED)],
+    ["clean"],
+    ["describe"],
+    ["estimate"],
+    ["exhibits"],
+    ["report"],
+)
 
 
 def run_pipeline(root: Path) -> RunPaths:
