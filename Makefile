@@ -1,23 +1,40 @@
 # Replication pipeline for Wang, Liang, Zhang, Hou (2022) BMJ Open 12:e060551.
 # `make reproduce` rebuilds every exhibit from the seed; `make test` runs the checks.
 # Both create (or reuse) the virtual environment in .venv first.
+# With real microdata: `make reproduce DATA=/path/to/cmds2014.dta [CODEBOOK=dir]`
+# writes everything under real/ (git-ignored) instead of data/ and outputs/.
 
-SHELL := /bin/bash
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SEED   ?= 20140501
+CODEBOOK ?= data/codebook
 
-RAW      := data/raw/cmds2014_synthetic.dta
-ANALYTIC := data/derived/analytic.parquet
-TABLES   := outputs/tables
+ifdef DATA
+  RUN  := real
+  RAW  := $(DATA)
+  MODE := --real
+else
+  RUN  := .
+  RAW  := data/raw/cmds2014_synthetic.dta
+  MODE :=
+endif
+CLI := $(PY) -m analysis --root $(RUN)
+
+ANALYTIC := $(RUN)/data/derived/analytic.parquet
+TABLES   := $(RUN)/outputs/tables
 FLOW     := $(TABLES)/sample_flow.csv
 DESCRIPTIVE_TABLES := $(TABLES)/table1.csv $(TABLES)/table2.csv
-CELLS    := outputs/estimates/paper_cells.csv
+CELLS    := $(RUN)/outputs/estimates/paper_cells.csv
 MODEL_TABLES := $(TABLES)/table3.csv $(TABLES)/table4.csv
-FIGURES  := $(addprefix outputs/figures/,$(addsuffix .png,figure1_noreimb_reasons \
+FIGURES  := $(addprefix $(RUN)/outputs/figures/,$(addsuffix .png,figure1_noreimb_reasons \
               figure2_hometown_by_scope figure_forest_published_vs_replicated))
-REPORT   := outputs/replication_report.md
+REPORT   := $(RUN)/outputs/replication_report.md
+
+COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py
+CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/flow.py \
+              $(wildcard analysis/validate*.py) analysis/codebook.py
 
 .DEFAULT_GOAL := help
 .PHONY: help reproduce data estimates tables figures report test lint clean distclean
@@ -35,7 +52,7 @@ test: $(VENV)/.installed ## run the test suite (tests/)
 
 ##@ DATA
 
-data: $(ANALYTIC) ## the synthetic raw survey and the analytic sample
+data: $(ANALYTIC) ## the raw survey and the analytic sample
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,21 +60,24 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
-$(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py) data/codebook/variables.csv \
-        data/codebook/value_labels.csv $(wildcard data/published/*.csv)
-	$(PY) -m analysis generate --seed $(SEED) --out $@
+ifndef DATA
+$(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py) $(COMMON_SRC) \
+        data/codebook/variables.csv data/codebook/value_labels.csv \
+        $(wildcard data/published/*.csv)
+	$(CLI) generate --seed $(SEED) --out $@
+endif
 
-$(ANALYTIC) $(FLOW) &: $(RAW) analysis/clean.py analysis/validate.py analysis/flow.py \
-        $(wildcard data/codebook/*.csv)
-	$(PY) -m analysis clean --raw $(RAW)
+$(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(RAW) $(CLEAN_SRC) $(COMMON_SRC) \
+        $(wildcard $(CODEBOOK)/*.csv)
+	$(CLI) clean --raw $(RAW) --codebook $(CODEBOOK)
 
 ##@ MODELS
 
 estimates: $(CELLS) ## fit the two-part models of Tables 3-4
 
 $(CELLS) &: $(ANALYTIC) analysis/estimates.py analysis/specs.py \
-        $(wildcard analysis/twopart/*.py)
-	$(PY) -m analysis estimate
+        $(wildcard analysis/twopart/*.py) $(COMMON_SRC)
+	$(CLI) estimate
 
 ##@ EXHIBITS
 
@@ -67,27 +87,28 @@ figures: $(FIGURES) ## Figures 1-2 and the forest plot
 
 report: $(REPORT) ## the published-versus-replicated report
 
-$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py analysis/figures.py
-	$(PY) -m analysis exhibits
+$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py \
+        analysis/stat_tests.py $(COMMON_SRC)
+	$(CLI) describe $(MODE)
+
+$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py \
+        analysis/figures.py $(COMMON_SRC)
+	$(CLI) exhibits $(MODE)
 
 $(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) analysis/report.py \
         data/published/inconsistencies.csv
-	$(PY) -m analysis report
-
-$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py \
-        analysis/stat_tests.py
-	$(PY) -m analysis describe
+	$(CLI) report $(MODE)
 
 ##@ CHECKS
 
-lint: $(VENV)/.installed ## ruff on the package
+lint: $(VENV)/.installed ## ruff on the package and tests
 	$(VENV)/bin/ruff check analysis tests bench
 
 ##@ CLEAN
 
-clean: ## remove generated data and outputs (keeps the environment)
+clean: ## remove generated data and outputs of the synthetic run (keeps the venv)
 	rm -rf data/raw/*.dta data/derived/*.parquet outputs/figures outputs/estimates \
 	  outputs/logs
 
-distclean: clean ## also remove the virtual environment
-	rm -rf $(VENV)
+distclean: clean ## also remove the virtual environment and real-data outputs
+	rm -rf $(VENV) real
