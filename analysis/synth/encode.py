@@ -69,6 +69,7 @@ def encode_members(
     Every concept of the raw file except the design columns (taken from the slot) is
     returned; skip patterns are applied later to the whole file (:func:`apply_skips`).
     """
+    check_members(a)
     n = len(a)
     age = a["age"].to_numpy()
     female = a["female"].to_numpy() == 1
@@ -98,6 +99,35 @@ def encode_members(
     out.update(insurance_codes(scheme, rng))
     out.update(member_hospital_codes(a, scheme, female, rng))
     return out
+
+
+def check_members(a: pd.DataFrame) -> None:
+    """Raise ValueError if the analytic frame cannot be encoded losslessly."""
+    problems = []
+    money = ("famincom_m", "hh_size", "total_expenditure", "age", "birth_year")
+    for column in money + ("reimb_amount",):
+        values = a[column].to_numpy(dtype=float)
+        if np.any(np.isfinite(values) & (values != np.round(values))):
+            problems.append(f"{column} is not integer-valued")
+    for column in money:
+        if a[column].isna().any():
+            problems.append(f"{column} has missing values")
+    bounds = {"famincom_m": (0, 500_000), "total_expenditure": (1, 2_000_000)}
+    for column, (low, high) in bounds.items():
+        if not a[column].between(low, high).all():
+            problems.append(f"{column} outside [{low}, {high}] (codebook range)")
+    part2 = a["in_part2"].to_numpy() == 1
+    amount = a["reimb_amount"].to_numpy(dtype=float)[part2]
+    cost = a["total_expenditure"].to_numpy(dtype=float)[part2]
+    if not np.all((amount > 0) & (amount <= cost)):
+        problems.append("in_part2 rows need 0 < reimb_amount <= total_expenditure")
+    if np.any(part2 & (a["reimbursed"].to_numpy() != 1)):
+        problems.append("in_part2 rows must be reimbursed")
+    born = 2014 - a["birth_year"] - (a["birth_month"] > 5)
+    if not born.eq(a["age"]).all():
+        problems.append("age != 2014 - birth_year - (birth_month > 5)")
+    if problems:
+        raise ValueError("analytic frame: " + "; ".join(problems))
 
 
 def ethnicity_codes(n: int, rng: np.random.Generator) -> np.ndarray:
