@@ -105,7 +105,7 @@ def column(concept: str) -> str:
     return CODEBOOK.variables.at[concept, "column"]
 
 
-# --- design ---------------------------------------------------------------------------
+# --- design ---
 
 
 def test_columns_and_types_follow_the_codebook(raw):
@@ -182,7 +182,7 @@ def test_design_ids_nest(raw):
     assert frame.groupby("stratum")["psu"].nunique().min() >= 2
 
 
-# --- codes ------------------------------------------------------------------------------
+# --- codes ---
 
 
 def test_codes_within_codebook(raw):
@@ -262,7 +262,7 @@ def test_members_embedded_consistently(build, raw):
     ).all()
 
 
-# --- cleaning round trip ----------------------------------------------------------------
+# --- cleaning round trip ---
 
 
 def test_cleaning_returns_the_members(build):
@@ -306,7 +306,7 @@ def test_population_never_passes_with_few_members():
     assert result.analytic["resp_id"].tolist() == built.members["resp_id"].tolist()
 
 
-# --- writing ----------------------------------------------------------------------------
+# --- writing ---
 
 
 def test_dta_round_trip_with_labels(build, dta):
