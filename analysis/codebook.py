@@ -30,7 +30,13 @@ class Codebook:
     def variables(self) -> pd.DataFrame:
         """One row per canonical raw column, indexed by concept."""
         table = pd.read_csv(self.directory / "variables.csv", dtype=str)
-        return table.set_index("concept", verify_integrity=True)
+        duplicated = table["concept"][table["concept"].duplicated()].tolist()
+        if duplicated:
+            raise ValueError(
+                f"{self.directory / 'variables.csv'}: concept(s) {duplicated} appear "
+                "more than once"
+            )
+        return table.set_index("concept")
 
     @cached_property
     def value_labels(self) -> pd.DataFrame:

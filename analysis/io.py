@@ -94,7 +94,7 @@ def log_file(
     """Record ``path``'s hash and shape in the manifest, replacing any older entry."""
     manifest = manifest or default_manifest(path)
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    base = manifest.parent.parent
+    base = manifest.parent.parent.parent  # <root>/outputs/logs/manifest.csv
     name = path.resolve().relative_to(base.resolve()).as_posix()
     entry = pd.DataFrame(
         [[name, " ".join(keys), shape[0], shape[1], md5(path)]],
