@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument(
         "--vce", default="oim", choices=("oim", "robust", "cluster"), help="SE type"
     )
+    est.add_argument(
+        "--semantics",
+        default="columnwise",
+        choices=("columnwise", "factor"),
+        help="derivative effects on hand-built dummies (the paper) or i. contrasts",
+    )
 
     ex = stages.add_parser("exhibits", help="Tables 3-4 and Figures 1-2")
     ex.add_argument("--real", action="store_true", help="outputs from real data")
@@ -93,7 +99,13 @@ def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
     from analysis import estimates
 
     cluster = "city" if args.vce == "cluster" else None
-    estimates.main(paths.analytic, paths.estimates_dir, vce=args.vce, cluster=cluster)
+    estimates.main(
+        paths.analytic,
+        paths.estimates_dir,
+        vce=args.vce,
+        cluster=cluster,
+        semantics=args.semantics,
+    )
     return 0
 
 

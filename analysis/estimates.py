@@ -32,10 +32,11 @@ def main(
     estimates_dir: Path,
     vce: str = "oim",
     cluster: str | None = None,
+    semantics: specs.Semantics = "columnwise",
 ) -> None:
     """Fit every model of Tables 3-4 and write the tidy estimate files."""
     analytic = pd.read_parquet(analytic_path)
-    fits = fit_all(analytic, vce=vce, cluster=cluster)
+    fits = fit_all(analytic, vce=vce, cluster=cluster, semantics=semantics)
     cells = paper_cells(fits)
     save_table(cells, CELL_KEYS, estimates_dir / "paper_cells.csv")
     save_table(all_margins(fits), MARGIN_KEYS, estimates_dir / "margins_all.csv")
@@ -50,9 +51,15 @@ def subsample(analytic: pd.DataFrame, sample: str) -> pd.DataFrame:
 
 
 def fit_all(
-    analytic: pd.DataFrame, vce: str = "oim", cluster: str | None = None
+    analytic: pd.DataFrame,
+    vce: str = "oim",
+    cluster: str | None = None,
+    semantics: specs.Semantics = "columnwise",
 ) -> dict[tuple[str, str], TwoPartResults]:
     """Fit the amount and ratio two-part models on each sample.
+
+    ``semantics`` chooses derivative effects on hand-built dummies (the paper's
+    reading) or discrete changes of ``i.`` factors; see :mod:`analysis.specs`.
 
     Returns
     -------
@@ -62,12 +69,12 @@ def fit_all(
     """
     fits = {}
     for sample in SUBSAMPLES:
-        data = subsample(analytic, sample)
+        data = specs.design_frame(subsample(analytic, sample))
         for outcome in ("reimb_amount", "reimb_ratio"):
             fits[(sample, outcome)] = twopm(
                 data,
                 outcome,
-                part1=specs.regressors(sample),
+                part1=specs.regressors(sample, semantics, data),
                 participation="reimbursed",
                 family="gamma",
                 link="log",
@@ -116,7 +123,7 @@ def published_term(variable: str, level: str) -> str:
     """Map an estimator margin (variable, level) to the published row key."""
     if variable in FACTORS:
         return str(level)
-    return variable
+    return specs.published_term(variable)
 
 
 def coef_term(name: str) -> str:

@@ -11,21 +11,32 @@ read on the scale the evidence supports (``docs/model_choices.md``):
 * ``ratio``: Gamma GLM with log link on the ratio; the column is the average marginal
   effect on E[ratio | reimbursed] in proportion units.
 
-Every factor enters with ``i.`` (Stata factor-variable notation), so its effects are
-discrete changes against the published reference group; ``age`` and ``age_sq`` are
-separate columns, as Stata 12 users of ``margins`` wrote them, so ``age_sq`` does not
-move with ``age``.
+Two semantics for the marginal effects (``Semantics``):
+
+* ``"columnwise"`` (the default, the paper's reading): every regressor is a column of
+  its own, as when a Stata 12 user builds 0/1 dummies and ``age_sq`` by hand and runs
+  ``margins, dydx(*)``; each effect is then a derivative (mean density x coefficient),
+  ``age_sq`` does not move with ``age``. The evidence that the published SEs follow
+  this reading rather than discrete changes is in ``docs/se_gap.md``.
+* ``"factor"``: every factor enters with ``i.``, so its effects are discrete 0 -> 1
+  changes against the published reference group (what ``margins`` reports for
+  ``i.`` factors; a robustness view).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
-from analysis.schema import SUBSAMPLES
+import pandas as pd
+
+from analysis.schema import FACTORS, SUBSAMPLES
 
 Equation = Literal["probit", "amount", "ratio"]
 Reported = Literal["ame", "coef"]
+Semantics = Literal["columnwise", "factor"]
+SEMANTICS = ("columnwise", "factor")
 
 # Table 3's regressors, in published row order.
 TABLE3_REGRESSORS = (
@@ -68,9 +79,63 @@ EQUATIONS = (
 )
 
 
-def regressors(sample: str) -> str:
-    """Return the Stata-style regressor list of the models fitted on ``sample``."""
+def regressors(
+    sample: str, semantics: Semantics = "columnwise", data: pd.DataFrame | None = None
+) -> str:
+    """Return the Stata-style regressor list of the models fitted on ``sample``.
+
+    With ``semantics="columnwise"`` every factor level present in ``data`` (other than
+    the base, the first level present) becomes a hand-built dummy column named by
+    :func:`dummy_name`, as in :func:`design_frame`.
+    """
     if sample not in SUBSAMPLES:
         raise ValueError(f"sample={sample!r} is not one of {tuple(SUBSAMPLES)}")
-    dropped = DROPPED_IN_SUBSAMPLE[sample]
-    return " ".join(r for r in TABLE3_REGRESSORS if r not in dropped)
+    if semantics not in SEMANTICS:
+        raise ValueError(f"semantics={semantics!r} is not one of {SEMANTICS}")
+    kept = [r for r in TABLE3_REGRESSORS if r not in DROPPED_IN_SUBSAMPLE[sample]]
+    if semantics == "factor":
+        return " ".join(kept)
+    if data is None:
+        raise ValueError("semantics='columnwise' needs the data to list the dummies")
+    tokens = []
+    for token in kept:
+        variable = token.split(".", 1)[1]
+        if variable in FACTORS:
+            levels = present_levels(data, variable)
+            tokens += [f"c.{dummy_name(variable, lv)}" for lv in levels[1:]]
+        else:
+            tokens.append(f"c.{variable}")
+    return " ".join(tokens)
+
+
+def present_levels(data: pd.DataFrame, variable: str) -> list[str]:
+    """Levels of ``variable`` that occur in ``data``, in the published order."""
+    seen = set(data[variable].dropna().astype(str))
+    return [lv for lv in FACTORS[variable] if lv in seen]
+
+
+def dummy_name(variable: str, level: str) -> str:
+    """A valid column name for the dummy of ``variable == level`` (1-5 -> 1_5)."""
+    token = re.sub(r"\W", "_", level.replace("+", "plus"))
+    return f"{variable}__{token}"
+
+
+def design_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` plus one float 0/1 column per factor level, for column-wise models."""
+    dummies = {
+        dummy_name(variable, level): (data[variable] == level).astype(float)
+        for variable in FACTORS
+        if variable in data
+        for level in FACTORS[variable]
+    }
+    return pd.concat([data, pd.DataFrame(dummies, index=data.index)], axis=1)
+
+
+def published_term(column: str) -> str:
+    """Published row key of a design column or margin variable."""
+    if "__" in column:
+        variable, token = column.split("__", 1)
+        for level in FACTORS[variable]:
+            if dummy_name(variable, level) == column:
+                return level
+    return column
