@@ -11,9 +11,9 @@ searched for (see ``docs/table2_pvalues.md``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -131,7 +131,8 @@ def anova_from_summary(
     Returns
     -------
     StatResult
-        Identical (to rounding) to :func:`oneway_anova` on any data with these summaries.
+        Identical (to rounding) to :func:`oneway_anova` on any data with these
+        summaries.
 
     Notes
     -----
@@ -182,7 +183,12 @@ def ttest_from_summary(
 
     Parameters
     ----------
-    means, sds, ns : sequence of length 2
+    means : sequence of float, length 2
+        Group means.
+    sds : sequence of float, length 2
+        Group SDs (ddof=1).
+    ns : sequence of int, length 2
+        Group sizes.
     equal_var : bool, default True
         Pooled-variance test (equal to the 2-group ANOVA); False gives Welch's test.
 
@@ -208,8 +214,12 @@ def pooled_summary(means, sds, ns) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    means, sds : array-like, broadcastable to ``ns``
+    means : array-like, broadcastable to ``ns``
+        Group means.
+    sds : array-like, broadcastable to ``ns``
+        Group SDs (ddof=1).
     ns : array-like of shape (..., k)
+        Group sizes; leading axes index candidate designs.
 
     Returns
     -------
@@ -263,7 +273,7 @@ def published_interval(published: str) -> tuple[float, float]:
 
 
 def p_consistent(pvalue, published: str) -> np.ndarray:
-    """Whether each ``pvalue`` prints as ``published`` (see :func:`published_interval`)."""
+    """Whether each ``pvalue`` prints as ``published`` (see ``published_interval``)."""
     lo, hi = published_interval(published)
     p = np.asarray(pvalue, dtype=float)
     return (p >= lo) & (p < hi)
@@ -277,7 +287,7 @@ def consistent_sample_sizes(
     total: int | None = None,
     half_width: float = 0.005,
 ) -> pd.DataFrame:
-    """Group sizes whose one-way ANOVA on the published summaries prints ``published_p``.
+    """Group sizes whose ANOVA on the published summaries prints ``published_p``.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Unit tests of analysis.stat_tests: scipy agreement, closed forms, summary searches."""
+"""Tests of analysis.stat_tests: scipy agreement, closed forms, summary searches."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_oneway_anova_matches_hand_and_scipy():
 
 def test_anova_from_summary_equals_raw_anova():
     rng = np.random.default_rng(7)
-    groups = [rng.gamma(2.0, 500.0 * (j + 1), size=n) for j, n in enumerate((40, 55, 70))]
+    groups = [
+        rng.gamma(2.0, 500.0 * (j + 1), size=n) for j, n in enumerate((40, 55, 70))
+    ]
     means = [g.mean() for g in groups]
     sds = [g.std(ddof=1) for g in groups]
     from_summary = st.anova_from_summary(means, sds, [len(g) for g in groups])
@@ -93,14 +95,17 @@ def test_ttest_from_summary_pooled_equals_two_group_anova_and_welch_matches_scip
 def test_pooled_summary_equals_concatenated_data():
     values = np.concatenate(GROUPS)
     mean, sd = st.pooled_summary(
-        [g.mean() for g in GROUPS], [g.std(ddof=1) for g in GROUPS], [len(g) for g in GROUPS]
+        [g.mean() for g in GROUPS],
+        [g.std(ddof=1) for g in GROUPS],
+        [len(g) for g in GROUPS],
     )
     assert mean == pytest.approx(values.mean())
     assert sd == pytest.approx(values.std(ddof=1))
 
 
 @pytest.mark.parametrize(
-    ("p", "text"), [(0.0004, "<0.001"), (0.05124, "0.051"), (0.3535, "0.354"), (1.0, "1.000")]
+    ("p", "text"),
+    [(0.0004, "<0.001"), (0.05124, "0.051"), (0.3535, "0.354"), (1.0, "1.000")],
 )
 def test_format_p(p, text):
     assert st.format_p(p) == text
@@ -110,7 +115,11 @@ def test_published_interval_and_consistency():
     assert st.published_interval("0.354") == pytest.approx((0.3535, 0.3545))
     assert st.published_interval("<0.001") == (0.0, 0.001)
     assert st.published_interval("81.76") == pytest.approx((81.755, 81.765))
-    assert list(st.p_consistent([0.3535, 0.35449, 0.3545], "0.354")) == [True, True, False]
+    assert list(st.p_consistent([0.3535, 0.35449, 0.3545], "0.354")) == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_consistent_sample_sizes_recovers_the_true_design():
@@ -140,7 +149,9 @@ def test_finding_reimbursed_row_is_the_full_sample_and_chi2_is_below_0001():
 
 
 def test_finding_expenditure_p_is_not_reproduced_on_the_described_samples():
-    assert st.anova_from_summary(EXP_M, EXP_S, N_ALL).pvalue == pytest.approx(0.0512, abs=1e-4)
+    assert st.anova_from_summary(EXP_M, EXP_S, N_ALL).pvalue == pytest.approx(
+        0.0512, abs=1e-4
+    )
     assert st.anova_from_summary(EXP_M, EXP_S, N_REIMBURSED).pvalue == pytest.approx(
         0.0992, abs=1e-4
     )
@@ -153,8 +164,13 @@ def test_finding_part2_split_214_199_250_reproduces_table1_and_table2():
     assert (round(float(mean), 2), round(float(sd), 2)) == (5506.16, 9761.79)
     mean, sd = st.pooled_summary(RAT_M, RAT_S, (214, 199, 250))
     assert (round(float(mean), 2), round(float(sd), 2)) == (46.77, 19.91)
-    assert st.format_p(st.anova_from_summary(AMT_M, AMT_S, (214, 199, 250)).pvalue) == "0.056"
-    p_min, p_max = st.p_range_over_rounding(RAT_M, RAT_S, np.array([214, 199, 250]), 0.005)
+    assert (
+        st.format_p(st.anova_from_summary(AMT_M, AMT_S, (214, 199, 250)).pvalue)
+        == "0.056"
+    )
+    p_min, p_max = st.p_range_over_rounding(
+        RAT_M, RAT_S, np.array([214, 199, 250]), 0.005
+    )
     assert p_min < 0.1945 < p_max  # "0.195" is within the rounding of the ratio means
 
 
