@@ -48,26 +48,66 @@ def z_scores(derived: dict[str, np.ndarray], targets: list[MomentTarget]) -> np.
     return out
 
 
-def _moves_scores(x, j, step, derive, old, targets, sums, movable, valid):
-    """Score (sum of squared z) after moving column ``j`` of every row by ``step``."""
+def _penalised(z: np.ndarray) -> np.ndarray:
+    """Sum over targets (axis 0) of z^2 plus a steep penalty outside the safe window."""
+    return np.sum(z**2 + 100.0 * np.maximum(np.abs(z) - WINDOW_SAFETY, 0.0) ** 2, axis=0)
+
+
+def _moves_z(x, j, step, derive, old, tables, movable, valid):
+    """z-scores (targets x rows) after moving column ``j`` of each row by ``step``."""
+    masks, var_index, n, s1, s2, is_mean, value, hw, names = tables
     x_new = x.copy()
     x_new[:, j] += step
-    new = derive(x_new)
     ok = movable & valid(x_new)
-    score = np.zeros(x.shape[0])
-    for k, t in enumerate(targets):
-        n = t.mask.sum()
-        s1, s2 = sums[k]
-        d1 = np.where(t.mask, new[t.var] - old[t.var], 0.0)
-        d2 = np.where(t.mask, new[t.var] ** 2 - old[t.var] ** 2, 0.0)
-        m1 = (s1 + d1) / n
-        if t.stat == "mean":
-            stat = m1
-        else:
-            stat = np.sqrt(np.maximum((s2 + d2 - n * m1**2) / (n - 1), 0.0))
-        z = (stat - t.value) / t.halfwidth
-        score += z**2 + 100.0 * np.maximum(np.abs(z) - WINDOW_SAFETY, 0.0) ** 2
-    return np.where(ok, score, np.inf)
+    x_new[~ok] = x[~ok]
+    new = derive(x_new)
+    d1 = np.stack([new[v] - old[v] for v in names])[var_index] * masks
+    d2 = np.stack([new[v] ** 2 - old[v] ** 2 for v in names])[var_index] * masks
+    m1 = (s1[:, None] + d1) / n[:, None]
+    var = (s2[:, None] + d2 - n[:, None] * m1**2) / (n[:, None] - 1)
+    stat = np.where(is_mean[:, None], m1, np.sqrt(np.maximum(var, 0.0)))
+    z = (stat - value[:, None]) / hw[:, None]
+    return z, ok & np.all(np.isfinite(z), axis=0)
+
+
+def _tables(targets, derived):
+    names = sorted({t.var for t in targets})
+    masks = np.stack([t.mask for t in targets]).astype(float)
+    var_index = np.array([names.index(t.var) for t in targets])
+    vals = np.stack([derived[v] for v in names])[var_index]
+    s1 = np.sum(vals * masks, axis=1)
+    s2 = np.sum(vals**2 * masks, axis=1)
+    n = masks.sum(axis=1)
+    is_mean = np.array([t.stat == "mean" for t in targets])
+    value = np.array([t.value for t in targets])
+    hw = np.array([t.halfwidth for t in targets])
+    return masks, var_index, n, s1, s2, is_mean, value, hw, names
+
+
+def _best_pair(z, zs, current, n_first=20):
+    """Two moves that together lower the score when no single move does.
+
+    The first move is among the rows that most reduce the worst target; the second is
+    searched over all rows and moves using the linearised change of the z-scores.
+    """
+    worst = int(np.argmax(np.abs(z)))
+    sign = np.sign(z[worst])
+    deltas = [np.where(ok, zm - z[:, None], np.nan) for zm, ok in zs]
+    best = (current - 1e-9, None)
+    for m1, d1 in enumerate(deltas):
+        gain = np.nan_to_num(sign * d1[worst], nan=np.inf)
+        for i1 in np.argsort(gain, kind="stable")[:n_first]:
+            if not np.isfinite(gain[i1]) or gain[i1] >= 0:
+                break
+            base = z + d1[:, i1]
+            for m2, d2 in enumerate(deltas):
+                score = _penalised(base[:, None] + d2)
+                score[i1] = np.inf
+                score = np.nan_to_num(score, nan=np.inf)
+                i2 = int(np.argmin(score))
+                if score[i2] < best[0]:
+                    best = (float(score[i2]), ((m1, int(i1)), (m2, i2)))
+    return best[1]
 
 
 def nudge(
@@ -95,32 +135,28 @@ def nudge(
     window after ``max_iter`` moves (an infeasible, i.e. conflicting, target set).
     """
     x = x.astype(np.int64).copy()
+    moves = [(j, step) for j in range(x.shape[1]) for step in steps]
     for _ in range(max_iter):
         derived = derive(x)
         z = z_scores(derived, targets)
         if np.all(np.abs(z) < WINDOW_SAFETY):
             return x
-        sums = [
-            (derived[t.var][t.mask].sum(), (derived[t.var][t.mask] ** 2).sum())
-            for t in targets
-        ]
-        penalty = np.maximum(np.abs(z) - WINDOW_SAFETY, 0.0)
-        current = float(np.sum(z**2 + 100.0 * penalty**2))
-        best = (current, None)
-        for j in range(x.shape[1]):
-            for step in steps:
-                score = _moves_scores(
-                    x, j, step, derive, derived, targets, sums, movable, valid
-                )
-                i = int(np.argmin(score))
-                if score[i] < best[0] - 1e-12:
-                    best = (float(score[i]), (i, j, step))
-        if best[1] is None:
+        tables = _tables(targets, derived)
+        current = float(_penalised(z[:, None])[0])
+        zs = [_moves_z(x, j, st, derive, derived, tables, movable, valid) for j, st in moves]
+        scores = [np.where(ok, _penalised(zm), np.inf) for zm, ok in zs]
+        m = int(np.argmin([sc.min() for sc in scores]))
+        i = int(np.argmin(scores[m]))
+        if scores[m][i] < current - 1e-9:
+            x[i, moves[m][0]] += moves[m][1]
+            continue
+        pair = _best_pair(z, zs, current)
+        if pair is None:
             break
-        i, j, step = best[1]
-        x[i, j] += step
+        for m, i in pair:
+            x[i, moves[m][0]] += moves[m][1]
     z = z_scores(derive(x), targets)
-    bad = [t.name for t, zk in zip(targets, z) if abs(zk) >= 1.0]
+    bad = [f"{t.name} (z={zk:.2f})" for t, zk in zip(targets, z) if abs(zk) >= 1.0]
     if bad:
         raise RuntimeError(f"moments outside their rounding window: {bad}")
     return x

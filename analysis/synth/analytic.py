@@ -1,0 +1,139 @@
+"""The synthetic analytic frame: 1,165 rows, one per member of the paper's sample.
+
+``synthesize_analytic(seed)`` is the contract of ``docs/architecture.md``: covariates
+exact to Table 1 (``covariates.py``), outcomes from a calibratable DGP (``outcomes.py``)
+with exact counts by cell and the published Table 1/2 moments imposed on top
+(``calibrate_moments.py``), and the Figure 1/2 reasons. Conflicts between published
+exhibits are resolved in ``resolutions.py`` and logged in
+``data/published/inconsistencies.csv``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import schema
+from analysis.synth import calibrate_moments, covariates, outcomes, resolutions, targets
+
+FRAME_COLUMNS = (
+    "scheme", "education", "scope", "reason", "duration", "facility_level",
+    "income_quintile", "noreimb_reason", "female", "married", "has_job", "rural_hukou",
+    "urban_area", "reimbursed", "in_part2", "age", "birth_year", "birth_month",
+    "arrival_year", "arrival_month", "hh_size", "famincom_m", "income_pc_month",
+    "total_expenditure", "reimb_amount", "reimb_ratio", "amount_missing",
+)  # fmt: skip
+
+
+def synthesize_analytic(seed: np.random.SeedSequence) -> pd.DataFrame:
+    """Return the analytic frame of ``docs/architecture.md`` (deterministic in ``seed``).
+
+    The seed is not consumed: children are derived from its entropy and spawn key, so
+    calling twice with the same ``SeedSequence`` gives identical frames.
+    """
+    cov_seed, out_seed = (_child(seed, k) for k in range(2))
+    frame = covariates.synthesize_covariates(np.random.default_rng(cov_seed))
+    x = outcomes.design_matrix(frame)
+    params = outcomes.initial_params(x)
+    draws = outcomes.draw_outcome_noise(np.random.default_rng(out_seed), len(frame))
+    frame = add_outcomes(frame, x, params, draws)
+    return frame.loc[:, list(FRAME_COLUMNS)].reset_index(drop=True)
+
+
+def _child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
+
+
+def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
+    """Reimbursement, part-2 membership, money outcomes and reasons (exact counts)."""
+    frame = frame.copy()
+    cells = frame["column"].astype(str) + "|" + frame["scope"].astype(str)
+    reimb_counts = reimbursed_cell_counts(frame)
+    index = outcomes.participation_index(x, params, draws)
+    frame["reimbursed"] = _top_n_by_cell(index, cells, reimb_counts)
+    part2_counts = part2_cell_counts(reimb_counts)
+    score = np.where(frame["reimbursed"] == 1, draws.part2, -np.inf)
+    frame["in_part2"] = _top_n_by_cell(score, cells, part2_counts)
+    frame["amount_missing"] = _amount_missing(frame, draws.missing_kind)
+    _add_money(frame, x, params, draws)
+    frame["noreimb_reason"] = _noreimb_reasons(frame, draws)
+    return frame
+
+
+def reimbursed_cell_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Reimbursed counts by (column, scope): IPF of the cell sizes to both margins."""
+    scopes = schema.FACTORS["scope"]
+    sizes = pd.crosstab(frame["column"], frame["scope"]).loc[list(targets.COLUMNS), scopes]
+    rows = np.array([targets.t1_counts("reimbursed", c)["yes"] for c in targets.COLUMNS])
+    pct = {s: m for s, (m, _) in targets.t2_moments("reimbursed_pct").items()}
+    cols = np.array([round(pct[s] * sizes[s].sum() / 100) for s in scopes])
+    table = resolutions.ipf_2x3(sizes.to_numpy(), rows, cols)
+    return _as_cell_dict(table)
+
+
+def part2_cell_counts(reimb_counts: dict[str, int]) -> dict[str, int]:
+    """Part-2 counts by (column, scope): IPF of the reimbursed cells to C04/C05 margins."""
+    scopes = schema.FACTORS["scope"]
+    seed = np.array([[reimb_counts[f"{c}|{s}"] for s in scopes] for c in targets.COLUMNS])
+    rows = np.array([resolutions.PART2_BY_COLUMN[c] for c in targets.COLUMNS])
+    cols = np.array([resolutions.PART2_BY_SCOPE[s] for s in scopes])
+    table = resolutions.ipf_2x3(seed, rows, cols)
+    if np.any(table > seed):
+        raise ValueError("part-2 cell exceeds its reimbursed cell")
+    return _as_cell_dict(table)
+
+
+def _as_cell_dict(table: np.ndarray) -> dict[str, int]:
+    scopes = schema.FACTORS["scope"]
+    return {
+        f"{c}|{s}": int(table[i, j])
+        for i, c in enumerate(targets.COLUMNS)
+        for j, s in enumerate(scopes)
+    }
+
+
+def _top_n_by_cell(score, cells: pd.Series, counts: dict[str, int]) -> np.ndarray:
+    out = np.zeros(len(score), np.int8)
+    for cell, n in counts.items():
+        rows = np.flatnonzero((cells == cell).to_numpy())
+        top = rows[np.argsort(-score[rows], kind="stable")[:n]]
+        out[top] = 1
+    return out
+
+
+def _amount_missing(frame: pd.DataFrame, u: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero((frame["reimbursed"] == 1) & (frame["in_part2"] == 0))
+    out = np.full(len(frame), np.nan, dtype=object)
+    n_dk = int(round(resolutions.DONT_KNOW_SHARE * len(rows)))
+    order = rows[np.argsort(u[rows], kind="stable")]
+    out[order[:n_dk]] = "dont_know"
+    out[order[n_dk:]] = "refused"
+    return out
+
+
+def _add_money(frame, x, params, draws) -> None:
+    ratio0 = outcomes.latent_ratio(x, params, draws)
+    cost0 = outcomes.latent_cost(x, params, draws)
+    p2 = (frame["in_part2"] == 1).to_numpy()
+    amount, cost_p2 = calibrate_moments.match_part2(
+        frame.loc[p2].reset_index(drop=True), ratio0[p2], cost0[p2]
+    )
+    cost = np.zeros(len(frame), np.int64)
+    cost[p2] = cost_p2
+    frame["total_expenditure"] = calibrate_moments.match_other_costs(frame, cost, p2, cost0)
+    frame["reimb_amount"] = np.nan
+    frame.loc[p2, "reimb_amount"] = amount.astype(float)
+    frame["reimb_ratio"] = frame["reimb_amount"] / frame["total_expenditure"]
+
+
+def _noreimb_reasons(frame: pd.DataFrame, draws) -> np.ndarray:
+    """Reasons for the non-reimbursed who were asked (C07), exact counts by scope (C08)."""
+    levels = schema.FACTORS["noreimb_reason"]
+    out = np.full(len(frame), np.nan, dtype=object)
+    for scope, n_answered in resolutions.ANSWERED_BY_SCOPE.items():
+        rows = np.flatnonzero((frame["reimbursed"] == 0) & (frame["scope"] == scope))
+        asked = rows[np.argsort(draws.answered[rows], kind="stable")[:n_answered]]
+        asked = asked[np.argsort(draws.reason[asked], kind="stable")]
+        counts = resolutions.REASON_BY_SCOPE[scope]
+        out[asked] = np.repeat(levels, counts)
+    return out
