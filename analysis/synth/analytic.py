@@ -72,7 +72,7 @@ def reimbursed_cell_counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def part2_cell_counts(reimb_counts: dict[str, int]) -> dict[str, int]:
-    """Part-2 counts by (column, scope): IPF of the reimbursed cells to C04/C05 margins."""
+    """Part-2 counts by (column, scope): IPF of the reimbursed cells to C06/C07 margins."""
     scopes = schema.FACTORS["scope"]
     seed = np.array([[reimb_counts[f"{c}|{s}"] for s in scopes] for c in targets.COLUMNS])
     rows = np.array([resolutions.PART2_BY_COLUMN[c] for c in targets.COLUMNS])
@@ -127,7 +127,7 @@ def _add_money(frame, x, params, draws) -> None:
 
 
 def _noreimb_reasons(frame: pd.DataFrame, draws) -> np.ndarray:
-    """Reasons for the non-reimbursed who were asked (C07), exact counts by scope (C08)."""
+    """Reasons for the non-reimbursed who were asked (C09), exact counts by scope (C11)."""
     levels = schema.FACTORS["noreimb_reason"]
     out = np.full(len(frame), np.nan, dtype=object)
     for scope, n_answered in resolutions.ANSWERED_BY_SCOPE.items():

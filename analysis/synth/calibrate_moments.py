@@ -30,6 +30,9 @@ from scipy import optimize, special
 from analysis.synth import targets
 from analysis.synth.moments import MomentTarget, group_stat, nudge
 
+# No inpatient stay is cheaper than this (yuan): costs are COST_FLOOR + a lognormal-like
+# part, so the heavy right tail the published SDs need does not drag stays to 1 yuan.
+COST_FLOOR = 300.0
 RIDGE = 0.05  # weight of the identity transform, in rounding half-widths
 
 
@@ -124,13 +127,13 @@ def match_part2(frame, ratio0, cost0):
 
     def cost_of(q):
         a, b, g = q[:k][cells], q[k : 2 * k][cells], q[2 * k :][cells]
-        return np.exp(a + b * d + g * e)
+        return COST_FLOOR + np.exp(a + b * d + g * e)
 
     def residuals(q):
         c = cost_of(q)
         return np.concatenate([z_money({"amount": r * c, "cost": c}), RIDGE * (q - q0)[k:]])
 
-    q0 = np.concatenate([lc_c, np.ones(k), np.zeros(k)])
+    q0 = np.concatenate([np.log(np.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)])
     c = cost_of(optimize.least_squares(residuals, q0, x_scale=0.1).x)
     amount = np.maximum(np.rint(r * c), 1)
     cost = np.maximum(np.rint(c), amount)
@@ -140,7 +143,7 @@ def match_part2(frame, ratio0, cost0):
         _part2_derive,
         moment_targets,
         movable=np.ones(len(x), bool),
-        valid=lambda v: (v[:, 0] >= 1) & (v[:, 1] >= v[:, 0]),
+        valid=lambda v: (v[:, 0] >= 1) & (v[:, 1] >= np.maximum(v[:, 0], COST_FLOOR)),
     )
     return x[:, 0], x[:, 1]
 
@@ -178,15 +181,15 @@ def match_other_costs(frame, cost, fixed, cost0):
         lambda v: {"cost": v[:, 0].astype(float)},
         moment_targets,
         movable=~fixed,
-        valid=lambda v: v[:, 0] >= 1,
+        valid=lambda v: v[:, 0] >= COST_FLOOR,
     )
     return x[:, 0]
 
 
 def _lognormal_affine(lc: np.ndarray, s1: float, s2: float) -> np.ndarray:
-    """exp(alpha + beta * (lc - mean)) with the given sum and sum of squares."""
+    """COST_FLOOR + exp(alpha + beta * (lc - mean)) with the given sum and sum of squares."""
     n = len(lc)
-    mean, ms = s1 / n, s2 / n
+    mean, ms = s1 / n - COST_FLOOR, s2 / n - 2 * COST_FLOOR * s1 / n + COST_FLOOR**2
     if ms <= mean**2:
         raise ValueError("infeasible cost moments for the remaining rows")
     d = lc - lc.mean()
@@ -197,4 +200,4 @@ def _lognormal_affine(lc: np.ndarray, s1: float, s2: float) -> np.ndarray:
 
     beta = optimize.brentq(cv_gap, 1e-3, 10.0)
     v = np.exp(beta * d)
-    return v * mean / v.mean()
+    return COST_FLOOR + v * mean / v.mean()

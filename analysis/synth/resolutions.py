@@ -14,17 +14,17 @@ from analysis import schema
 
 SCOPES = schema.FACTORS["scope"]
 
-# C04: the 663 part-2 cases by Table 1 column. Table 1's total amount and ratio means are
+# C06: the 663 part-2 cases by Table 1 column. Table 1's total amount and ratio means are
 # the n-weighted averages of its column means only at NCMS 391 / urban 272.
 PART2_BY_COLUMN = {"ncms": 391, "urban": 272}
 
-# C05: the 663 part-2 cases by scope. Table 2's amount mean and SD weighted by these
+# C07: the 663 part-2 cases by scope. Table 2's amount mean and SD weighted by these
 # counts give back Table 1's 5,506.16 and 9,761.79 exactly; ANOVA p = 0.056 (amount).
 PART2_BY_SCOPE = dict(zip(SCOPES, (214, 199, 250)))
 
-# C07: Figure 1 reasons come from 227 of the 387 non-reimbursed (151/38/24/14 give back
+# C09: Figure 1 reasons come from 227 of the 387 non-reimbursed (151/38/24/14 give back
 # 66.5/16.7/10.6/6.2 %); the other 160 were not asked. Split by scope (non-reimbursed
-# 54/101/232) so that the go-back share rises with scope under any denominator (C08).
+# 54/101/232) so that the go-back share rises with scope under any denominator (C11).
 ANSWERED_BY_SCOPE = dict(zip(SCOPES, (30, 57, 140)))
 REASON_BY_SCOPE = {
     "within_city_across_counties": (10, 10, 6, 4),
@@ -32,7 +32,8 @@ REASON_BY_SCOPE = {
     "across_provinces": (117, 12, 7, 4),
 }  # order: schema.FACTORS["noreimb_reason"]
 
-# C09: the 115 reimbursed without a usable amount: share answering "don't know".
+# The 115 reimbursed without a usable amount (C05): share answering "don't know"
+# (an assumption; the paper does not say why the amounts are unusable).
 DONT_KNOW_SHARE = 0.75
 
 
