@@ -29,15 +29,24 @@ TIME_STAMP = dt.datetime(
 DATA_LABEL = "Synthetic CMDS 2014 individual file (not real data)"
 
 
-def main(seed: int | np.random.SeedSequence, out_path: Path) -> pd.DataFrame:
-    """Generate the raw survey for ``seed`` and write it to ``out_path``; return it."""
+def main(
+    seed: int | np.random.SeedSequence, out_path: Path, manifest: Path | None = None
+) -> pd.DataFrame:
+    """Generate the raw survey for ``seed``, write it to ``out_path`` and log its MD5.
+
+    The manifest defaults to ``<root>/outputs/logs/manifest.csv`` of ``out_path``
+    (:func:`analysis.io.log_file`); the key is the respondent id. Returns the frame.
+    """
+    from analysis.io import log_file
     from analysis.synth import generate_raw_survey
 
     raw = generate_raw_survey(seed)
     label = DATA_LABEL
     if isinstance(seed, int):
         label = f"{DATA_LABEL}, seed {seed}"
+    out_path = Path(out_path)
     write_raw_survey(raw, out_path, data_label=label)
+    log_file(out_path, [Codebook().column("resp_id")], raw.shape, manifest)
     return raw
 
 
