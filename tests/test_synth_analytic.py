@@ -1,0 +1,236 @@
+"""The synthetic analytic frame against the published exhibits and its own coherence.
+
+Every Table 1 and Table 2 cell is recomputed from the frame and compared with
+``data/published/`` at the published rounding; the only cells skipped are the ones the
+conflict log (``data/published/inconsistencies.csv``, column ``unmatched_cells``)
+declares unreproducible. Samples: amount and ratio rows on ``in_part2 == 1``; Table 1
+expenditure on all rows of each column; Table 2 expenditure on ``in_part2 == 1`` (C03).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import config, schema
+from analysis.synth.analytic import FRAME_COLUMNS, synthesize_analytic
+
+PUBLISHED = config.PUBLISHED_DIR
+SCOPES = schema.FACTORS["scope"]
+COLUMNS = {"total": None, "ncms": ("NCMS",), "urban": ("URBMI", "UEBMI")}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthesize_analytic(np.random.SeedSequence(config.MASTER_SEED))
+
+
+def _unmatched() -> set[str]:
+    log = pd.read_csv(PUBLISHED / "inconsistencies.csv")
+    return set(log["unmatched_cells"].dropna())
+
+
+def _rounds_to(value: float, published: float, decimals: int = 2) -> bool:
+    return abs(round(value, decimals) - published) < 1e-9
+
+
+def _column(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    schemes = COLUMNS[column]
+    return frame if schemes is None else frame[frame["scheme"].isin(schemes)]
+
+
+def _values(d: pd.DataFrame, variable: str) -> pd.Series:
+    part2 = d[d["in_part2"] == 1]
+    if variable == "reimb_amount":
+        return part2["reimb_amount"]
+    if variable == "reimb_ratio_pct":
+        return 100 * part2["reimb_ratio"]
+    return d[variable]
+
+
+def _is_level(d: pd.DataFrame, variable: str, level: str) -> pd.Series:
+    if variable in schema.FACTORS:
+        return d[variable] == level
+    return d[variable] == 1
+
+
+# --- determinism ----------------------------------------------------------------------
+
+
+def test_deterministic_and_seed_not_consumed(frame):
+    seed = np.random.SeedSequence(config.MASTER_SEED)
+    first, second = synthesize_analytic(seed), synthesize_analytic(seed)
+    pd.testing.assert_frame_equal(first, frame)
+    buffers = []
+    for f in (first, second):
+        buf = io.BytesIO()
+        f.to_parquet(buf, index=False)
+        buffers.append(buf.getvalue())
+    assert buffers[0] == buffers[1]
+
+
+def test_contract_columns(frame):
+    assert len(frame) == config.N_ANALYTIC
+    assert tuple(frame.columns) == FRAME_COLUMNS
+    for factor, levels in schema.FACTORS.items():
+        assert set(frame[factor].dropna()) <= set(levels), factor
+    for b in ("female", "married", "has_job", "rural_hukou", "urban_area", "reimbursed"):
+        assert frame[b].dtype == np.int8 and set(frame[b]) <= {0, 1}
+
+
+# --- Table 1 ---------------------------------------------------------------------------
+
+
+def _table1_cells():
+    t1 = pd.read_csv(PUBLISHED / "table1.csv", dtype={"level": str})
+    skip = _unmatched()
+    for _, row in t1.iterrows():
+        for column in COLUMNS:
+            if pd.isna(row[column]):
+                continue
+            level = "" if pd.isna(row["level"]) else row["level"]
+            key = f"table1:{row['variable']}:{level}:{column}"
+            if key in skip:
+                continue
+            yield pytest.param(row, column, id=key)
+
+
+@pytest.mark.parametrize(("row", "column"), list(_table1_cells()))
+def test_table1_cell(frame, row, column):
+    d = _column(frame, column)
+    if row["stat"] == "n_pct":
+        count = int(_is_level(d, row["variable"], row["level"]).sum())
+        assert count == int(row[column])
+        assert _rounds_to(100 * count / len(d), row[f"{column}_spread"])
+    else:
+        v = _values(d, row["variable"])
+        assert _rounds_to(v.mean(), row[column]), v.mean()
+        assert _rounds_to(v.std(ddof=1), row[f"{column}_spread"]), v.std(ddof=1)
+
+
+def test_income_quintiles_are_qcut_with_233_each(frame):
+    assert (frame["income_quintile"].value_counts() == 233).all()
+    q = pd.qcut(frame["income_pc_month"], 5, labels=list(schema.FACTORS["income_quintile"]))
+    assert (q.astype(str) == frame["income_quintile"]).all()
+
+
+# --- Table 2 ---------------------------------------------------------------------------
+
+
+def _table2_cells():
+    t2 = pd.read_csv(PUBLISHED / "table2.csv")
+    for _, row in t2.iterrows():
+        for scope in SCOPES:
+            yield pytest.param(row, scope, id=f"table2:{row['variable']}:{scope}")
+
+
+def _table2_values(frame: pd.DataFrame, variable: str) -> pd.DataFrame:
+    if variable == "reimbursed_pct":
+        return frame.assign(v=100.0 * frame["reimbursed"])
+    part2 = frame[frame["in_part2"] == 1]
+    if variable == "reimb_ratio_pct":
+        return part2.assign(v=100 * part2["reimb_ratio"])
+    return part2.assign(v=part2[variable])
+
+
+@pytest.mark.parametrize(("row", "scope"), list(_table2_cells()))
+def test_table2_cell(frame, row, scope):
+    d = _table2_values(frame, row["variable"])
+    v = d.loc[d["scope"] == scope, "v"]
+    assert _rounds_to(v.mean(), row[scope]), v.mean()
+    assert _rounds_to(v.std(ddof=1), row[f"{scope}_sd"]), v.std(ddof=1)
+
+
+def test_table2_p_values(frame):
+    t2 = pd.read_csv(PUBLISHED / "table2.csv").set_index("variable")["p_value"]
+    skip = _unmatched()
+    chi2 = stats.chi2_contingency(pd.crosstab(frame["scope"], frame["reimbursed"]))
+    assert chi2.pvalue < 0.001 and t2["reimbursed_pct"] == "<0.001"
+    for variable in ("reimb_amount", "reimb_ratio_pct", "total_expenditure"):
+        if f"table2:{variable}:p_value" in skip:
+            continue
+        d = _table2_values(frame, variable)
+        p = stats.f_oneway(*(d.loc[d["scope"] == s, "v"] for s in SCOPES)).pvalue
+        assert _rounds_to(p, float(t2[variable]), 3), (variable, p)
+
+
+# --- Figures 1 and 2 ---------------------------------------------------------------------
+
+
+def test_figure1_percentages(frame):
+    published = pd.read_csv(PUBLISHED / "figure1.csv").set_index("reason")["pct"]
+    reasons = frame["noreimb_reason"].dropna()
+    assert frame.loc[frame["reimbursed"] == 1, "noreimb_reason"].isna().all()
+    share = 100 * reasons.value_counts(normalize=True)
+    for reason, pct in published.items():
+        assert _rounds_to(share[reason], pct, 1), reason
+
+
+def test_figure2_go_back_share_rises_with_scope(frame):
+    go_back = frame["noreimb_reason"] == "go_back_to_hometown"
+    denominators = {
+        "answered": frame["noreimb_reason"].notna(),
+        "non_reimbursed": frame["reimbursed"] == 0,
+        "all": pd.Series(True, index=frame.index),
+    }
+    for name, denominator in denominators.items():
+        shares = [
+            (go_back & (frame["scope"] == s)).sum()
+            / (denominator & (frame["scope"] == s)).sum()
+            for s in SCOPES
+        ]
+        assert shares[0] < shares[1] < shares[2], name
+
+
+# --- coherence -------------------------------------------------------------------------
+
+
+def test_money_coherence(frame):
+    part2 = frame["in_part2"] == 1
+    assert (frame.loc[part2, "reimbursed"] == 1).all()
+    assert frame.loc[part2, "reimb_amount"].notna().all()
+    assert frame.loc[~part2, ["reimb_amount", "reimb_ratio"]].isna().all().all()
+    amount = frame.loc[part2, "reimb_amount"]
+    cost = frame.loc[part2, "total_expenditure"]
+    assert (frame["total_expenditure"] > 0).all()
+    assert (amount == np.round(amount)).all() and (amount > 0).all()
+    assert (amount <= cost).all()
+    assert (frame.loc[part2, "reimb_ratio"] == amount / cost).all()
+    missing = (frame["reimbursed"] == 1) & ~part2
+    assert set(frame.loc[missing, "amount_missing"]) <= {"dont_know", "refused"}
+    assert frame.loc[~missing, "amount_missing"].isna().all()
+
+
+def test_dates_consistent(frame):
+    age = 2014 - frame["birth_year"] - (frame["birth_month"] > 5)
+    assert (age == frame["age"]).all()
+    assert frame["age"].between(15, 59).all()
+    months = (2014 - frame["arrival_year"]) * 12 + (5 - frame["arrival_month"])
+    assert (months >= 1).all()
+    bins = pd.cut(months, [0, 11, 59, 119, np.inf], labels=schema.FACTORS["duration"])
+    assert (bins.astype(str) == frame["duration"]).all()
+    birth = frame["birth_year"] * 12 + frame["birth_month"]
+    assert (frame["arrival_year"] * 12 + frame["arrival_month"] > birth).all()
+
+
+def test_income_identity(frame):
+    assert (frame["hh_size"] >= 1).all()
+    assert (frame["income_pc_month"] == frame["famincom_m"] / frame["hh_size"]).all()
+
+
+def test_joint_structure_plausible(frame):
+    ncms = frame["scheme"] == "NCMS"
+    assert (frame.loc[ncms, "rural_hukou"] == 1).all()
+    uebmi = (frame["scheme"] == "UEBMI").astype(float)
+    college = (frame["education"] == "college_or_above").astype(float)
+    assert np.corrcoef(uebmi, college)[0, 1] > 0.15
+    assert np.corrcoef(uebmi, frame["has_job"])[0, 1] > 0.1
+    assert np.corrcoef(frame["age"], frame["married"])[0, 1] > 0.1
+    by_edu = frame.groupby("education")["income_pc_month"].mean()
+    assert by_edu["college_or_above"] > by_edu["primary_or_below"]
+    urban = frame[~ncms]
+    assert urban.groupby("scheme")["income_pc_month"].mean().idxmax() == "UEBMI"
