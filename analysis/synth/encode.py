@@ -96,7 +96,7 @@ def encode_members(
         out["scope"] == 1, draw_origin(province, rng), province
     )
     scheme = np.array([SCHEME_CODES[s] for s in a["scheme"]])
-    out.update(insurance_codes(scheme, rng))
+    out.update(insurance_codes(scheme, a["rural_hukou"].to_numpy() == 1, rng))
     out.update(member_hospital_codes(a, scheme, female, rng))
     return out
 
@@ -218,18 +218,22 @@ def draw_origin(current: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return codes[np.minimum(k, len(codes) - 1)]
 
 
-def insurance_codes(scheme: np.ndarray, rng: np.random.Generator) -> dict:
+def insurance_codes(
+    scheme: np.ndarray, rural: np.ndarray, rng: np.random.Generator
+) -> dict:
     """Return ins_ncms/urbmi/uebmi/commercial (1 yes, 2 no, -1 don't know).
 
     ``scheme`` is 0 NCMS, 1 URBMI, 2 UEBMI. A scheme of higher priority
     (UEBMI > URBMI > NCMS) than the member's is always 2; a lower one is 1 for about 5%
-    (dual enrolment, resolved by priority in cleaning) and -1 for about 1%.
+    (dual enrolment, resolved by priority in cleaning; NCMS only with a rural hukou) and
+    -1 for about 1%.
     """
     n = len(scheme)
     cols = {}
     for k, concept in enumerate(("ins_ncms", "ins_urbmi", "ins_uebmi")):
         u = rng.random(n)
-        lower = np.select([u < 0.05, u < 0.06], [1, DONT_KNOW], 2)
+        dual = (u < 0.05) & (rural if k == 0 else True)
+        lower = np.select([dual, (u >= 0.05) & (u < 0.06)], [1, DONT_KNOW], 2)
         cols[concept] = np.select([scheme == k, scheme > k], [1, lower], 2)
     u = rng.random(n)
     cols["ins_commercial"] = np.select([u < 0.005, u < 0.075], [DONT_KNOW, 1], 2)

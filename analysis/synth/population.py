@@ -182,7 +182,7 @@ def insurance(c: dict, rng: np.random.Generator) -> dict:
         1 + np.exp(-(-1.9 + 0.7 * (c["education"] - 3) + 0.9 * ~rural))
     )
     uebmi = rng.random(n) < p_uebmi
-    ncms = rural & (rng.random(n) < np.where(uebmi, 0.2, 0.74))
+    ncms = rural & (rng.random(n) < np.where(uebmi, 0.2, 0.8))
     urbmi = ~uebmi & (rng.random(n) < np.where(rural, 0.02, 0.3))
     out = {}
     for concept, flag in (
