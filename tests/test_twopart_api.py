@@ -9,6 +9,7 @@ from scipy.stats import norm
 from analysis.twopart import (
     ClusterError,
     CollinearityError,
+    ConvergenceError,
     MissingDataError,
     OutcomeError,
     PerfectPredictionError,
@@ -184,3 +185,24 @@ def test_cluster_errors(data):
         twopm(data, "y", "c.x", vce="cluster")
     with pytest.raises(ValueError, match="'bogus'"):
         twopm(data, "y", "c.x", vce="bogus")
+
+
+def test_nonconvergence_raises(data, monkeypatch):
+    """An iteration cap too small to converge raises, naming the part."""
+    from analysis.twopart import fit, model
+
+    rhs = "i.f3 c.x c.x#c.x i.dd"
+    monkeypatch.setattr(fit, "MAXITER", 1)
+    with pytest.raises(ConvergenceError, match="part 1 logit did not converge"):
+        twopm(data, "y", rhs, model1="logit")
+    monkeypatch.setattr(fit, "MAXITER", 100)
+    fit_part1 = model.fit_part1
+
+    def part1_then_cap(*args):
+        out = fit_part1(*args)
+        monkeypatch.setattr(fit, "MAXITER", 1)
+        return out
+
+    monkeypatch.setattr(model, "fit_part1", part1_then_cap)
+    with pytest.raises(ConvergenceError, match="part 2 glm gamma/log did not"):
+        twopm(data, "y", rhs)

@@ -107,3 +107,26 @@ def test_survey(data):
     assert_allclose(r.params["part1"], R.svy_probit_b, rtol=RTOL)
     assert_allclose(r.params["part2"], R.svy_gamma_b, rtol=RTOL)
     assert_cov(r.cov, mat(R.svy_joint_V))
+
+
+def test_fractional_logit_part2_robust(data):
+    """Part 2 a binomial GLM (fractional logit) of the ratio, robust SEs.
+
+    R: glm(quasibinomial) + sandwich::vcovHC(HC0) * n/(n-1); AME Jacobians by
+    central differences, as the other margins.
+    """
+    r = twopm(data, "ratio", RHS, family="binomial", link="logit", vce="robust")
+    assert r.fits[1].scale == 1.0
+    assert_allclose(r.params["part2"], R.frac_b, rtol=RTOL)
+    assert_cov(r.cov_part2, mat(R.frac_V_robust))
+    m = r.margins(["x", "f3"], parts=("part2", "combined"))
+    three = ("total", "extensive", "intensive")
+    cases = [
+        ("part2", "x", "", ("total",), "frac_p2_x"),
+        ("part2", "f3", "c", ("total",), "frac_p2_c"),
+        ("combined", "x", "", three, "frac_comb_x"),
+    ]
+    for part, term, level, comps, name in cases:
+        est, se = _pick(m, part, term, level, comps)
+        assert_allclose(est, getattr(R, name + "_est"), rtol=RTOL, err_msg=name)
+        assert_allclose(se, getattr(R, name + "_se_robust"), rtol=RTOL, err_msg=name)

@@ -186,7 +186,7 @@ def expand_columns(terms: list[tuple[Atom, ...]], v: Variables) -> list[Column]:
         facs = [a.var for a in t if a.kind == "f"]
         choices = [[k for k in range(len(v.levels[f])) if k != v.base[f]] for f in facs]
         for combo in itertools.product(*choices):
-            levels = tuple(zip(facs, combo))
+            levels = tuple(zip(facs, combo, strict=True))
             name = (
                 "#".join([f"{f}={v.levels[f][k]}" for f, k in levels] + list(conts))
                 if facs

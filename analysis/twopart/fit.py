@@ -34,6 +34,8 @@ _LINKS = {
     "inverse_power": sm.families.links.InversePower,
     "cloglog": sm.families.links.CLogLog,
 }
+#: Newton iterations allowed per part before :class:`ConvergenceError`.
+MAXITER = 100
 
 
 @dataclass
@@ -53,8 +55,10 @@ class PartFit:
 def fit_part1(
     y: np.ndarray, X: np.ndarray, model: str, w: np.ndarray | None
 ) -> PartFit:
-    """Fit P(y=1|x) = F(x'b) by ML (statsmodels Probit/Logit, or a binomial GLM
-    with ``var_weights`` when sampling weights are given).
+    """Fit P(y=1|x) = F(x'b) by ML.
+
+    statsmodels Probit/Logit, or a binomial GLM with ``var_weights`` when
+    sampling weights are given.
 
     Raises
     ------
@@ -67,11 +71,13 @@ def fit_part1(
         warnings.simplefilter("ignore")
         if w is None:
             cls = sm.Probit if model == "probit" else sm.Logit
-            res = cls(y, X, check_rank=False).fit(method="newton", disp=0, maxiter=100)
+            res = cls(y, X, check_rank=False).fit(
+                method="newton", disp=0, maxiter=MAXITER
+            )
         else:
             fam = sm.families.Binomial(_LINKS[model]())
             res = sm.GLM(y, X, family=fam, var_weights=w).fit(
-                method="newton", disp=0, maxiter=100
+                method="newton", disp=0, maxiter=MAXITER
             )
     b = np.asarray(res.params, dtype=float)
     eta = X @ b
@@ -103,8 +109,10 @@ def _check_separation(y: np.ndarray, eta: np.ndarray, model: str) -> None:
 
 
 def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | None):
-    """Fit E[y|y>0,x] on the positives: a GLM (Newton, observed information) or
-    OLS on ln(y). See :func:`fit_part1` for the errors raised.
+    """Fit E[y|y>0,x] on the positives.
+
+    A GLM (Newton, observed information) or OLS on ln(y). See
+    :func:`fit_part1` for the errors raised.
     """
     if spec.model == "ols_log":
         return _fit_ols_log(y, X, spec, w)
@@ -112,7 +120,7 @@ def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = sm.GLM(y, X, family=family, var_weights=w).fit(
-            method="newton", disp=0, maxiter=100
+            method="newton", disp=0, maxiter=MAXITER
         )
     b = np.asarray(res.params, dtype=float)
     unit = sm.GLM(y, X, family=family)

@@ -14,8 +14,10 @@ import numpy as np
 
 
 class Basis:
-    """Rows of one part's design under a counterfactual: ``X`` with columns
-    ``idx`` replaced by ``block`` (or, if ``sparse``, only those columns).
+    """Rows of one part's design under a counterfactual.
+
+    ``X`` with columns ``idx`` replaced by ``block`` (or, if ``sparse``, only
+    those columns).
     """
 
     def __init__(self, part: int, X: np.ndarray, idx=None, block=None, sparse=False):

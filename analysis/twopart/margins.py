@@ -36,8 +36,9 @@ from .lin import Basis, Lin, leaf, reduce_mean
 
 @dataclass
 class Context:
-    """Everything margins needs: designs over the N part-1 rows, parameters,
-    mean functions, weights and the part-2 row mask.
+    """Everything margins needs over the N part-1 rows.
+
+    Designs, parameters, mean functions, weights and the part-2 row mask.
     """
 
     designs: tuple
@@ -48,10 +49,13 @@ class Context:
     etas: tuple = ()
 
     def __post_init__(self) -> None:
-        self.etas = tuple(d.X @ b for d, b in zip(self.designs, self.params))
+        self.etas = tuple(
+            d.X @ b for d, b in zip(self.designs, self.params, strict=True)
+        )
 
     @property
     def sizes(self) -> tuple[int, int]:
+        """Number of coefficients of part 1 and part 2."""
         return tuple(len(b) for b in self.params)
 
 

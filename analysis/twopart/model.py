@@ -95,6 +95,7 @@ def twopm(
 
 def _same_regressors(spec: TwoPartSpec) -> bool:
     a, b = spec.part1.regressors, spec.part2.regressors
+
     def norm(s):
         return tuple(s.split()) if isinstance(s, str) else tuple(s)
 

@@ -117,12 +117,14 @@ def _check_outcome(d, y, rows2, outcome: str) -> None:
 
 
 def check_rank(X: np.ndarray, names: list[str], label: str) -> None:
-    """Raise :class:`CollinearityError` naming the columns that are all zero or
-    linear combinations of the others (pivoted QR of the scaled X'X).
+    """Raise :class:`CollinearityError` naming zero or collinear columns.
+
+    Columns that are all zero, or linear combinations of the others (pivoted QR
+    of the scaled X'X).
     """
     xtx = X.T @ X
     diag = np.diag(xtx)
-    zero = [n for n, v in zip(names, diag) if v == 0.0]
+    zero = [n for n, v in zip(names, diag, strict=True) if v == 0.0]
     if zero:
         raise CollinearityError(
             f"{label}: columns {zero} are zero in the estimation sample "

@@ -25,8 +25,9 @@ def _table(ct) -> list[str]:
 
 
 def render_summary(res) -> str:
-    """Both parts' coefficient tables with sample sizes, variance type and the
-    missing-value counts, in the layout of Stata's ``twopm`` output.
+    """Render both parts' coefficient tables as Stata's ``twopm`` does.
+
+    With sample sizes, variance type and the missing-value counts.
     """
     s = res.spec
     p2 = s.part2
@@ -42,7 +43,8 @@ def render_summary(res) -> str:
         )
     lines = [
         f"Two-part model of {s.outcome}",
-        f"Number of obs: part 1 = {res.nobs['part1']:,}, part 2 = {res.nobs['part2']:,}",
+        f"Number of obs: part 1 = {res.nobs['part1']:,}, "
+        f"part 2 = {res.nobs['part2']:,}",
         f"Part 1: {s.part1.model}    Part 2: {part2_label}",
         f"Std. err.: {vce}; joint covariance: {s.vce.joint}",
     ]

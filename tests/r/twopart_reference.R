@@ -5,7 +5,8 @@
 #
 # Data: tests/results/twopart_data.csv (deterministic, from make_twopart_data.py).
 # Models: y ~ i.f3 + x + x^2 + i.dd in both parts; part 1 probit (and logit),
-# part 2 Gamma(log) GLM or OLS on log(y) among y > 0.
+# part 2 Gamma(log) GLM or OLS on log(y) among y > 0; and a fractional logit
+# (binomial GLM, logit link) of `ratio` among ratio > 0 with robust SEs.
 # Conventions reproduced (Stata's): OIM = inverse observed information (scaled by
 # the Pearson dispersion for Gamma); robust = HC0 * n/(n-1) for ML, HC1 for OLS;
 # cluster = G/(G-1) for ML, G/(G-1)(n-1)/(n-k) for OLS (sandwich::vcovCL HC1);
@@ -117,6 +118,32 @@ report <- function(name, f) {
   emit(paste0(name, "_se_oim"), sqrt(diag(J %*% Vblk %*% t(J))))
 }
 
+# ---- part 2 fractional logit: binomial GLM of the ratio, robust ----------------
+# sandwich::vcovHC(HC0) (bread from the working weights: canonical link, so
+# observed = expected information) times Stata's n/(n-1).
+fl <- glm(ratio ~ f3 + x + I(x^2) + dd, family = quasibinomial(link = "logit"), data = dp,
+          control = ctl)
+b4 <- coef(fl)
+V4_rob <- vcovHC(fl, type = "HC0") * n2 / (n2 - 1)
+Vrob <- matrix(0, 2 * k, 2 * k)
+Vrob[1:k, 1:k] <- V1_rob; Vrob[(k + 1):(2 * k), (k + 1):(2 * k)] <- V4_rob
+frac_p2_x <- function(th) { g <- th[(k + 1):(2 * k)]; e <- drop(X2 %*% g)
+  mean(dlogis(e) * (g["x"] + 2 * g["I(x^2)"] * dp$x)) }
+frac_p2_c <- function(th) { g <- th[(k + 1):(2 * k)]
+  mean(plogis(drop(cf(dp, "c") %*% g)) - plogis(drop(cf(dp, "a") %*% g))) }
+frac_comb_x <- function(th) {
+  b <- th[1:k]; g <- th[(k + 1):(2 * k)]
+  e1 <- drop(X1 %*% b); e2 <- drop(X1 %*% g)
+  ext <- dnorm(e1) * dx(b) * plogis(e2); int <- pnorm(e1) * dlogis(e2) * dx(g)
+  c(mean(ext + int), mean(ext), mean(int))
+}
+theta4 <- c(b1, b4)
+report_rob <- function(name, f) {
+  est <- f(theta4); J <- matrix(jac(f, theta4), nrow = length(est))
+  emit(paste0(name, "_est"), est)
+  emit(paste0(name, "_se_robust"), sqrt(diag(J %*% Vrob %*% t(J))))
+}
+
 # ---- survey design (linearised) ------------------------------------------------
 des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, nest = TRUE, data = d)
 sl <- svyglm(pos ~ f3 + x + I(x^2) + dd, design = des, family = quasibinomial(link = "logit"),
@@ -160,3 +187,6 @@ emit("svy_logit_b", coef(sl)[ord]); emitm("svy_logit_V", vcov(sl))
 emit("svy_probit_b", bw[ord]); emit("svy_gamma_b", bgw[ord])
 ord2 <- c(ord, ord + k)
 emit("svy_joint_V", Vsvy[ord2, ord2])
+emit("frac_b", b4[ord]); emitm("frac_V_robust", V4_rob)
+report_rob("frac_p2_x", frac_p2_x); report_rob("frac_p2_c", frac_p2_c)
+report_rob("frac_comb_x", frac_comb_x)
