@@ -84,29 +84,30 @@ def _tables(targets, derived):
     return masks, var_index, n, s1, s2, is_mean, value, hw, names
 
 
-def _best_pair(z, zs, current, n_first=20):
+def _best_pair(z, zs, current, n_first=12):
     """Two moves that together lower the score when no single move does.
 
-    The first move is among the rows that most reduce the worst target; the second is
-    searched over all rows and moves using the linearised change of the z-scores.
+    First moves: the ``n_first`` (move, row) pairs that most reduce the worst target;
+    the second move is searched over all rows and moves, using the linearised change
+    of the z-scores (exact for means, first order for SDs).
     """
     worst = int(np.argmax(np.abs(z)))
     sign = np.sign(z[worst])
-    deltas = [np.where(ok, zm - z[:, None], np.nan) for zm, ok in zs]
+    blocked = 1e6  # z-change of an infeasible move: its score is never the best
+    deltas = np.stack([np.where(ok, zm - z[:, None], blocked) for zm, ok in zs])
+    gain = sign * deltas[:, worst, :]  # (moves, rows); negative = improves the worst
+    flat = np.argsort(gain, axis=None, kind="stable")[:n_first]
     best = (current - 1e-9, None)
-    for m1, d1 in enumerate(deltas):
-        gain = np.nan_to_num(sign * d1[worst], nan=np.inf)
-        for i1 in np.argsort(gain, kind="stable")[:n_first]:
-            if not np.isfinite(gain[i1]) or gain[i1] >= 0:
-                break
-            base = z + d1[:, i1]
-            for m2, d2 in enumerate(deltas):
-                score = _penalised(base[:, None] + d2)
-                score[i1] = np.inf
-                score = np.nan_to_num(score, nan=np.inf)
-                i2 = int(np.argmin(score))
-                if score[i2] < best[0]:
-                    best = (float(score[i2]), ((m1, int(i1)), (m2, i2)))
+    for m1, i1 in zip(*np.unravel_index(flat, gain.shape)):
+        if gain[m1, i1] >= 0:
+            break
+        base = z + deltas[m1, :, i1]
+        for m2 in range(len(deltas)):
+            score = _penalised(base[:, None] + deltas[m2])
+            score[i1] = np.inf
+            i2 = int(np.argmin(score))
+            if score[i2] < best[0]:
+                best = (float(score[i2]), ((int(m1), int(i1)), (m2, i2)))
     return best[1]
 
 
