@@ -181,6 +181,9 @@ def table1(
         contain that scheme, and in the single-scheme NCMS column, as published.
     """
     validate_analytic(analytic)
+    unknown = set(samples or {}) - {variable for _, variable, _ in TABLE1_LAYOUT}
+    if unknown:
+        raise ValueError(f"no Table 1 row(s) {sorted(unknown)}")
     samples = {**TABLE1_SAMPLES, **(samples or {})}
     table = pd.DataFrame(_table1_keys(), columns=list(TABLE1_KEYS))
     for column, schemes in TABLE1_COLUMNS.items():

@@ -87,6 +87,13 @@ def test_table1_outcome_rows_by_hand(analytic):
     assert ratio.ncms == pytest.approx(37.5)
 
 
+def test_table1_sample_rules(analytic):
+    t1 = ds.table1(analytic, samples={"total_expenditure": "reimbursed"})
+    assert _row(t1, "total_expenditure").total == pytest.approx(37000 / 7)
+    with pytest.raises(ValueError, match="no Table 1 row"):
+        ds.table1(analytic, samples={"reimbursed_pct": "all"})
+
+
 def test_table1_scheme_rows_blank_as_published(analytic):
     t1 = ds.table1(analytic).set_index("level")
     scheme = t1[t1.variable == "scheme"]
