@@ -88,6 +88,7 @@ def child(method: str, n: int, margins: bool) -> None:
     import analysis.twopart  # noqa: F401
 
     df = make_data(n)
+    before = _rss_mib()
     t0 = time.perf_counter()
     run_twopart(df) if method == "twopart" else run_baseline(df, margins)
     secs = time.perf_counter() - t0
@@ -99,10 +100,20 @@ def child(method: str, n: int, margins: bool) -> None:
                 "n": n,
                 "seconds": secs,
                 "peak_mib": peak,
+                "rss_before_mib": before,
                 "margins": margins,
             }
         )
     )
+
+
+def _rss_mib() -> float:
+    """Current resident memory (Linux), MiB: data and imports before the clock."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main(sizes=(1_165, 200_000, 2_000_000), margins_max=200_000) -> None:

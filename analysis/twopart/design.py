@@ -262,30 +262,39 @@ class Design:
         """Continuous variables used, in column order."""
         return list(dict.fromkeys(v for c in self.columns for v in c.conts))
 
-    def evaluate(self, over: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(
+        self, over: dict[str, object], rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Columns touched by the overrides ``{var: value}`` and their new values.
 
         Factor overrides are level codes; continuous ones scalars or arrays.
+        ``rows`` (a boolean mask) restricts the returned block to those rows.
         """
         idx = self.touching(set(over))
-        block = np.empty((self.n, idx.size))
+        block = np.empty((self.n, idx.size), order="F")
         for m, j in enumerate(idx):
             block[:, m] = _column_value(self.columns[j], self.variables, over, self.n)
-        return idx, block
+        return idx, _restrict(block, rows)
 
     def derivative(
-        self, var: str, over: dict[str, object]
+        self, var: str, over: dict[str, object], rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Columns involving continuous ``var`` and d(column)/d(var) under ``over``."""
         idx = np.asarray(
             [j for j, c in enumerate(self.columns) if var in c.conts], dtype=np.int64
         )
-        block = np.empty((self.n, idx.size))
+        block = np.empty((self.n, idx.size), order="F")
         for m, j in enumerate(idx):
             block[:, m] = _column_derivative(
                 self.columns[j], var, self.variables, over, self.n
             )
-        return idx, block
+        return idx, _restrict(block, rows)
+
+
+def _restrict(block: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    if rows is None or rows.all():
+        return block
+    return np.asfortranarray(block[rows])
 
 
 def build_design(data: pd.DataFrame, spec) -> Design:

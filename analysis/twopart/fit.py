@@ -1,4 +1,9 @@
-"""Fit each part with statsmodels and return the pieces the variance code needs.
+"""Fit each part and return the pieces the variance code needs.
+
+Below ``LARGE`` cells of X the fits are statsmodels' (``Probit``/``Logit``,
+``GLM(method="newton")``, ``OLS``/``WLS``); above it the same Newton steps run in
+numpy (:mod:`.newton`), because statsmodels' model creation and IRLS copy X
+several times (documented there); both give the same estimates (tested).
 
 Every part is summarised by a :class:`PartFit`: coefficients, the per-observation
 score factor ``u`` (score_i = w_i u_i x_i) and information factor ``a``
@@ -17,6 +22,7 @@ from scipy.special import expit, ndtr
 
 from .errors import ConvergenceError, PerfectPredictionError
 from .links import MEANS, MeanFunction, _npdf, smeared_exp
+from .newton import binary_loglike, glm_factors, glm_start, newton, solve_spd, xtwx
 from .spec import Part2Spec
 
 _FAMILIES = {
@@ -36,6 +42,8 @@ _LINKS = {
 }
 #: Newton iterations allowed per part before :class:`ConvergenceError`.
 MAXITER = 100
+#: Cells of X (n * k) above which fits use :mod:`.newton` instead of statsmodels.
+LARGE = 1_000_000
 
 
 @dataclass
@@ -67,6 +75,19 @@ def fit_part1(
     PerfectPredictionError
         If fitted probabilities reach 0 or 1 (separation).
     """
+    if X.size > LARGE:
+        b, iters, converged = _newton_binary(y, X, model, w)
+    else:
+        b, iters, converged = _statsmodels_binary(y, X, model, w)
+    eta = X @ b
+    _check_separation(y, eta, model)
+    u, a = _binary_factors(y, eta, model)
+    fit = PartFit(b, u, a, 1.0, MEANS[model], iters, "ml")
+    _check_converged(converged, X, fit, w, "part 1 " + model)
+    return fit
+
+
+def _statsmodels_binary(y, X, model, w):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if w is None:
@@ -79,13 +100,21 @@ def fit_part1(
             res = sm.GLM(y, X, family=fam, var_weights=w).fit(
                 method="newton", disp=0, maxiter=MAXITER
             )
-    b = np.asarray(res.params, dtype=float)
-    eta = X @ b
-    _check_separation(y, eta, model)
-    u, a = _binary_factors(y, eta, model)
-    fit = PartFit(b, u, a, 1.0, MEANS[model], _iterations(res), "ml")
-    _check_converged(res, X, fit, w, "part 1 " + model)
-    return fit
+    return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
+
+
+def _newton_binary(y, X, model, w):
+    def factors(eta):
+        u, a = _binary_factors(y, eta, model)
+        return (u, a) if w is None else (w * u, w * a)
+
+    return newton(
+        X,
+        lambda eta: binary_loglike(y, eta, model, w),
+        factors,
+        np.zeros(X.shape[1]),
+        MAXITER,
+    )
 
 
 def _binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
@@ -117,21 +146,48 @@ def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | Non
     if spec.model == "ols_log":
         return _fit_ols_log(y, X, spec, w)
     family = _FAMILIES[spec.family](_LINKS[spec.link]())
+    if X.size > LARGE:
+        b, iters, converged = _newton_glm(y, X, family, w)
+    else:
+        b, iters, converged = _statsmodels_glm(y, X, family, w)
+    u, a, mu = glm_factors(family, y, X @ b)
+    fit = PartFit(b, u, a, np.nan, MEANS[spec.link], iters, "ml")
+    fit.scale = _glm_scale(spec, family, y, mu, X.shape, w)
+    fit.extra["deviance"] = float(np.sum(family.resid_dev(y, mu) ** 2))
+    _check_converged(converged, X, fit, w, f"part 2 glm {spec.family}/{spec.link}")
+    return fit
+
+
+def _statsmodels_glm(y, X, family, w):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = sm.GLM(y, X, family=family, var_weights=w).fit(
             method="newton", disp=0, maxiter=MAXITER
         )
-    b = np.asarray(res.params, dtype=float)
-    unit = sm.GLM(y, X, family=family)
-    u = unit.score_factor(b, scale=1.0)
-    a = unit.hessian_factor(b, scale=1.0, observed=True)
-    mu = unit.predict(b)
-    fit = PartFit(b, u, a, np.nan, MEANS[spec.link], _iterations(res), "ml")
-    fit.scale = _glm_scale(spec, family, y, mu, X.shape, w)
-    fit.extra["deviance"] = float(np.sum(family.resid_dev(y, mu) ** 2))
-    _check_converged(res, X, fit, w, f"part 2 glm {spec.family}/{spec.link}")
-    return fit
+    return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
+
+
+def _newton_glm(y, X, family, w):
+    def objective(eta):
+        with np.errstate(all="ignore"):
+            try:
+                mu = family.link.inverse(eta)
+                return -float(family.deviance(y, mu, var_weights=wt))
+            except (ValueError, FloatingPointError):
+                return -np.inf
+
+    def factors(eta):
+        u, a, _ = glm_factors(family, y, eta)
+        return (u, a) if w is None else (w * u, w * a)
+
+    def expected(eta):
+        mu = family.link.inverse(eta)
+        return wt / (family.link.deriv(mu) ** 2 * family.variance(mu))
+
+    wt = 1.0 if w is None else w
+    start = glm_start(X, y, family, w)
+    with np.errstate(all="ignore"):
+        return newton(X, objective, factors, start, MAXITER, fallback=expected)
 
 
 def _glm_scale(spec, family, y, mu, shape, w) -> float:
@@ -149,8 +205,11 @@ def _glm_scale(spec, family, y, mu, shape, w) -> float:
 
 def _fit_ols_log(y, X, spec, w) -> PartFit:
     ly = np.log(y)
-    res = (sm.OLS(ly, X) if w is None else sm.WLS(ly, X, weights=w)).fit()
-    b = np.asarray(res.params, dtype=float)
+    if X.size > LARGE:
+        b = _normal_equations(X, ly, w)
+    else:
+        res = (sm.OLS(ly, X) if w is None else sm.WLS(ly, X, weights=w)).fit()
+        b = np.asarray(res.params, dtype=float)
     e = ly - X @ b
     n, k = X.shape
     ww = np.ones(n) if w is None else w
@@ -161,8 +220,16 @@ def _fit_ols_log(y, X, spec, w) -> PartFit:
         factor = float(np.exp(0.5 * s2))
     fit = PartFit(b, e, np.ones(n), s2, smeared_exp(factor), 1, "ols")
     fit.extra["smearing_factor"] = factor
-    fit.extra["info"] = (X * ww[:, None]).T @ X
+    fit.extra["info"] = xtwx(X, ww)
     return fit
+
+
+def _normal_equations(X, ly, w):
+    """Least squares by scaled normal equations plus one refinement step."""
+    ww = np.ones(X.shape[0]) if w is None else w
+    info = xtwx(X, ww)
+    b = solve_spd(info, X.T @ (ww * ly))
+    return b + solve_spd(info, X.T @ (ww * (ly - X @ b)))
 
 
 def _iterations(res) -> int:
@@ -172,17 +239,20 @@ def _iterations(res) -> int:
     )
 
 
-def _check_converged(res, X, fit: PartFit, w, label: str) -> None:
+def _converged(res) -> bool:
     ret = getattr(res, "mle_retvals", None) or {}
+    return bool(ret.get("converged", True))
+
+
+def _check_converged(converged: bool, X, fit: PartFit, w, label: str) -> None:
     ww = 1.0 if w is None else w
     grad = X.T @ (ww * fit.u)
-    info = (X * (ww * fit.a)[:, None]).T @ X
-    try:
-        step = np.linalg.solve(info, grad)
-    except np.linalg.LinAlgError as exc:
-        raise ConvergenceError(f"{label}: singular information matrix") from exc
+    info = xtwx(X, ww * fit.a)
+    step = solve_spd(info, grad, check=False)
+    if step is None:
+        raise ConvergenceError(f"{label}: singular information matrix")
     tol = 1e-6 * (1.0 + np.abs(fit.params))
-    if not ret.get("converged", True) or np.any(np.abs(step) > tol):
+    if not converged or np.any(np.abs(step) > tol):
         raise ConvergenceError(
             f"{label} did not converge after {fit.iterations} Newton iterations "
             f"(largest remaining Newton step {np.max(np.abs(step)):.3g})"

@@ -29,17 +29,52 @@ class Basis:
             sparse,
         )
 
-    def tdot(self, v: np.ndarray) -> np.ndarray:
-        """B' v as a K-vector."""
-        k = self.X.shape[1]
-        if self.sparse:
-            out = np.zeros(k)
-            out[self.idx] = self.block.T @ v
+    def correction(self, v: np.ndarray) -> np.ndarray:
+        """B'v - X'v (or B'v itself if ``sparse``) as a K-vector, in O(N |idx|)."""
+        out = np.zeros(self.X.shape[1])
+        if self.idx is None or not self.idx.size:
             return out
-        out = self.X.T @ v
-        if self.idx is not None and self.idx.size:
-            out[self.idx] += self.block.T @ v - self.X[:, self.idx].T @ v
+        for m, j in enumerate(self.idx):
+            out[j] = self.block[:, m] @ v
+            if not self.sparse:
+                out[j] -= self.X[:, j] @ v
         return out
+
+
+class Reducer:
+    """Deferred X'v products, evaluated in batches: one pass over X per batch.
+
+    ``add`` queues v for the design ``X`` and the gradient ``target[part]``;
+    ``finish`` evaluates what is left. Peak extra memory: ``batch`` N-vectors
+    per design.
+    """
+
+    def __init__(self, batch: int = 8):
+        self.batch = batch
+        self.pending: dict = {}
+
+    def add(self, X: np.ndarray, v: np.ndarray, target: list, part: int) -> None:
+        """Queue X'v to be added to ``target[part]``."""
+        key = id(X)
+        if key not in self.pending:
+            buf = np.empty((X.shape[0], self.batch), order="F")
+            self.pending[key] = (X, buf, [])
+        X, buf, targets = self.pending[key]
+        buf[:, len(targets)] = v
+        targets.append((target, part))
+        if len(targets) == self.batch:
+            self._flush(key)
+
+    def _flush(self, key) -> None:
+        X, buf, targets = self.pending.pop(key)
+        prods = X.T @ buf[:, : len(targets)]
+        for (target, part), col in zip(targets, prods.T, strict=True):
+            target[part] += col
+
+    def finish(self) -> None:
+        """Evaluate every queued product."""
+        for key in list(self.pending):
+            self._flush(key)
 
 
 @dataclass
@@ -80,11 +115,22 @@ def leaf(val: np.ndarray, basis: Basis, coef: np.ndarray) -> Lin:
     return Lin(val, {id(basis): (basis, coef)})
 
 
-def reduce_mean(q: Lin, omega: np.ndarray, sizes: tuple[int, int]):
-    """Weighted mean of ``q`` and its gradient over (part 1, part 2) parameters."""
+def reduce_mean(q: Lin, omega: np.ndarray, sizes: tuple[int, int], red: Reducer):
+    """Weighted mean of ``q`` and its gradient over (part 1, part 2) parameters.
+
+    The gradient is returned as ``[g1, g2]``, complete once ``red.finish()`` has
+    run: bases sharing a design and part are summed before one deferred X'v.
+    """
     tot = float(np.sum(omega))
     est = float(np.sum(omega * q.val) / tot)
     grad = [np.zeros(sizes[0]), np.zeros(sizes[1])]
+    full: dict = {}
     for basis, coef in q.grad.values():
-        grad[basis.part] += basis.tdot(omega * coef) / tot
-    return est, np.concatenate(grad)
+        v = omega * coef / tot
+        grad[basis.part] += basis.correction(v)
+        if not basis.sparse:
+            key = (id(basis.X), basis.part)
+            full[key] = (basis.X, basis.part, full[key][2] + v if key in full else v)
+    for X, part, v in full.values():
+        red.add(X, v, grad, part)
+    return est, grad

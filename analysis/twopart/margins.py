@@ -31,14 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lin import Basis, Lin, leaf, reduce_mean
+from .lin import Basis, Lin, Reducer, leaf, reduce_mean
 
 
 @dataclass
 class Context:
     """Everything margins needs over the N part-1 rows.
 
-    Designs, parameters, mean functions, weights and the part-2 row mask.
+    Designs, parameters, mean functions, weights, the part-2 row mask and the
+    part-2 design on those rows (``X2``, shared with the fit: no copy).
     """
 
     designs: tuple
@@ -46,6 +47,7 @@ class Context:
     means: tuple
     weights: np.ndarray | None
     rows2: np.ndarray  # bool, length N
+    X2: np.ndarray | None = None
     etas: tuple = ()
 
     def __post_init__(self) -> None:
@@ -64,11 +66,41 @@ class Frame:
 
     def __init__(self, ctx: Context, rows: np.ndarray, at: dict):
         self.ctx, self.rows, self.at = ctx, rows, at
-        whole = bool(rows.all())  # no copy of X when averaging over all rows
-        self.Xr = [d.X if whole else d.X[rows] for d in ctx.designs]
+        self.whole = bool(rows.all())  # no copies when averaging over all rows
         w = ctx.weights
-        self.omega = np.ones(int(rows.sum())) if w is None else w[rows]
+        n = rows.size if self.whole else int(rows.sum())
+        self.omega = np.ones(n) if w is None else (w if self.whole else w[rows])
         self._cache: dict = {}
+        self._xr: dict = {}
+        self._eta: dict = {}
+
+    def Xr(self, p: int) -> np.ndarray:
+        """Part ``p``'s design on the averaging rows (a view or the fit's X2)."""
+        if p not in self._xr:
+            X = self.ctx.designs[p].X
+            if self.whole:
+                self._xr[p] = X
+            elif p == 1 and self.ctx.X2 is not None and _same(self.rows, self.ctx):
+                self._xr[p] = self.ctx.X2
+            else:
+                self._xr[p] = X[self.rows]
+        return self._xr[p]
+
+    def eta(self, p: int) -> np.ndarray:
+        """Fitted index of part ``p`` on the averaging rows."""
+        if p not in self._eta:
+            e = self.ctx.etas[p]
+            self._eta[p] = e if self.whole else e[self.rows]
+        return self._eta[p]
+
+    def forget(self, var: str) -> None:
+        """Drop cached scenarios that override ``var`` (frees N-vectors)."""
+        for key in [k for k in self._cache if any(v == var for v, _ in k[1])]:
+            del self._cache[key]
+
+    def sub(self, a: np.ndarray) -> np.ndarray:
+        """Restrict an N-vector to the averaging rows."""
+        return a if self.whole else a[self.rows]
 
     def codes(self, over: dict, p: int) -> dict:
         """Turn overrides' factor labels into the codes of part ``p``."""
@@ -89,12 +121,14 @@ class Frame:
         return self._cache[key]
 
     def _mean(self, p: int, over: dict) -> Lin:
-        ctx, r = self.ctx, self.rows
+        ctx = self.ctx
         design, b = ctx.designs[p], ctx.params[p]
-        idx, block = design.evaluate(self.codes({**self.at, **over}, p))
-        block = block[r]
-        eta = ctx.etas[p][r] + (block - self.Xr[p][:, idx]) @ b[idx]
-        basis = Basis(p, self.Xr[p], idx, block)
+        idx, block = design.evaluate(self.codes({**self.at, **over}, p), self.rows)
+        X = self.Xr(p)
+        eta = self.eta(p).copy()
+        for m, j in enumerate(idx):
+            eta += (block[:, m] - X[:, j]) * b[j]
+        basis = Basis(p, X, idx, block)
         h = ctx.means[p]
         lin = leaf(h.h(eta), basis, h.d1(eta))
         lin.eta, lin.basis = eta, basis  # reused by ``deriv``
@@ -102,29 +136,29 @@ class Frame:
 
     def deriv(self, p: int, var: str) -> Lin:
         """dm_p/dvar for continuous ``var`` under ``at``."""
-        ctx, r = self.ctx, self.rows
+        ctx = self.ctx
         m = self.mean(p, {})
         design = ctx.designs[p]
         if var not in design.continuous_variables():
-            return Lin(np.zeros(r.sum()), {})
-        idx, block = design.derivative(var, self.codes(self.at, p))
-        block = block[r]
+            return Lin(np.zeros(self.omega.size), {})
+        idx, block = design.derivative(var, self.codes(self.at, p), self.rows)
         deta = block @ ctx.params[p][idx]
-        dbasis = Basis(p, self.Xr[p], idx, block, sparse=True)
+        dbasis = Basis(p, self.Xr(p), idx, block, sparse=True)
         h = ctx.means[p]
+        d1 = h.d1(m.eta)
         g = {
             id(m.basis): (m.basis, h.d2(m.eta) * deta),
-            id(dbasis): (dbasis, h.d1(m.eta)),
+            id(dbasis): (dbasis, d1),
         }
-        return Lin(h.d1(m.eta) * deta, g)
+        return Lin(d1 * deta, g)
 
     def value(self, var: str) -> np.ndarray:
         """Observed (or ``at``) values of continuous ``var``."""
         if var in self.at:
-            return np.full(int(self.rows.sum()), float(self.at[var]))
+            return np.full(self.omega.size, float(self.at[var]))
         for d in self.ctx.designs:
             if var in d.variables.cont:
-                return d.variables.cont[var][self.rows]
+                return self.sub(d.variables.cont[var])
         raise ValueError(f"{var!r} is not a continuous regressor")
 
 
@@ -164,10 +198,38 @@ def discrete_effects(fr: Frame, part: str, var: str, level, base) -> dict:
     return {"total": ext + inten, "extensive": ext, "intensive": inten}
 
 
-def summarise(fr: Frame, effects: dict, V: np.ndarray) -> list[tuple]:
-    """(component, estimate, se) rows from per-observation effects."""
-    out = []
+def _same(rows: np.ndarray, ctx: Context) -> bool:
+    return rows is ctx.rows2 or bool(np.array_equal(rows, ctx.rows2))
+
+
+def summarise(fr: Frame, effects: dict, red: Reducer) -> list[tuple]:
+    """(component, estimate, gradient) rows from per-observation effects.
+
+    Gradients are complete after ``red.finish()``; a combined total's is the
+    sum of its extensive and intensive gradients (no extra pass over X).
+    """
+    out = {}
     for comp, q in effects.items():
-        est, g = reduce_mean(q, fr.omega, fr.ctx.sizes)
-        out.append((comp, est, float(np.sqrt(max(g @ V @ g, 0.0))), g))
-    return out
+        if comp == "total" and "extensive" in effects:
+            continue
+        out[comp] = reduce_mean(q, fr.omega, fr.ctx.sizes, red)
+    if "extensive" in effects:
+        g1, g2 = out["extensive"][1], out["intensive"][1]
+        est = float(np.sum(fr.omega * effects["total"].val) / np.sum(fr.omega))
+        out = {"total": (est, _GradSum(g1, g2)), **out}
+    return [(comp, est, g) for comp, (est, g) in out.items()]
+
+
+class _GradSum:
+    """Gradient equal to the sum of two others (resolved after ``finish``)."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def value(self) -> np.ndarray:
+        return gradient(self.a) + gradient(self.b)
+
+
+def gradient(g) -> np.ndarray:
+    """Concatenated (part 1, part 2) gradient of a summarised margin."""
+    return g.value() if isinstance(g, _GradSum) else np.concatenate(g)

@@ -59,7 +59,7 @@ class TwoPartModel:
         f1 = fit_part1(smp.d, d1.X, spec.part1.model, w)
         f2 = fit_part2(smp.y[smp.rows2], X2, spec.part2, w2)
         V1, V2, V = _covariances(smp, spec.vce, (f1, f2), (d1.X, X2), w)
-        return TwoPartResults(spec, smp, (d1, d2), (f1, f2), (V1, V2, V), w)
+        return TwoPartResults(spec, smp, (d1, d2), (f1, f2), (V1, V2, V), w, X2)
 
 
 def twopm(
@@ -117,19 +117,29 @@ def _weights(df: pd.DataFrame, v: VceSpec) -> np.ndarray | None:
 
 
 def _check_dummy_separation(X: np.ndarray, names: list[str], d: np.ndarray) -> None:
-    """Stata's check: a 0/1 regressor whose value 1 (or 0) fixes the outcome."""
-    for j, name in enumerate(names[:-1]):
-        col = X[:, j]
-        if not np.isin(col, (0.0, 1.0)).all():
-            continue
-        for val in (1.0, 0.0):
-            sub = d[col == val]
-            if sub.size and (sub.min() == sub.max()):
+    """Stata's check: a 0/1 regressor whose value 1 (or 0) fixes the outcome.
+
+    Counts come from two passes over X (X'1 and X'd) once the 0/1 columns are
+    known, instead of one boolean mask per column and value.
+    """
+    binary = [j for j in range(len(names) - 1) if _is_binary(X[:, j])]
+    if not binary:
+        return
+    n, n_pos = float(d.size), float(d.sum())
+    n1 = (X.T @ np.ones(X.shape[0]))[binary]  # rows with the column == 1
+    p1 = (X.T @ d)[binary]  # of which participants
+    for j, c1, d1 in zip(binary, n1, p1, strict=True):
+        for val, size, pos in ((1.0, c1, d1), (0.0, n - c1, n_pos - d1)):
+            if size and (pos == 0 or pos == size):
                 raise PerfectPredictionError(
-                    f"part 1: {name} == {val:g} predicts "
-                    f"{'participation' if sub[0] else 'zero outcome'} perfectly "
-                    f"({sub.size} observations); drop or merge it"
+                    f"part 1: {names[j]} == {val:g} predicts "
+                    f"{'participation' if pos else 'zero outcome'} perfectly "
+                    f"({int(size)} observations); drop or merge it"
                 )
+
+
+def _is_binary(col: np.ndarray) -> bool:
+    return bool(np.all((col == 0.0) | (col == 1.0)))
 
 
 def _covariances(smp, v: VceSpec, fits, Xs, w):

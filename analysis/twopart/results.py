@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .margins import Context, Frame, continuous_effects, discrete_effects, summarise
+from .lin import Reducer
+from .margins import (
+    Context,
+    Frame,
+    continuous_effects,
+    discrete_effects,
+    gradient,
+    summarise,
+)
 from .spec import Effect, MarginPart, validate_choice
 
 _Z975 = norm.ppf(0.975)
@@ -52,7 +60,7 @@ class TwoPartResults:
         Observations in each part; ``dropped`` the missing-value counts.
     """
 
-    def __init__(self, spec, sample, designs, fits, covs, weights):
+    def __init__(self, spec, sample, designs, fits, covs, weights, X2=None):
         self.spec, self.sample, self.designs, self.fits = spec, sample, designs, fits
         self.weights = weights
         idx1 = ["part1:" + n for n in designs[0].names]
@@ -72,6 +80,7 @@ class TwoPartResults:
             (fits[0].mean, fits[1].mean),
             weights,
             sample.rows2,
+            X2,
         )
 
     def coef_table(self, part: str = "part1") -> pd.DataFrame:
@@ -150,15 +159,20 @@ class TwoPartResults:
         n = self.nobs["part1"]
         base_mask = np.ones(n, bool) if mask is None else mask
         V = self.cov.to_numpy()
+        red = Reducer()
         for part in parts:
-            r = (
-                base_mask & self.sample.rows2
-                if (part == "part2" and p2s == "positives")
-                else base_mask
-            )
+            r = base_mask
+            if part == "part2" and p2s == "positives":
+                rows2 = self.sample.rows2
+                r = rows2 if mask is None else base_mask & rows2
             fr = Frame(self.context, r, at)
             for var, kind in self._variables(part, variables):
-                rows.extend(self._one(fr, part, var, kind, effect, V))
+                rows.extend(self._one(fr, part, var, kind, effect, red))
+                fr.forget(var)
+        red.finish()
+        for i, row in enumerate(rows):
+            g = gradient(row[-1])
+            rows[i] = (*row[:-1], float(np.sqrt(max(g @ V @ g, 0.0))))
         out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
         return out.assign(
             **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
@@ -181,12 +195,12 @@ class TwoPartResults:
             raise ValueError(f"variables {unknown} are not regressors of the model")
         return [(v, found[v]) for v in variables]
 
-    def _one(self, fr, part, var, kind, effect, V) -> list[tuple]:
+    def _one(self, fr, part, var, kind, effect, red) -> list[tuple]:
         if kind == "c":
             eff = continuous_effects(fr, part, var, effect)
             return [
-                (part, c, var, "", effect, effect, est, se)
-                for c, est, se, _ in summarise(fr, eff, V)
+                (part, c, var, "", effect, effect, est, g)
+                for c, est, g in summarise(fr, eff, red)
             ]
         if effect != "dydx":
             raise ValueError(
@@ -201,8 +215,8 @@ class TwoPartResults:
                 continue
             eff = discrete_effects(fr, part, var, lev, levels[base])
             out += [
-                (part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, se)
-                for c, est, se, _ in summarise(fr, eff, V)
+                (part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, g)
+                for c, est, g in summarise(fr, eff, red)
             ]
         return out
 

@@ -55,7 +55,8 @@ def build_sample(data: pd.DataFrame, spec: TwoPartSpec, participation: str | Non
     miss1 = data[cols1].isna()
     dropped = {"part 1": _counts(miss1)}
     keep = ~miss1.any(axis=1).to_numpy()
-    df = data.loc[keep, list(dict.fromkeys([spec.outcome, *cols1]))]
+    used = list(dict.fromkeys([spec.outcome, *cols1]))
+    df = data[used] if keep.all() else data.loc[keep, used]  # no copy if none drop
     y = df[spec.outcome].to_numpy(dtype=float)
     d = _participation(df, spec.outcome, participation, y)
     miss2 = (d == 1) & np.isnan(y)
