@@ -19,6 +19,7 @@ Stat = Literal["mean", "sd"]
 
 # Aim inside the rounding window, not at its edge: 0.5 * 0.005 for two-decimal cells.
 WINDOW_SAFETY = 0.8
+MAX_KICKS = 50
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,17 @@ def _best_pair(z, zs, current, n_first=12):
     return best[1]
 
 
+def _kick(x, zs, rng, n_moves=3):
+    """A few random feasible unit moves (seeded by the kick count: deterministic)."""
+    out = []
+    for _ in range(n_moves):
+        m = int(rng.integers(len(zs)))
+        feasible = np.flatnonzero(zs[m][1])
+        if len(feasible):
+            out.append((m, int(rng.choice(feasible))))
+    return out or None
+
+
 def nudge(
     x: np.ndarray,
     derive: Callable[[np.ndarray], dict[str, np.ndarray]],
@@ -137,6 +149,7 @@ def nudge(
     """
     x = x.astype(np.int64).copy()
     moves = [(j, step) for j in range(x.shape[1]) for step in steps]
+    kicks = 0
     for _ in range(max_iter):
         derived = derive(x)
         z = z_scores(derived, targets)
@@ -152,6 +165,11 @@ def nudge(
             x[i, moves[m][0]] += moves[m][1]
             continue
         pair = _best_pair(z, zs, current)
+        if pair is None and np.all(np.abs(z) < 1.0):
+            return x  # stuck, but every moment already rounds to its published value
+        if pair is None and kicks < MAX_KICKS:  # leave the local minimum, reproducibly
+            pair = _kick(x, zs, np.random.default_rng(kicks))
+            kicks += 1
         if pair is None:
             break
         for m, i in pair:
