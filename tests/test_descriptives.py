@@ -112,7 +112,9 @@ def test_table1_factor_counts_sum_to_column_n(analytic):
 
 
 def test_table2_by_hand(analytic):
-    t2 = ds.table2(analytic).set_index("variable")
+    # expenditure over all rows here; the default (part 2) is tested below
+    samples = dict(ds.TABLE2_SAMPLES, total_expenditure="all")
+    t2 = ds.table2(analytic, samples=samples).set_index("variable")
     city, prov, country = schema.FACTORS["scope"]
     exp = t2.loc["total_expenditure"]
     assert exp[[city, prov, country]].tolist() == pytest.approx([3000, 6000, 7000])
