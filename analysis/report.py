@@ -45,12 +45,17 @@ def cell_verdicts(cells: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame
     cells : DataFrame
         ``paper_cells.csv`` (sample, equation, term, estimate, se, p, ...).
     exceptions : DataFrame
-        The conflict log; rows whose ``cells`` column names a cell id
-        (``sample/equation/term``) mark it as a documented publication conflict.
+        The conflict log; a cell id in its ``unmatched_cells`` column (space
+        separated; ``table3:<term>:<equation>`` or
+        ``table4:<sample>:<term>:<equation>``) marks that cell as a documented
+        publication conflict.
     """
     long = published_vs_replicated(cells)
     p_ours = cells.set_index(["sample", "equation", "term"])["p"]
-    long["cell"] = long["sample"] + "/" + long["equation"] + "/" + long["term"]
+    long["cell"] = [
+        cell_id(s, e, t)
+        for s, e, t in zip(long["sample"], long["equation"], long["term"], strict=True)
+    ]
     zero = (long["published_se"] == 0) & (long["published"] == 0)
     dev = (long["estimate"] - long["published"]) / long["published_se"]
     long["dev_se"] = np.where(zero, np.nan, dev)
@@ -92,12 +97,19 @@ def _published_stars() -> dict[str, pd.DataFrame]:
 PUBLISHED_STARS = _published_stars()
 
 
+def cell_id(sample: str, equation: str, term: str) -> str:
+    """Id of a Table 3-4 cell in the conflict log's ``unmatched_cells`` column."""
+    if sample == "total":
+        return f"table3:{term}:{equation}"
+    return f"table4:{sample}:{term}:{equation}"
+
+
 def documented_cells(exceptions: pd.DataFrame) -> set[str]:
-    """Cell ids named in the conflict log's ``cells`` column (space separated)."""
-    if "cells" not in exceptions:
+    """Cell ids named in the conflict log's ``unmatched_cells`` column."""
+    if "unmatched_cells" not in exceptions:
         return set()
     ids = set()
-    for text in exceptions["cells"].dropna():
+    for text in exceptions["unmatched_cells"].dropna():
         ids.update(str(text).split())
     return ids
 
