@@ -78,3 +78,31 @@ def test_committed_tables_match_the_code(runs):
         assert mine.read_bytes() == path.read_bytes(), (
             f"{mine} differs from what the code writes now: run `make reproduce`"
         )
+
+
+def unmatched_cells() -> set[str]:
+    log = pd.read_csv(ROOT / "data" / "published" / "inconsistencies.csv")
+    return {c for text in log["unmatched_cells"].dropna() for c in str(text).split()}
+
+
+def cell_key(table: str, row) -> str:
+    if table == "table1":
+        level = "" if pd.isna(row.level) else row.level
+        return f"table1:{row.variable}:{level}:{row.column.removesuffix('_spread')}"
+    return f"table2:{row.variable}:{row.column.removesuffix('_sd')}"
+
+
+@pytest.mark.parametrize("table", ["table1", "table2"])
+def test_descriptive_tables_match_the_publication(runs, table):
+    from analysis.descriptives import compare_to_published
+
+    ours = pd.read_csv(runs[0].tables_dir / f"{table}.csv", dtype=str)
+    published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
+    cmp = compare_to_published(ours, published)
+    skip = unmatched_cells()
+    keys = [cell_key(table, r) for r in cmp.itertuples()]
+    misses = cmp[
+        [not m and k not in skip for m, k in zip(cmp["match"], keys, strict=True)]
+    ]
+    assert misses.empty, misses.to_string()
+    assert len(cmp) >= (100 if table == "table1" else 30)
