@@ -239,8 +239,8 @@ def table2(
     analytic : DataFrame
         The analytic frame.
     samples : mapping, optional
-        Row -> sample rule, overriding ``TABLE2_SAMPLES`` (which reads: expenditure and
-        the share reimbursed over all rows; amount and ratio over part 2).
+        Row -> sample rule, overriding ``TABLE2_SAMPLES`` (which reads: the share
+        reimbursed over all rows; expenditure, amount and ratio over part 2).
 
     Returns
     -------

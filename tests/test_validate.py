@@ -8,6 +8,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_clean import (  # the row builders of the cleaning tests
+    CODEBOOK,
+    NOT_HOSPITALISED,
+    NOT_REIMBURSED,
+    concept_rows,
+    raw_rows,
+    renamed_codebook,
+    to_raw,
+)
 
 from analysis import clean
 from analysis.clean import clean_survey
@@ -18,27 +27,6 @@ from analysis.validate import (
     analytic_warnings,
     validate_raw,
 )
-
-try:  # the row builders of the cleaning tests
-    from tests.test_clean import (
-        CODEBOOK,
-        NOT_HOSPITALISED,
-        NOT_REIMBURSED,
-        concept_rows,
-        raw_rows,
-        renamed_codebook,
-        to_raw,
-    )
-except ImportError:  # tests/ is not a package: pytest put it on sys.path
-    from test_clean import (
-        CODEBOOK,
-        NOT_HOSPITALISED,
-        NOT_REIMBURSED,
-        concept_rows,
-        raw_rows,
-        renamed_codebook,
-        to_raw,
-    )
 
 SOURCE = "cmds_test.dta"
 col = CODEBOOK.column
