@@ -7,9 +7,14 @@ Imports of the stage modules are deferred to the subcommand that needs them, so
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from analysis.config import MASTER_SEED, SYNTHETIC, RunPaths
+
+MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
+EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
+EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean = stages.add_parser("clean", help="raw survey -> analytic sample + flow")
     clean.add_argument("--raw", type=Path, help="raw survey (.dta, .sav or .csv)")
     clean.add_argument("--codebook", type=Path, help="codebook directory")
+    add_real_flags(clean)
 
     desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
-    desc.add_argument("--real", action="store_true", help="outputs from real data")
+    add_real_flags(desc)
 
     est = stages.add_parser("estimate", help="fit the two-part models of Tables 3-4")
     est.add_argument(
@@ -49,11 +55,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     ex = stages.add_parser("exhibits", help="Tables 3-4 and Figures 1-2")
-    ex.add_argument("--real", action="store_true", help="outputs from real data")
+    add_real_flags(ex)
 
     rep = stages.add_parser("report", help="published-versus-replicated report")
-    rep.add_argument("--real", action="store_true", help="outputs from real data")
+    add_real_flags(rep)
     return parser
+
+
+def add_real_flags(stage: argparse.ArgumentParser) -> None:
+    """``--real`` (disclosure control on) and ``--min-cell`` for a stage."""
+    stage.add_argument(
+        "--real",
+        action="store_true",
+        help="outputs from real (restricted) data: disclosure control on",
+    )
+    stage.add_argument(
+        "--min-cell",
+        type=int,
+        default=MIN_CELL,
+        help=f"with --real: smallest count shown (default {MIN_CELL})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,14 +96,24 @@ def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``clean``: validate and clean the raw survey."""
     from analysis import clean
     from analysis.codebook import Codebook
+    from analysis.validate import RawDataError
 
     codebook = Codebook(args.codebook) if args.codebook else Codebook()
-    clean.main(
-        raw_path=args.raw or paths.raw_survey,
-        analytic_path=paths.analytic,
-        flow_path=paths.tables_dir / "sample_flow.csv",
-        codebook=codebook,
-    )
+    flow_path = paths.tables_dir / "sample_flow.csv"
+    try:
+        clean.main(
+            raw_path=args.raw or paths.raw_survey,
+            analytic_path=paths.analytic,
+            flow_path=flow_path,
+            codebook=codebook,
+        )
+    except RawDataError as error:
+        print(error, file=sys.stderr)
+        return EXIT_INVALID_DATA
+    if args.real:
+        from analysis import disclosure
+
+        disclosure.control_flow_files(flow_path, args.min_cell)
     return 0
 
 
@@ -90,7 +121,12 @@ def run_describe(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``describe``: Tables 1 and 2."""
     from analysis import descriptives
 
-    descriptives.main(paths.analytic, paths.tables_dir, synthetic=not args.real)
+    descriptives.main(
+        paths.analytic,
+        paths.tables_dir,
+        synthetic=not args.real,
+        min_cell=args.min_cell,
+    )
     return 0
 
 
@@ -114,16 +150,28 @@ def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
     from analysis import figures, tables
 
     cells = paths.estimates_dir / "paper_cells.csv"
-    tables.main(cells, paths.tables_dir)
-    figures.main(paths.analytic, cells, paths.figures_dir, synthetic=not args.real)
+    min_cell = args.min_cell if args.real else None
+    tables.main(cells, paths.tables_dir, paths.analytic, min_cell)
+    figures.main(
+        paths.analytic,
+        cells,
+        paths.figures_dir,
+        synthetic=not args.real,
+        min_cell=args.min_cell,
+    )
     return 0
 
 
 def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``report``: the published-versus-replicated report."""
     from analysis import report
+    from analysis.disclosure import DisclosureError
 
-    report.main(paths, synthetic=not args.real)
+    try:
+        report.main(paths, synthetic=not args.real, min_cell=args.min_cell)
+    except DisclosureError as error:
+        print(error, file=sys.stderr)
+        return EXIT_DISCLOSIVE
     return 0
 
 

@@ -82,7 +82,9 @@ OUTPUT_NAMES = tuple(
 ) + ("table2_tests.csv",)
 
 
-def main(analytic_path: Path, out_dir: Path, synthetic: bool = True) -> None:
+def main(
+    analytic_path: Path, out_dir: Path, synthetic: bool = True, min_cell: int = 10
+) -> None:
     """Read the analytic frame and write Tables 1-2 (CSV, Markdown, LaTeX).
 
     Parameters
@@ -93,7 +95,11 @@ def main(analytic_path: Path, out_dir: Path, synthetic: bool = True) -> None:
         Destination directory (``outputs/tables``); this stage's own files in it are
         removed first, other stages' files are left alone.
     synthetic : bool, default True
-        Caption every rendering "Synthetic data — not the CMDS microdata".
+        Caption every rendering "Synthetic data — not the CMDS microdata". If False
+        (real data), cells based on fewer than ``min_cell`` respondents are suppressed
+        (:mod:`analysis.disclosure`).
+    min_cell : int, default 10
+        Smallest count shown in real-data mode.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,12 +107,19 @@ def main(analytic_path: Path, out_dir: Path, synthetic: bool = True) -> None:
         (out_dir / name).unlink(missing_ok=True)
     analytic = pd.read_parquet(analytic_path)
     t1, t2 = table1(analytic), table2(analytic)
-    # produces Table 1 and Table 2
-    io.save_table(format_table1(t1), TABLE1_KEYS, out_dir / "table1.csv", sort=False)
-    io.save_table(format_table2(t2), TABLE2_KEYS, out_dir / "table2.csv", sort=False)
     tests = table2_tests(analytic)
-    io.save_table(tests, ("variable",), out_dir / "table2_tests.csv", sort=False)
+    printed = {"table1": format_table1(t1), "table2": format_table2(t2)}
     layouts = {"table1": render.table1_layout(t1), "table2": render.table2_layout(t2)}
+    if not synthetic:
+        from analysis import disclosure
+
+        printed, layouts, tests = disclosure.control_tables_1_2(
+            analytic, (t1, t2, tests), printed, layouts, min_cell
+        )
+    # produces Table 1 and Table 2
+    io.save_table(printed["table1"], TABLE1_KEYS, out_dir / "table1.csv", sort=False)
+    io.save_table(printed["table2"], TABLE2_KEYS, out_dir / "table2.csv", sort=False)
+    io.save_table(tests, ("variable",), out_dir / "table2_tests.csv", sort=False)
     for name, layout in layouts.items():
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
             path = out_dir / f"{name}.{ext}"

@@ -42,20 +42,30 @@ SCOPE_LABELS = {
 
 
 def main(
-    analytic_path: Path, cells_path: Path, figures_dir: Path, synthetic: bool = True
+    analytic_path: Path,
+    cells_path: Path,
+    figures_dir: Path,
+    synthetic: bool = True,
+    min_cell: int = 10,
 ) -> None:
-    """Draw Figures 1-2 and the forest plot."""
+    """Draw Figures 1-2 and the forest plot.
+
+    With real data (``synthetic=False``) bars and estimates based on fewer than
+    ``min_cell`` respondents are not drawn, and the rule is printed on each figure.
+    """
     analytic = pd.read_parquet(analytic_path)
     note = SYNTHETIC_NOTE if synthetic else ""
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    save(
-        figure1(reason_shares(analytic), note), figures_dir / "figure1_noreimb_reasons"
-    )
-    save(
-        figure2(hometown_by_scope(analytic), note),
-        figures_dir / "figure2_hometown_by_scope",
-    )
+    reasons, hometown = reason_shares(analytic), hometown_by_scope(analytic)
     cells = pd.read_csv(cells_path)
+    if not synthetic:
+        from analysis import disclosure
+
+        note = disclosure.figure_note(min_cell)
+        reasons, hometown = disclosure.suppress_shares(reasons, hometown, min_cell)
+        cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    save(figure1(reasons, note), figures_dir / "figure1_noreimb_reasons")
+    save(figure2(hometown, note), figures_dir / "figure2_hometown_by_scope")
     save(
         forest(published_vs_replicated(cells), note),
         figures_dir / "figure_forest_published_vs_replicated",
@@ -116,8 +126,8 @@ def figure1(shares: pd.DataFrame, note: str) -> plt.Figure:
     )
     for xi, pct in zip(x, shares["pct"], strict=True):
         ax.annotate(
-            f"{pct:.1f}",
-            (xi, pct),
+            "suppressed" if np.isnan(pct) else f"{pct:.1f}",
+            (xi, 0 if np.isnan(pct) else pct),
             ha="center",
             va="bottom",
             fontsize=9,

@@ -165,11 +165,27 @@ def target_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "measured", "required", "met"])
 
 
-def main(paths, synthetic: bool = True) -> None:
-    """Write the report (Markdown, HTML) and the per-cell verdicts for a run."""
+def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
+    """Write the report (Markdown, HTML) and the per-cell verdicts for a run.
+
+    With real data (``synthetic=False``) model cells based on fewer than ``min_cell``
+    respondents are suppressed, the disclosure rule is stated, and every output file is
+    checked for microdata and record-level ids (:mod:`analysis.disclosure`; raises
+    ``DisclosureError`` listing any file that fails).
+    """
+    for name in ("replication_report.md", "replication_report.html"):
+        (paths.outputs_dir / name).unlink(missing_ok=True)
     cells = pd.read_csv(paths.estimates_dir / "paper_cells.csv")
     conflicts = pd.read_csv(PUBLISHED_DIR / "inconsistencies.csv")
+    if not synthetic:
+        from analysis import disclosure
+
+        analytic = pd.read_parquet(paths.analytic)
+        cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
     verdicts = cell_verdicts(cells, conflicts)
+    if not synthetic:
+        hidden = verdicts["cell"].isin(disclosure.cell_names(cells))
+        verdicts.loc[hidden, "verdict"] = disclosure.marker(min_cell)
     verdicts.to_csv(
         paths.tables_dir / "replication_verdicts.csv",
         index=False,
@@ -177,8 +193,13 @@ def main(paths, synthetic: bool = True) -> None:
         float_format="%.6g",
     )
     sections = build_sections(paths, verdicts, conflicts, synthetic)
+    if not synthetic:
+        ids = disclosure.record_ids(analytic)
+        sections += disclosure.report_section(paths.outputs_dir, ids, min_cell)
     (paths.outputs_dir / "replication_report.md").write_text(to_markdown(sections))
     (paths.outputs_dir / "replication_report.html").write_text(to_html(sections))
+    if not synthetic:
+        disclosure.raise_if_disclosive(paths.outputs_dir, ids)
 
 
 def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:

@@ -20,12 +20,30 @@ EQUATIONS = ("probit", "amount", "ratio")
 DECIMALS = 3
 
 
-def main(cells_path: Path, tables_dir: Path) -> None:
-    """Write Tables 3 and 4 (CSV) from the tidy estimate cells."""
+def main(
+    cells_path: Path,
+    tables_dir: Path,
+    analytic_path: Path | None = None,
+    min_cell: int | None = None,
+) -> None:
+    """Write Tables 3 and 4 (CSV) from the tidy estimate cells.
+
+    With ``min_cell`` (real-data mode) cells based on fewer respondents, counted in
+    the analytic sample at ``analytic_path``, are suppressed
+    (:mod:`analysis.disclosure`).
+    """
     cells = pd.read_csv(cells_path)
     tables_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(table3(cells), tables_dir / "table3.csv")
-    write_csv(table4(cells), tables_dir / "table4.csv")
+    t3, t4 = table3(cells), table4(cells)
+    if min_cell is not None:
+        from analysis import disclosure
+
+        hidden = disclosure.suppress_model_cells(
+            cells, pd.read_parquet(analytic_path), min_cell
+        )
+        t3, t4 = (disclosure.mark_model_table(t, hidden, min_cell) for t in (t3, t4))
+    write_csv(t3, tables_dir / "table3.csv")
+    write_csv(t4, tables_dir / "table4.csv")
 
 
 def stars(p: float) -> str:
@@ -96,6 +114,8 @@ def format_cell(value: object, column: str) -> str:
     """Format an estimate/SE with the published 3 decimals; counts as integers."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
+    if isinstance(value, str):
+        return value  # a disclosure-control marker
     if float(value).is_integer() and abs(float(value)) >= 100:
         return str(int(value))
     text = f"{float(value):.{DECIMALS}f}"
