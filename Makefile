@@ -1,8 +1,9 @@
 # Replication pipeline for Wang, Liang, Zhang, Hou (2022) BMJ Open 12:e060551.
 # `make reproduce` rebuilds every exhibit from the seed; `make test` runs the checks.
 # Both create (or reuse) the virtual environment in .venv first.
-# With real microdata: `make reproduce DATA=/path/to/cmds2014.dta [CODEBOOK=dir]`
-# writes everything under real/ (git-ignored) instead of data/ and outputs/.
+# With real microdata: `make reproduce DATA=/path/to/cmds2014.dta [CODEBOOK=dir]
+# [MIN_CELL=10]` writes everything under real/ (git-ignored) instead of data/ and
+# outputs/, with disclosure control (docs/real_data.md).
 
 SHELL  := /bin/bash
 PYTHON ?= python3
@@ -10,11 +11,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SEED   ?= 20140501
 CODEBOOK ?= data/codebook
+MIN_CELL ?= 10
 
 ifdef DATA
   RUN  := real
   RAW  := $(DATA)
-  MODE := --real
+  MODE := --real --min-cell $(MIN_CELL)
+  DISCLOSURE_SRC := analysis/disclosure.py
 else
   RUN  := .
   RAW  := data/raw/cmds2014_synthetic.dta
@@ -32,7 +35,8 @@ FIGURES  := $(addprefix $(RUN)/outputs/figures/,$(addsuffix .png,figure1_noreimb
               figure2_hometown_by_scope figure_forest_published_vs_replicated))
 REPORT   := $(RUN)/outputs/replication_report.md
 
-COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py
+COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py \
+              $(DISCLOSURE_SRC)
 CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/flow.py \
               $(wildcard analysis/validate*.py) analysis/codebook.py
 
@@ -69,7 +73,7 @@ endif
 
 $(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(RAW) $(CLEAN_SRC) $(COMMON_SRC) \
         $(wildcard $(CODEBOOK)/*.csv)
-	$(CLI) clean --raw $(RAW) --codebook $(CODEBOOK)
+	$(CLI) clean --raw $(RAW) --codebook $(CODEBOOK) $(MODE)
 
 ##@ MODELS
 
