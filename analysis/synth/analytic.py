@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import schema
-from analysis.synth import calibrate_moments, covariates, outcomes, resolutions, targets
+from analysis.synth import calibrate_moments, calibrate_probit, covariates, outcomes, resolutions, targets
 
 FRAME_COLUMNS = (
     "scheme", "education", "scope", "reason", "duration", "facility_level",
@@ -48,9 +48,12 @@ def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
     """Reimbursement, part-2 membership, money outcomes and reasons (exact counts)."""
     frame = frame.copy()
     cells = frame["column"].astype(str) + "|" + frame["scope"].astype(str)
-    reimb_counts = reimbursed_cell_counts(frame)
-    index = outcomes.participation_index(x, params, draws)
-    frame["reimbursed"] = _top_n_by_cell(index, cells, reimb_counts)
+    problem = calibrate_probit.ProbitProblem(frame, x, draws.probit)
+    reimbursed, _, _, _ = calibrate_probit.calibrate(problem, params.probit)
+    frame["reimbursed"] = reimbursed
+    reimb_counts = {
+        cell: int(frame.loc[cells == cell, "reimbursed"].sum()) for cell in sorted(set(cells))
+    }
     part2_counts = part2_cell_counts(reimb_counts)
     score = np.where(frame["reimbursed"] == 1, draws.part2, -np.inf)
     frame["in_part2"] = _top_n_by_cell(score, cells, part2_counts)

@@ -1,0 +1,78 @@
+"""The Table 3-4 targets of the calibration, aligned with the DGP design columns.
+
+``outcomes.design_terms()`` names the 27 columns of the total-sample design (intercept
+plus the 26 published rows). The Table 4 subsample fits use the same columns minus the
+ones the pipeline drops (``analysis.specs``): NCMS drops the scheme dummies and
+rural_hukou (constant); URBMI+UEBMI drops URBMI (the subsample's base scheme).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import config
+from analysis.synth import outcomes
+
+TERMS = outcomes.design_terms()
+SCOPE_TERMS = ("scope:within_province_across_cities", "scope:across_provinces")
+DROP = {
+    "total": (),
+    "ncms": ("scheme:URBMI", "scheme:UEBMI", "rural_hukou"),
+    "urban": ("scheme:URBMI",),
+}
+EQUATIONS = ("probit", "amount", "ratio")
+
+
+def columns(sample: str) -> np.ndarray:
+    """Indices of the design columns fitted on ``sample``."""
+    return np.array([k for k, t in enumerate(TERMS) if t not in DROP[sample]])
+
+
+@dataclass(frozen=True)
+class Target:
+    """Published value and SE of one cell: (sample, design term)."""
+
+    sample: str
+    term: str
+    value: float
+    se: float
+    stars: str
+
+
+def table_targets(equation: str) -> list[Target]:
+    """Every published cell of ``equation`` (Table 3 without age_sq, then Table 4)."""
+    t3 = outcomes.published_table3()
+    out = []
+    for term in TERMS[1:]:
+        if term == "age_sq":
+            continue
+        row = t3.loc[term]
+        out.append(
+            Target(
+                "total",
+                term,
+                float(row[f"{equation}_me"]),
+                float(row[f"{equation}_se"]),
+                "" if pd.isna(row[f"{equation}_stars"]) else str(row[f"{equation}_stars"]),
+            )
+        )
+    t4 = pd.read_csv(config.PUBLISHED_DIR / "table4.csv")
+    for _, row in t4.iterrows():
+        out.append(
+            Target(
+                row["sample"],
+                f"scope:{row['term']}",
+                float(row[f"{equation}_me"]),
+                float(row[f"{equation}_se"]),
+                "" if pd.isna(row[f"{equation}_stars"]) else str(row[f"{equation}_stars"]),
+            )
+        )
+    return out
+
+
+def position(sample: str, term: str) -> int:
+    """Position of ``term`` among the columns fitted on ``sample``."""
+    return int(np.flatnonzero(columns(sample) == TERMS.index(term))[0])
