@@ -1,0 +1,190 @@
+"""The paper's model set prepared once for thousands of refits.
+
+:func:`build_problem` fits every model of Tables 3-4 on the full analytic sample
+(the same calls as :func:`analysis.estimates.fit_all`) and keeps, per fit, only
+numpy arrays: the designs, the outcome, the part-2 rows, the full-sample
+coefficients (warm starts) and a :class:`~analysis.twopart.arrays.MarginPlan`.
+It also lists every bootstrapped quantity in a tidy *catalogue*: each coefficient
+of both parts and each margin (part 1, part 2, combined total/extensive/intensive)
+of every (sample, outcome) fit, with its full-sample estimate and delta-method SE.
+
+A fit that fails on the full sample (e.g. separation in a subsample) is recorded in
+``Problem.failed_fits`` and its quantities are absent; the other fits proceed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis import specs
+from analysis.estimates import subsample
+from analysis.schema import SUBSAMPLES
+from analysis.twopart import twopm
+from analysis.twopart.arrays import MarginPlan, binary_columns
+
+from .resample import Resampler
+
+OUTCOMES = ("reimb_amount", "reimb_ratio")
+CATALOGUE_KEYS = ("sample", "outcome", "kind", "part", "component", "term", "level")
+
+
+@dataclass
+class FitKernel:
+    """One (sample, outcome) fit as arrays; quantities at ``q0:q1`` of a draw."""
+
+    outcome: str
+    rows2: np.ndarray  # positions of part-2 rows among the sample's rows
+    y2: np.ndarray
+    X2: np.ndarray
+    bin2: np.ndarray
+    b2: np.ndarray
+    family: str
+    link: str
+    plan: MarginPlan
+    q0: int
+    q1: int
+
+
+@dataclass
+class SampleKernel:
+    """One sample: its rows in the analytic frame, part 1 and its fits."""
+
+    name: str
+    pos: np.ndarray  # positions of the part-1 rows in the analytic frame
+    X1: np.ndarray
+    d: np.ndarray
+    bin1: np.ndarray
+    b1: np.ndarray
+    model1: str
+    fits: list[FitKernel] = field(default_factory=list)
+
+
+@dataclass
+class Problem:
+    """Everything a replication needs (numpy only) plus the tidy catalogue."""
+
+    samples: list[SampleKernel]
+    resampler: Resampler
+    catalogue: pd.DataFrame
+    failed_fits: dict  # (sample, outcome) -> error message
+    n_quantities: int
+
+
+def build_problem(
+    analytic: pd.DataFrame,
+    resampler: Resampler,
+    semantics: specs.Semantics = "columnwise",
+    vce: str = "oim",
+    cluster: str | None = None,
+) -> Problem:
+    """Fit the model set on ``analytic`` and prepare replication kernels.
+
+    ``resampler`` draws weights over the rows of ``analytic`` (see
+    :mod:`.resample`); ``vce``/``cluster`` only set the delta-method SEs reported
+    beside the bootstrap ones.
+    """
+    samples, frames, failed, q = [], [], {}, 0
+    for name in SUBSAMPLES:
+        mask = analytic["scheme"].isin(SUBSAMPLES[name]).to_numpy()
+        data = specs.design_frame(subsample(analytic, name))
+        kernel = None
+        for outcome in OUTCOMES:
+            try:
+                res = _fit(data, name, outcome, semantics, vce, cluster)
+            except ValueError as error:  # the package's errors subclass ValueError
+                failed[(name, outcome)] = f"{type(error).__name__}: {error}"
+                continue
+            if kernel is None:
+                kernel = _sample_kernel(name, np.flatnonzero(mask), res)
+            elif not _same_part1(kernel, res):
+                raise ValueError(f"{name}: part-1 samples differ between outcomes")
+            cat = _catalogue(res, name, outcome)
+            fit = _fit_kernel(res, outcome, q, q + len(cat))
+            kernel.fits.append(fit)
+            frames.append(cat)
+            q += len(cat)
+        if kernel is not None:
+            samples.append(kernel)
+    catalogue = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return Problem(samples, resampler, catalogue, failed, q)
+
+
+def _fit(data, sample, outcome, semantics, vce, cluster):
+    """One fit exactly as :func:`analysis.estimates.fit_all` makes it."""
+    return twopm(
+        data,
+        outcome,
+        part1=specs.regressors(sample, semantics, data),
+        participation="reimbursed",
+        family="gamma",
+        link="log",
+        vce=vce,
+        cluster=cluster,
+        missing="drop",
+    )
+
+
+def _sample_kernel(name: str, positions: np.ndarray, res) -> SampleKernel:
+    X1 = res.designs[0].X
+    return SampleKernel(
+        name,
+        positions[res.sample.data.index.to_numpy()],
+        X1,
+        res.sample.d,
+        binary_columns(X1),
+        res.fits[0].params.copy(),
+        res.spec.part1.model,
+    )
+
+
+def _same_part1(kernel: SampleKernel, res) -> bool:
+    return np.array_equal(kernel.X1, res.designs[0].X) and np.array_equal(
+        kernel.d, res.sample.d
+    )
+
+
+def _fit_kernel(res, outcome: str, q0: int, q1: int) -> FitKernel:
+    p2 = res.spec.part2
+    if p2.model != "glm":
+        raise NotImplementedError("bootstrap kernels support GLM part 2 only")
+    rows2 = np.flatnonzero(res.sample.rows2)
+    X2 = np.ascontiguousarray(res.designs[1].X[rows2])
+    return FitKernel(
+        outcome,
+        rows2,
+        res.sample.y[rows2],
+        X2,
+        binary_columns(X2),
+        res.fits[1].params.copy(),
+        p2.family,
+        p2.link,
+        MarginPlan.from_results(res),
+        q0,
+        q1,
+    )
+
+
+def _catalogue(res, sample: str, outcome: str) -> pd.DataFrame:
+    """Coefficients of both parts, then every margin, in kernel order."""
+    frames = []
+    for part in ("part1", "part2"):
+        t = res.coef_table(part)
+        frames.append(
+            pd.DataFrame(
+                {"kind": "coef", "part": part, "component": "", "term": t["term"],
+                 "level": "", "estimate": t["estimate"], "se_delta": t["se"]}
+            )
+        )
+    m = res.margins()
+    frames.append(
+        pd.DataFrame(
+            {"kind": "margin", "part": m["part"], "component": m["component"],
+             "term": m["term"], "level": m["level"].astype(str),
+             "estimate": m["estimate"], "se_delta": m["se"]}
+        )
+    )
+    out = pd.concat(frames, ignore_index=True).assign(sample=sample, outcome=outcome)
+    return out[list(CATALOGUE_KEYS) + ["estimate", "se_delta"]]

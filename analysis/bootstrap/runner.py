@@ -1,0 +1,97 @@
+"""Run replications on local cores (joblib/loky) or a Dask cluster, with progress.
+
+Replications are cut into chunks of consecutive ids; each chunk returns its ids
+with its draws, which are written into row ``r`` of the result, so the result is
+the same for any number of workers, chunk size or completion order (each
+replication's randomness comes from its own SeedSequence child,
+:func:`.resample.child_rng`). ``workers=1`` runs in-process. With ``scheduler``
+(a ``dask.distributed`` address such as ``tcp://host:8786``) the same chunks run
+through joblib's Dask backend on that cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .problem import Problem
+from .replicate import FAILURE_COLUMNS, replicate_chunk
+
+
+def run_replications(
+    problem: Problem,
+    reps: int,
+    seed: int,
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk: int | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Draw ``reps`` replications of every quantity of ``problem``.
+
+    Parameters
+    ----------
+    problem : Problem
+        From :func:`.problem.build_problem`.
+    reps : int
+        Number of replications (ids 0..reps-1).
+    seed : int
+        Master seed; replication r uses ``SeedSequence(seed, spawn_key=(r,))``.
+    workers : int
+        Local processes (joblib loky); ignored with ``scheduler`` (all of the
+        cluster's workers are used).
+    scheduler : str, optional
+        Dask scheduler address; runs the chunks on that cluster.
+    chunk : int, optional
+        Replications per task (default: about 8 tasks per worker).
+    progress : bool
+        Show a tqdm progress bar over replications.
+
+    Returns
+    -------
+    draws : ndarray (reps, Q)
+        NaN where a replication's fit failed.
+    failures : DataFrame
+        One row per failed (replication, sample, outcome) refit.
+    """
+    if reps < 1:
+        raise ValueError(f"reps={reps} must be at least 1")
+    n_tasks = max(1, workers) * 8 if scheduler is None else 64
+    chunk = chunk or max(1, -(-reps // n_tasks))
+    chunks = [range(a, min(a + chunk, reps)) for a in range(0, reps, chunk)]
+    draws = np.full((reps, problem.n_quantities), np.nan)
+    failures: list[tuple] = []
+    bar = _bar(reps, progress)
+    for ids, out, fails in _results(problem, seed, chunks, workers, scheduler):
+        draws[ids.start : ids.stop] = out
+        failures += fails
+        bar.update(len(ids))
+    bar.close()
+    table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
+    table = table.sort_values(["rep", "sample", "outcome"], kind="stable")
+    return draws, table.reset_index(drop=True)
+
+
+def _results(problem, seed, chunks, workers, scheduler):
+    if scheduler is None and workers <= 1:
+        for ids in chunks:
+            yield replicate_chunk(problem, seed, ids)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
+    if scheduler is None:
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            yield from Parallel(n_jobs=workers, return_as="generator_unordered")(tasks)
+        return
+    from dask.distributed import Client
+
+    with Client(scheduler) as client, parallel_config(backend="dask"):
+        client.wait_for_workers(1)
+        yield from Parallel(n_jobs=-1, return_as="generator_unordered")(tasks)
+
+
+def _bar(total: int, show: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not show, unit="rep", desc="bootstrap")

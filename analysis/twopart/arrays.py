@@ -1,0 +1,308 @@
+"""Array-level hooks for refitting a two-part model many times (bootstrap, simulation).
+
+Three public pieces, all pure numpy once built, with no formula parsing and no
+pandas:
+
+* :func:`fit_binary` and :func:`fit_glm`: one part fitted from (y, X, weights) by the
+  Newton steps of :mod:`.newton` from a given start (e.g. the full-sample
+  estimates), raising the package's errors on failure;
+* :func:`check_columns`: the cheap checks a resample can fail (a factor level lost,
+  a 0/1 regressor that predicts participation perfectly, no zeros or no positives);
+* :class:`MarginPlan`: every ``dydx`` average marginal effect of
+  :meth:`TwoPartResults.margins` (part 1, part 2 on its positives, combined with the
+  extensive/intensive split) as a function of the coefficients and row weights,
+  with the counterfactual and derivative columns precomputed once.
+
+Notes
+-----
+Weights are frequency weights (bootstrap counts or rescaled survey-bootstrap
+weights): a row with weight 0 is absent and a row with weight 2 counts twice, so
+``fit_*(y, X, w)`` equals the fit on the resampled rows and the margins are
+weighted means over them. With M the margin-relevant columns (a derivative
+block d x_ij / d v per continuous variable, counterfactual minus observed columns
+per factor level), one evaluation costs a few N x M products: for continuous v,
+AME = omega'(h'(eta) * D) B_v / sum(omega) with D the stacked derivative blocks and
+B_v their coefficients; for a factor level, eta_l = eta + C_l b[idx_l] and
+AME = omega'(h(eta_l) - h(eta_base)) / sum(omega). The combined split follows
+:mod:`.margins` exactly (derivative: F' db h + F h' dg; discrete: symmetric
+Shapley split). ``tests/test_bootstrap.py`` checks the plan against
+``TwoPartResults.margins`` to 1e-10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import (
+    CollinearityError,
+    ConvergenceError,
+    OutcomeError,
+    PerfectPredictionError,
+)
+from .fit import _FAMILIES, _LINKS, MAXITER, _binary_factors
+from .links import MEANS
+from .newton import binary_loglike, glm_factors, newton
+
+Arr = np.ndarray
+
+
+def fit_binary(
+    y: Arr, X: Arr, model: str = "probit", w: Arr | None = None, start=None,
+    maxiter: int = MAXITER,
+) -> Arr:
+    """Probit/logit coefficients by Newton from ``start`` (zeros by default).
+
+    Raises
+    ------
+    ConvergenceError
+        Non-convergence or a singular information matrix.
+    PerfectPredictionError
+        Fitted probabilities of 0 or 1 among rows with positive weight.
+    """
+
+    def factors(eta):
+        u, a = _binary_factors(y, eta, model)
+        return (u, a) if w is None else (w * u, w * a)
+
+    b0 = np.zeros(X.shape[1]) if start is None else start
+    with np.errstate(all="ignore"):
+        b, iters, ok = newton(
+            X, lambda e: binary_loglike(y, e, model, w), factors, b0, maxiter
+        )
+    if not ok or not np.all(np.isfinite(b)):
+        raise ConvergenceError(f"part 1 {model} did not converge ({iters} steps)")
+    p = MEANS[model].h(X @ b)
+    bad = (p < 1e-10) | (p > 1.0 - 1e-10)
+    if w is not None:
+        bad &= w > 0
+    if bad.any():
+        raise PerfectPredictionError(f"part 1 {model}: {int(bad.sum())} fitted 0/1")
+    return b
+
+
+def fit_glm(
+    y: Arr, X: Arr, family: str = "gamma", link: str = "log", w: Arr | None = None,
+    start=None, maxiter: int = MAXITER,
+) -> Arr:
+    """GLM coefficients (observed-information Newton) from ``start``.
+
+    ``start`` defaults to the package's one-IRLS-step start. Raises
+    :class:`ConvergenceError` on failure (as :func:`fit_binary`).
+    """
+    fam = _FAMILIES[family](_LINKS[link]())
+    wt = 1.0 if w is None else w
+
+    def objective(eta):
+        try:
+            return -float(fam.deviance(y, fam.link.inverse(eta), var_weights=wt))
+        except (ValueError, FloatingPointError):
+            return -np.inf
+
+    def factors(eta):
+        u, a, _ = glm_factors(fam, y, eta)
+        return (u, a) if w is None else (w * u, w * a)
+
+    def expected(eta):
+        mu = fam.link.inverse(eta)
+        return wt / (fam.link.deriv(mu) ** 2 * fam.variance(mu))
+
+    with np.errstate(all="ignore"):
+        if start is None:
+            from .newton import glm_start
+
+            start = glm_start(X, y, fam, w)
+        b, iters, ok = newton(X, objective, factors, start, maxiter, expected)
+    if not ok or not np.all(np.isfinite(b)):
+        raise ConvergenceError(
+            f"part 2 glm {family}/{link} did not converge ({iters} steps)"
+        )
+    return b
+
+
+def binary_columns(X: Arr) -> Arr:
+    """Indices of the 0/1 columns of ``X`` (the constant excluded)."""
+    return np.flatnonzero(
+        [np.all((c == 0.0) | (c == 1.0)) and not np.all(c == 1.0) for c in X.T]
+    )
+
+
+def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
+    """Raise if a resample lost a level or a 0/1 column predicts ``d`` perfectly.
+
+    Parameters
+    ----------
+    X : ndarray (n, k)
+        Design of the part.
+    w : ndarray (n,)
+        Frequency weights (0 = row not drawn).
+    binary : ndarray of int
+        Indices of 0/1 columns (:func:`binary_columns` on the full sample).
+    d : ndarray (n,), optional
+        Participation indicator (part 1 only).
+
+    Raises
+    ------
+    CollinearityError
+        A 0/1 column constant among the drawn rows (a lost category).
+    PerfectPredictionError
+        A 0/1 column whose value 1 or 0 fixes participation (Stata drops those
+        rows; a bootstrap replication that needs it is counted as failed).
+    OutcomeError
+        No zeros or no participants among the drawn rows.
+    """
+    tot = float(w.sum())
+    n1 = w @ X[:, binary]
+    lost = (n1 <= 0.0) | (n1 >= tot)
+    if lost.any():
+        raise CollinearityError(f"lost category: columns {binary[lost].tolist()}")
+    if d is None:
+        return
+    npos = float(w @ d)
+    if npos <= 0.0 or npos >= tot:
+        raise OutcomeError("no zeros or no participants among the drawn rows")
+    p1 = (w * d) @ X[:, binary]
+    sep = (p1 <= 0.0) | (p1 >= n1) | (npos - p1 <= 0.0) | (npos - p1 >= tot - n1)
+    if sep.any():
+        raise PerfectPredictionError(
+            f"0/1 columns {binary[sep].tolist()} predict participation perfectly"
+        )
+
+
+@dataclass
+class _Blocks:
+    """Stacked columns C (N x M) with coefficient index and target of each column."""
+
+    C: Arr
+    coef: Arr  # coefficient index per column
+    target: Arr  # output slot (variable or scenario) per column
+    n_targets: int
+
+    def combine(self, b: Arr) -> Arr:
+        """Return the M x T matrix B with B[m, target[m]] = b[coef[m]]."""
+        B = np.zeros((self.coef.size, self.n_targets))
+        B[np.arange(self.coef.size), self.target] = b[self.coef]
+        return B
+
+
+def _stack(pieces, n: int, n_targets: int) -> _Blocks:
+    cols, coef, target = [np.empty((n, 0))], [], []
+    for t, (idx, block) in enumerate(pieces):
+        cols.append(block)
+        coef += list(idx)
+        target += [t] * len(idx)
+    return _Blocks(
+        np.asfortranarray(np.hstack(cols)),
+        np.asarray(coef, dtype=np.int64),
+        np.asarray(target, dtype=np.int64),
+        n_targets,
+    )
+
+
+class MarginPlan:
+    """All ``dydx`` margins of a fitted model as a function of (b1, b2, weights).
+
+    Build with :meth:`from_results`; :attr:`labels` lists (part, component,
+    term, level) in the row order of ``res.margins(parts=parts)``, and
+    :meth:`evaluate` returns the estimates in that order. Part-2 margins average
+    over part 2's estimation rows (``part2_sample="positives"``).
+    """
+
+    @classmethod
+    def from_results(cls, res, parts=("part1", "part2", "combined")) -> MarginPlan:
+        """Precompute derivative and counterfactual columns from a fitted model."""
+        d1, d2 = res.designs
+        self = cls()
+        self.X1, self.X2 = d1.X, d2.X
+        self.rows2 = res.sample.rows2.astype(float)
+        self.means = (res.fits[0].mean.name, res.fits[1].mean.name)
+        if self.means[1] not in MEANS:
+            raise NotImplementedError("MarginPlan supports GLM part 2 only")
+        n = d1.X.shape[0]
+        cont = list(dict.fromkeys(d1.continuous_variables() + d2.continuous_variables()))
+        facs = list(dict.fromkeys(d1.factor_variables() + d2.factor_variables()))
+        self.D = [
+            _stack([d.derivative(v, {}) if v in d.continuous_variables()
+                    else (np.empty(0, np.int64), np.empty((n, 0))) for v in cont],
+                   n, len(cont))
+            for d in (d1, d2)
+        ]
+        scen = []  # (variable, level code)
+        for f in facs:
+            d = d1 if f in d1.variables.codes else d2
+            scen += [(f, k) for k in range(len(d.variables.levels[f]))]
+        self.S = [
+            _stack([_counterfactual(d, f, k) for f, k in scen], n, len(scen))
+            for d in (d1, d2)
+        ]
+        self.labels, self._gather, self._pairs = _layout(res, parts, cont, facs, scen)
+        return self
+
+    def evaluate(self, b1: Arr, b2: Arr, w: Arr | None = None) -> Arr:
+        """Margin estimates (in :attr:`labels` order) at coefficients b1, b2."""
+        h1, h2 = MEANS[self.means[0]], MEANS[self.means[1]]
+        e1, e2 = self.X1 @ b1, self.X2 @ b2
+        om = np.ones(e1.size) if w is None else w
+        om2 = om * self.rows2
+        s, s2 = om.sum(), om2.sum()
+        f1, g1, f2, g2 = h1.h(e1), h1.d1(e1), h2.h(e2), h2.d1(e2)
+        D1, D2 = self.D
+        B1, B2 = D1.combine(b1), D2.combine(b2)
+        v1 = (np.column_stack([om * g1, om * g1 * f2]).T @ D1.C) @ B1
+        v2 = (np.column_stack([om2 * g2, om * f1 * g2]).T @ D2.C) @ B2
+        cont = [v1[0] / s, v2[0] / s2, (v1[1] + v2[1]) / s, v1[1] / s, v2[1] / s]
+        S1, S2 = self.S
+        H1 = h1.h(e1[:, None] + S1.C @ S1.combine(b1))
+        H2 = h2.h(e2[:, None] + S2.C @ S2.combine(b2))
+        lv, bs = self._pairs
+        dF, dH = H1[:, lv] - H1[:, bs], H2[:, lv] - H2[:, bs]
+        ext = dF * (H2[:, lv] + H2[:, bs]) * 0.5
+        inn = dH * (H1[:, lv] + H1[:, bs]) * 0.5
+        fac = [om @ dF / s, om2 @ dH / s2, om @ (ext + inn) / s, om @ ext / s,
+               om @ inn / s]
+        return np.concatenate(cont + fac)[self._gather]
+
+
+def _counterfactual(design, var, k):
+    """(idx, counterfactual - observed columns) when every row has ``var`` = k."""
+    if var not in design.variables.codes:
+        return np.empty(0, np.int64), np.empty((design.n, 0))
+    idx, block = design.evaluate({var: k})
+    return idx, block - design.X[:, idx]
+
+
+def _layout(res, parts, cont, facs, scen):
+    """Labels in ``res.margins()`` order, their positions in the concatenation
+    [continuous x 5 kinds, factor levels x 5 kinds], and the (level, base)
+    scenario columns of each factor level."""
+    nc = len(cont)
+    pairs = []
+    for f in facs:
+        d = next(d for d in res.designs if f in d.variables.codes)
+        base = d.variables.base[f]
+        for k, lev in enumerate(d.variables.levels[f]):
+            if k != base:
+                pairs.append((f, k, str(lev), scen.index((f, k)), scen.index((f, base))))
+    npair = len(pairs)
+    kinds = {"part1": ["total"], "part2": ["total"],
+             "combined": ["total", "extensive", "intensive"]}
+    slot = {("part1", "total"): 0, ("part2", "total"): 1, ("combined", "total"): 2,
+            ("combined", "extensive"): 3, ("combined", "intensive"): 4}
+    labels, gather = [], []
+    for part in parts:
+        for var, kind in res._variables(part, None):
+            if kind == "c":
+                for comp in kinds[part]:
+                    labels.append((part, comp, var, ""))
+                    gather.append(slot[(part, comp)] * nc + cont.index(var))
+                continue
+            for j, (f, _, lev, _, _) in enumerate(pairs):
+                if f != var:
+                    continue
+                for comp in kinds[part]:
+                    labels.append((part, comp, var, lev))
+                    gather.append(5 * nc + slot[(part, comp)] * npair + j)
+    levels = np.asarray([p[3] for p in pairs], dtype=np.int64)
+    bases = np.asarray([p[4] for p in pairs], dtype=np.int64)
+    return labels, np.asarray(gather, dtype=np.int64), (levels, bases)
