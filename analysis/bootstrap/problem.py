@@ -71,6 +71,7 @@ class Problem:
     catalogue: pd.DataFrame
     failed_fits: dict  # (sample, outcome) -> error message
     n_quantities: int
+    nobs: dict  # (sample, outcome) -> {"part1": n, "part2": n}
 
 
 def build_problem(
@@ -86,7 +87,7 @@ def build_problem(
     :mod:`.resample`); ``vce``/``cluster`` only set the delta-method SEs reported
     beside the bootstrap ones.
     """
-    samples, frames, failed, q = [], [], {}, 0
+    samples, frames, failed, nobs, q = [], [], {}, {}, 0
     for name in SUBSAMPLES:
         mask = analytic["scheme"].isin(SUBSAMPLES[name]).to_numpy()
         data = specs.design_frame(subsample(analytic, name))
@@ -101,6 +102,7 @@ def build_problem(
                 kernel = _sample_kernel(name, np.flatnonzero(mask), res)
             elif not _same_part1(kernel, res):
                 raise ValueError(f"{name}: part-1 samples differ between outcomes")
+            nobs[(name, outcome)] = dict(res.nobs)
             cat = _catalogue(res, name, outcome)
             fit = _fit_kernel(res, outcome, q, q + len(cat))
             kernel.fits.append(fit)
@@ -109,7 +111,7 @@ def build_problem(
         if kernel is not None:
             samples.append(kernel)
     catalogue = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return Problem(samples, resampler, catalogue, failed, q)
+    return Problem(samples, resampler, catalogue, failed, q, nobs)
 
 
 def _fit(data, sample, outcome, semantics, vce, cluster):
