@@ -130,7 +130,7 @@ def coef_term(name: str) -> str:
     """Map a coefficient name like ``scope=across_provinces`` to the published key."""
     if "=" in name:
         return published_term(*name.split("=", 1))
-    return name
+    return specs.published_term(name)
 
 
 MARGIN_KEYS = ("sample", "outcome", "part", "component", "term", "level")
