@@ -106,3 +106,15 @@ def test_descriptive_tables_match_the_publication(runs, table):
     ]
     assert misses.empty, misses.to_string()
     assert len(cmp) >= (100 if table == "table1" else 30)
+
+
+@pytest.mark.parametrize("table", ["table3", "table4"])
+def test_model_tables_fill_every_published_cell(runs, table):
+    ours = pd.read_csv(runs[0].tables_dir / f"{table}.csv", dtype=str)
+    published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
+    assert list(ours.columns) == list(published.columns)
+    key = ["term_group", "term"] if table == "table3" else ["sample", "term"]
+    assert ours[key].values.tolist() == published[key].values.tolist()
+    estimates = [c for c in ours.columns if c.endswith(("_me", "_se"))]
+    filled = ours[estimates].notna() == published[estimates].notna()
+    assert filled.all().all(), ours[~filled.all(axis=1)].to_string()
