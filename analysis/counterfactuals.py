@@ -53,7 +53,7 @@ from analysis.specs import dummy_name
 
 _Z975 = norm.ppf(0.975)
 QUANTITIES = ("share_reimbursed", "amount_if_reimbursed", "expected_reimbursement")
-KEYS = ("counterfactual", "sample", "group", "quantity")
+KEYS = ("scenario", "sample", "group", "quantity")
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,38 @@ def test_scenario_on_a_model_without_the_variable_is_refused(frame):
     res = scope_only(frame, columnwise=True)
     with pytest.raises(ValueError, match="'scheme' is not a regressor"):
         cf.evaluate(res, cf.SCENARIOS[1], frame)
+
+
+def test_stage_table_figure_and_suppression(frame, tmp_path):
+    from analysis import beyond
+
+    res = twopm(
+        frame,
+        "amount",
+        part1="c.scope__within_province_across_cities c.scope__across_provinces",
+        family="gamma",
+        link="log",
+    )
+    fits = {("total", "reimb_amount"): res}
+    for s in ("ncms", "urban"):
+        fits[(s, "reimb_amount")] = ValueError("separation")
+    frames = {"total": frame}
+    table = beyond.counterfactual_table(fits, frames | {"ncms": frame, "urban": frame})
+    assert not table.duplicated(list(cf.KEYS)).any()
+    failed = table[table["quantity"] == "(fit failed)"].set_index(
+        ["scenario", "sample"]
+    )
+    assert failed.loc[("cross_region_settlement", "ncms"), "note"].endswith(
+        "separation"
+    )
+    # scheme is not in this model: scenario (b) is a recorded failure, not a crash
+    assert (
+        "'scheme' is not a regressor"
+        in failed.loc[("scheme_equalisation_urbmi", "total"), "note"]
+    )
+    assert len(table[table["sample"] == "total"]) == 4 * 3 + 2
+    fig = beyond.figure_counterfactuals(table, "note")
+    beyond.save(fig, tmp_path / "fig")
+    assert (tmp_path / "fig.png").stat().st_size > 0
+    small = beyond.suppress_small(table.assign(n=5), 10)
+    assert small["observed"].isna().all()
