@@ -33,6 +33,8 @@ CELLS    := $(RUN)/outputs/estimates/paper_cells.csv
 MODEL_TABLES := $(TABLES)/table3.csv $(TABLES)/table4.csv
 FIGURES  := $(addprefix $(RUN)/outputs/figures/,$(addsuffix .png,figure1_noreimb_reasons \
               figure2_hometown_by_scope figure_forest_published_vs_replicated))
+BEYOND   := $(TABLES)/counterfactuals.csv $(TABLES)/robustness_table3.csv \
+            $(addprefix $(TABLES)/diagnostics_,$(addsuffix .csv,probit amount ratio))
 REPORT   := $(RUN)/outputs/replication_report.md
 
 COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py \
@@ -41,7 +43,8 @@ CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/f
               $(wildcard analysis/validate*.py) analysis/codebook.py
 
 .DEFAULT_GOAL := help
-.PHONY: help reproduce data estimates tables figures report test lint clean distclean
+.PHONY: help reproduce data estimates tables figures beyond report test lint clean \
+        distclean
 
 ##@ Main targets
 
@@ -49,7 +52,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-reproduce: tables figures report ## rebuild the raw file, samples, estimates, exhibits
+reproduce: tables figures beyond report ## rebuild data, estimates and every exhibit
 
 test: $(VENV)/.installed ## run the test suite (tests/)
 	$(PY) -m pytest -q -n 2 --dist loadfile
@@ -89,6 +92,8 @@ tables: $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) ## Tables 1-4 and the sample flow
 
 figures: $(FIGURES) ## Figures 1-2 and the forest plot
 
+beyond: $(BEYOND) ## specification checks, robustness, policy counterfactuals
+
 report: $(REPORT) ## the published-versus-replicated report
 
 $(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py \
@@ -99,7 +104,12 @@ $(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py \
         analysis/figures.py $(COMMON_SRC)
 	$(CLI) exhibits $(MODE)
 
-$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) analysis/report.py \
+$(BEYOND) &: $(ANALYTIC) analysis/beyond.py analysis/diagnostics.py \
+        analysis/robustness.py analysis/counterfactuals.py analysis/specs.py \
+        analysis/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv
+	$(CLI) beyond $(MODE)
+
+$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) analysis/report.py \
         data/published/inconsistencies.csv
 	$(CLI) report $(MODE)
 

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = stages.add_parser("exhibits", help="Tables 3-4 and Figures 1-2")
     add_real_flags(ex)
 
+    beyond = stages.add_parser(
+        "beyond", help="specification checks, robustness, policy counterfactuals"
+    )
+    add_real_flags(beyond)
+
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
     return parser
@@ -175,11 +180,22 @@ def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
+def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``beyond``: diagnostics, robustness table and counterfactuals."""
+    from analysis import beyond
+
+    beyond.main(
+        paths.analytic, paths.tables_dir, paths.figures_dir, synthetic=not args.real
+    )
+    return 0
+
+
 STAGES = {
     "generate": run_generate,
     "clean": run_clean,
     "describe": run_describe,
     "estimate": run_estimate,
     "exhibits": run_exhibits,
+    "beyond": run_beyond,
     "report": run_report,
 }

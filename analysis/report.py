@@ -222,6 +222,10 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         ("## Sample flow", pd.read_csv(paths.tables_dir / "sample_flow.csv")),
         ("## Publication inconsistencies and their resolution", conflicts),
     ]
+    if (paths.tables_dir / "counterfactuals.csv").exists():
+        from analysis import beyond
+
+        items += beyond.report_section(paths)
     return items
 
 

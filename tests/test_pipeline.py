@@ -24,6 +24,7 @@ STAGES = (
     ["describe"],
     ["estimate"],
     ["exhibits"],
+    ["beyond"],
     ["report"],
 )
 
