@@ -35,7 +35,8 @@ def test_margin_plan_equals_margins(toy, semantics):
     for res in estimates.fit_all(toy, semantics=semantics).values():
         m = res.margins()
         plan = MarginPlan.from_results(res)
-        assert plan.labels == list(zip(m.part, m.component, m.term, m.level))
+        labels = zip(m.part, m.component, m.term, m.level, strict=True)
+        assert plan.labels == list(labels)
         est = plan.evaluate(res.fits[0].params, res.fits[1].params)
         np.testing.assert_allclose(est, m["estimate"], rtol=1e-10, atol=1e-13)
 
@@ -134,8 +135,30 @@ def test_rare_level_fails_some_pairs_replications():
 
 def test_cluster_weights_rao_wu():
     strata = np.repeat(["a", "b", "c", "d"], [6, 9, 2, 3])
-    psu = np.array(["a1", "a1", "a2", "a3", "a3", "a3", "b1", "b2", "b2", "b3",
-                    "b3", "b3", "b4", "b4", "b4", "c1", "c1", "d1", "d1", "d1"])
+    psu = np.array(
+        [
+            "a1",
+            "a1",
+            "a2",
+            "a3",
+            "a3",
+            "a3",
+            "b1",
+            "b2",
+            "b2",
+            "b3",
+            "b3",
+            "b3",
+            "b4",
+            "b4",
+            "b4",
+            "c1",
+            "c1",
+            "d1",
+            "d1",
+            "d1",
+        ]
+    )
     rs = cluster(strata, psu)  # c and d are singletons: pooled (2 PSUs)
     for r in range(20):
         w = rs.weights(child_rng(0, r))
@@ -162,8 +185,11 @@ def test_intervals():
     s = summarise_draws(np.array([2.0, 3.0]), draws)
     assert list(s["n_failed"]) == [0, 7]
     np.testing.assert_allclose(s["se_boot"][0], np.std(x, ddof=1))
-    np.testing.assert_allclose(s["ci_normal_high"] - 2.0, [1.959964 * s["se_boot"][0],
-                               1.959964 * s["se_boot"][1] + 1.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        s["ci_normal_high"] - 2.0,
+        [1.959964 * s["se_boot"][0], 1.959964 * s["se_boot"][1] + 1.0],
+        rtol=1e-6,
+    )
     assert abs(s["ci_percentile_low"][0] - np.quantile(x, 0.025)) < 1e-12
     assert np.isnan(bc_interval(100.0, x)).all()  # all draws below theta
 

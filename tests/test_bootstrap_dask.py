@@ -23,7 +23,10 @@ def test_dask_cluster_equals_local(processes):
     local, f_local = run_replications(problem, 10, seed=9, workers=1)
     extra = {"env": {"OPENBLAS_NUM_THREADS": "1"}} if processes else {}
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
         **extra,
     ) as lc:
         remote, f_remote = run_replications(

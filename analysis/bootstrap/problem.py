@@ -176,16 +176,29 @@ def _catalogue(res, sample: str, outcome: str) -> pd.DataFrame:
         t = res.coef_table(part)
         frames.append(
             pd.DataFrame(
-                {"kind": "coef", "part": part, "component": "", "term": t["term"],
-                 "level": "", "estimate": t["estimate"], "se_delta": t["se"]}
+                {
+                    "kind": "coef",
+                    "part": part,
+                    "component": "",
+                    "term": t["term"],
+                    "level": "",
+                    "estimate": t["estimate"],
+                    "se_delta": t["se"],
+                }
             )
         )
     m = res.margins()
     frames.append(
         pd.DataFrame(
-            {"kind": "margin", "part": m["part"], "component": m["component"],
-             "term": m["term"], "level": m["level"].astype(str),
-             "estimate": m["estimate"], "se_delta": m["se"]}
+            {
+                "kind": "margin",
+                "part": m["part"],
+                "component": m["component"],
+                "term": m["term"],
+                "level": m["level"].astype(str),
+                "estimate": m["estimate"],
+                "se_delta": m["se"],
+            }
         )
     )
     out = pd.concat(frames, ignore_index=True).assign(sample=sample, outcome=outcome)

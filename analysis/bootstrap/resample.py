@@ -53,9 +53,9 @@ class Resampler:
     def weights(self, rng: np.random.Generator) -> np.ndarray:
         """Row weights of one replication (float, length n)."""
         if self.scheme == "pairs":
-            return np.bincount(rng.integers(0, self.n, self.n), minlength=self.n).astype(
-                float
-            )
+            return np.bincount(
+                rng.integers(0, self.n, self.n), minlength=self.n
+            ).astype(float)
         n_h = np.bincount(self.psu_stratum)
         start = np.concatenate([[0], np.cumsum(n_h)[:-1]])
         slots = np.repeat(np.arange(n_h.size), self.m)

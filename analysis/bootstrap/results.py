@@ -118,7 +118,9 @@ def bootstrap(
     cat = problem.catalogue
     stats = summarise_draws(cat["estimate"].to_numpy(), draws)
     quantities = pd.concat([cat, stats], axis=1).assign(reps=reps)
-    return BootstrapResult(quantities, draws, failures, problem.nobs, scheme, reps, seed)
+    return BootstrapResult(
+        quantities, draws, failures, problem.nobs, scheme, reps, seed
+    )
 
 
 def write(
@@ -147,8 +149,15 @@ def write(
 
 
 def _label(row) -> str:
-    parts = (row.sample, row.outcome, row.kind, row.part, row.component, row.term,
-             row.level)
+    parts = (
+        row.sample,
+        row.outcome,
+        row.kind,
+        row.part,
+        row.component,
+        row.term,
+        row.level,
+    )
     return "|".join(str(p) for p in parts)
 
 
@@ -170,8 +179,10 @@ def paper_cells(result: BootstrapResult, ci: str = "percentile") -> pd.DataFrame
             terms = [coef_term(t) for t in rows["term"]]
         else:
             rows = rows[(rows["kind"] == "margin") & (rows["component"] == "total")]
-            terms = [published_term(t, lv) for t, lv in zip(rows["term"], rows["level"],
-                                                            strict=True)]
+            terms = [
+                published_term(t, lv)
+                for t, lv in zip(rows["term"], rows["level"], strict=True)
+            ]
         frames.append(rows.assign(equation=eq.name, term=terms))
     cells = pd.concat(frames, ignore_index=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -189,8 +200,9 @@ def paper_cells(result: BootstrapResult, ci: str = "percentile") -> pd.DataFrame
             "ci_high": cells[f"ci_{ci}_high"],
             "n": [
                 result.nobs[(s, e.outcome)][e.part]
-                for s, e in zip(cells["sample"], map(_equation, cells["equation"]),
-                                strict=True)
+                for s, e in zip(
+                    cells["sample"], map(_equation, cells["equation"]), strict=True
+                )
             ],
             "se_delta": cells["se_delta"],
             "bias": cells["bias"],

@@ -47,8 +47,12 @@ def toy_analytic(
     for var, p in _PROBS.items():
         df[var] = _factor(rng, var, p, n)
     ncms = (df["scheme"] == "NCMS").to_numpy()
-    for var, p in (("female", 0.45), ("married", 0.8), ("has_job", 0.7),
-                   ("urban_area", 0.6)):
+    for var, p in (
+        ("female", 0.45),
+        ("married", 0.8),
+        ("has_job", 0.7),
+        ("urban_area", 0.6),
+    ):
         df[var] = (rng.random(n) < p).astype(np.int8)
     df["rural_hukou"] = np.where(ncms, 1, rng.random(n) < 0.3).astype(np.int8)
     df["age"] = rng.uniform(18, 60, n).round()

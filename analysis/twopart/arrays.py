@@ -49,7 +49,11 @@ Arr = np.ndarray
 
 
 def fit_binary(
-    y: Arr, X: Arr, model: str = "probit", w: Arr | None = None, start=None,
+    y: Arr,
+    X: Arr,
+    model: str = "probit",
+    w: Arr | None = None,
+    start=None,
     maxiter: int = MAXITER,
 ) -> Arr:
     """Probit/logit coefficients by Newton from ``start`` (zeros by default).
@@ -83,8 +87,13 @@ def fit_binary(
 
 
 def fit_glm(
-    y: Arr, X: Arr, family: str = "gamma", link: str = "log", w: Arr | None = None,
-    start=None, maxiter: int = MAXITER,
+    y: Arr,
+    X: Arr,
+    family: str = "gamma",
+    link: str = "log",
+    w: Arr | None = None,
+    start=None,
+    maxiter: int = MAXITER,
 ) -> Arr:
     """GLM coefficients (observed-information Newton) from ``start``.
 
@@ -220,12 +229,21 @@ class MarginPlan:
         if self.means[1] not in MEANS:
             raise NotImplementedError("MarginPlan supports GLM part 2 only")
         n = d1.X.shape[0]
-        cont = list(dict.fromkeys(d1.continuous_variables() + d2.continuous_variables()))
+        cont = list(
+            dict.fromkeys(d1.continuous_variables() + d2.continuous_variables())
+        )
         facs = list(dict.fromkeys(d1.factor_variables() + d2.factor_variables()))
         self.D = [
-            _stack([d.derivative(v, {}) if v in d.continuous_variables()
-                    else (np.empty(0, np.int64), np.empty((n, 0))) for v in cont],
-                   n, len(cont))
+            _stack(
+                [
+                    d.derivative(v, {})
+                    if v in d.continuous_variables()
+                    else (np.empty(0, np.int64), np.empty((n, 0)))
+                    for v in cont
+                ],
+                n,
+                len(cont),
+            )
             for d in (d1, d2)
         ]
         scen = []  # (variable, level code)
@@ -239,12 +257,18 @@ class MarginPlan:
         self.labels, self._gather, self._pairs = _layout(res, parts, cont, facs, scen)
         return self
 
-    def evaluate(self, b1: Arr, b2: Arr, w: Arr | None = None) -> Arr:
-        """Margin estimates (in :attr:`labels` order) at coefficients b1, b2."""
+    def evaluate(
+        self, b1: Arr, b2: Arr, w: Arr | None = None, w2: Arr | None = None
+    ) -> Arr:
+        """Margin estimates (in :attr:`labels` order) at coefficients b1, b2.
+
+        ``w`` weights the rows (default 1); ``w2`` the part-2 averaging (default
+        ``w`` on part 2's rows; e.g. P(y>0|x) for a population part-2 AME).
+        """
         h1, h2 = MEANS[self.means[0]], MEANS[self.means[1]]
         e1, e2 = self.X1 @ b1, self.X2 @ b2
         om = np.ones(e1.size) if w is None else w
-        om2 = om * self.rows2
+        om2 = om * self.rows2 if w2 is None else w2
         s, s2 = om.sum(), om2.sum()
         f1, g1, f2, g2 = h1.h(e1), h1.d1(e1), h2.h(e2), h2.d1(e2)
         D1, D2 = self.D
@@ -259,8 +283,13 @@ class MarginPlan:
         dF, dH = H1[:, lv] - H1[:, bs], H2[:, lv] - H2[:, bs]
         ext = dF * (H2[:, lv] + H2[:, bs]) * 0.5
         inn = dH * (H1[:, lv] + H1[:, bs]) * 0.5
-        fac = [om @ dF / s, om2 @ dH / s2, om @ (ext + inn) / s, om @ ext / s,
-               om @ inn / s]
+        fac = [
+            om @ dF / s,
+            om2 @ dH / s2,
+            om @ (ext + inn) / s,
+            om @ ext / s,
+            om @ inn / s,
+        ]
         return np.concatenate(cont + fac)[self._gather]
 
 
@@ -273,9 +302,12 @@ def _counterfactual(design, var, k):
 
 
 def _layout(res, parts, cont, facs, scen):
-    """Labels in ``res.margins()`` order, their positions in the concatenation
-    [continuous x 5 kinds, factor levels x 5 kinds], and the (level, base)
-    scenario columns of each factor level."""
+    """Labels in ``res.margins()`` order, with positions and scenario pairs.
+
+    Positions index the concatenation [continuous x 5 kinds, factor levels x 5
+    kinds] of :meth:`MarginPlan.evaluate`; pairs are the (level, base) scenario
+    columns of each factor level.
+    """
     nc = len(cont)
     pairs = []
     for f in facs:
@@ -283,12 +315,22 @@ def _layout(res, parts, cont, facs, scen):
         base = d.variables.base[f]
         for k, lev in enumerate(d.variables.levels[f]):
             if k != base:
-                pairs.append((f, k, str(lev), scen.index((f, k)), scen.index((f, base))))
+                pairs.append(
+                    (f, k, str(lev), scen.index((f, k)), scen.index((f, base)))
+                )
     npair = len(pairs)
-    kinds = {"part1": ["total"], "part2": ["total"],
-             "combined": ["total", "extensive", "intensive"]}
-    slot = {("part1", "total"): 0, ("part2", "total"): 1, ("combined", "total"): 2,
-            ("combined", "extensive"): 3, ("combined", "intensive"): 4}
+    kinds = {
+        "part1": ["total"],
+        "part2": ["total"],
+        "combined": ["total", "extensive", "intensive"],
+    }
+    slot = {
+        ("part1", "total"): 0,
+        ("part2", "total"): 1,
+        ("combined", "total"): 2,
+        ("combined", "extensive"): 3,
+        ("combined", "intensive"): 4,
+    }
     labels, gather = [], []
     for part in parts:
         for var, kind in res._variables(part, None):
