@@ -43,8 +43,8 @@ CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/f
               $(wildcard analysis/validate*.py) analysis/codebook.py
 
 .DEFAULT_GOAL := help
-.PHONY: help reproduce data estimates tables figures beyond report test lint clean \
-        distclean
+.PHONY: help reproduce data estimates tables figures beyond report bootstrap \
+        montecarlo test lint clean distclean
 
 ##@ Main targets
 
@@ -85,6 +85,16 @@ estimates: $(CELLS) ## fit the two-part models of Tables 3-4
 $(CELLS) &: $(ANALYTIC) analysis/estimates.py analysis/specs.py \
         $(wildcard analysis/twopart/*.py) $(COMMON_SRC)
 	$(CLI) estimate
+
+REPS    ?= 999
+WORKERS ?= 1
+
+bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, WORKERS=)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster
+
+montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation
+	$(CLI) montecarlo --workers $(WORKERS)
 
 ##@ EXHIBITS
 

@@ -10,7 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.config import MASTER_SEED, SYNTHETIC, RunPaths
+from analysis.config import (
+    BOOTSTRAP_REPS,
+    MASTER_SEED,
+    MONTECARLO_SIMS,
+    SYNTHETIC,
+    RunPaths,
+)
 
 MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
@@ -61,6 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
         "beyond", help="specification checks, robustness, policy counterfactuals"
     )
     add_real_flags(beyond)
+
+    boot = stages.add_parser("bootstrap", help="bootstrap every Table 3-4 quantity")
+    boot.add_argument("--reps", type=int, default=BOOTSTRAP_REPS, help="replications")
+    boot.add_argument(
+        "--cluster",
+        action="store_true",
+        help="resample PSUs within strata instead of respondents",
+    )
+    boot.add_argument("--workers", type=int, default=1, help="local processes")
+    boot.add_argument("--scheduler", help="Dask scheduler address (runs there)")
+    boot.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
+    boot.add_argument(
+        "--ci", default="percentile", choices=("percentile", "normal", "bc")
+    )
+
+    mc = stages.add_parser("montecarlo", help="bias and CI coverage by simulation")
+    mc.add_argument("--sims", type=int, default=MONTECARLO_SIMS, help="data sets")
+    mc.add_argument("--reps", type=int, default=199, help="bootstrap reps per set")
+    mc.add_argument("--workers", type=int, default=1, help="local processes")
+    mc.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
 
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
@@ -180,6 +206,40 @@ def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
+def run_bootstrap(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``bootstrap``: bootstrap SEs and CIs beside the delta-method ones."""
+    from analysis.bootstrap import results
+
+    results.main(
+        paths.analytic,
+        paths.estimates_dir,
+        tables_dir=paths.tables_dir,
+        reps=args.reps,
+        scheme="cluster" if args.cluster else "pairs",
+        workers=args.workers,
+        scheduler=args.scheduler,
+        seed=args.seed,
+        ci=args.ci,
+    )
+    return 0
+
+
+def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``montecarlo``: bias and coverage of delta-method and bootstrap CIs."""
+    from analysis import montecarlo
+
+    montecarlo.main(
+        paths.analytic,
+        paths.estimates_dir,
+        paths.figures_dir,
+        sims=args.sims,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    return 0
+
+
 def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``beyond``: diagnostics, robustness table and counterfactuals."""
     from analysis import beyond
@@ -197,5 +257,7 @@ STAGES = {
     "estimate": run_estimate,
     "exhibits": run_exhibits,
     "beyond": run_beyond,
+    "bootstrap": run_bootstrap,
+    "montecarlo": run_montecarlo,
     "report": run_report,
 }

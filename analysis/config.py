@@ -23,6 +23,10 @@ N_CITIES = 348
 N_PROVINCIAL_UNITS = 32
 N_ANALYTIC = 1_165
 
+# Inference settings (override on the CLI).
+BOOTSTRAP_REPS = 999  # replications per bootstrap run (Stata's default reps() is 50)
+MONTECARLO_SIMS = 200  # simulated data sets in the Monte-Carlo check
+
 
 @dataclass(frozen=True)
 class RunPaths:
