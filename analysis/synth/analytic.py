@@ -118,12 +118,19 @@ def _add_money(frame, x, params, draws) -> None:
     ratio0 = outcomes.latent_ratio(x, params, draws)
     cost0 = outcomes.latent_cost(x, params, draws)
     p2 = (frame["in_part2"] == 1).to_numpy()
-    amount, cost_p2 = calibrate_moments.match_part2(
-        frame.loc[p2].reset_index(drop=True), ratio0[p2], cost0[p2]
-    )
-    cost = np.zeros(len(frame), np.int64)
-    cost[p2] = cost_p2
-    frame["total_expenditure"] = calibrate_moments.match_other_costs(frame, cost, p2, cost0)
+    for max_nfev in (calibrate_moments.MAX_NFEV, None):  # fast first, exact if needed
+        amount, cost_p2 = calibrate_moments.match_part2(
+            frame.loc[p2].reset_index(drop=True), ratio0[p2], cost0[p2], max_nfev
+        )
+        cost = np.zeros(len(frame), np.int64)
+        cost[p2] = cost_p2
+        try:
+            other = calibrate_moments.match_other_costs(frame, cost, p2, cost0)
+            break
+        except (ValueError, RuntimeError):
+            if max_nfev is None:
+                raise
+    frame["total_expenditure"] = other
     frame["reimb_amount"] = np.nan
     frame.loc[p2, "reimb_amount"] = amount.astype(float)
     frame["reimb_ratio"] = frame["reimb_amount"] / frame["total_expenditure"]

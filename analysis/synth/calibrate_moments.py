@@ -37,6 +37,7 @@ RIDGE = 0.05  # weight of the identity transform, in rounding half-widths
 # The published margins conflict slightly (least-squares cost > 0), so the solver would
 # crawl to scipy's default limit (1,200-1,800 evaluations, 8 s); 80 evaluations reach
 # the same neighbourhood in 0.3 s and the integer nudge puts every moment in its window.
+# If the capped solution leaves the other costs infeasible, the caller reruns uncapped.
 MAX_NFEV = 80
 
 
@@ -121,7 +122,7 @@ def _z_function(moment_targets):
     return z
 
 
-def match_part2(frame, ratio0, cost0):
+def match_part2(frame, ratio0, cost0, max_nfev=MAX_NFEV):
     """Integer (amount, cost) of the part-2 rows with every Table 1/2 moment in window.
 
     ``frame`` holds the part-2 rows only; ``ratio0`` and ``cost0`` are their DGP values.
@@ -147,7 +148,7 @@ def match_part2(frame, ratio0, cost0):
             [z_ratio({"ratio": 100 * ratio_of(p)}), RIDGE * (p - p0)[k:]]
         ),
         p0,
-        max_nfev=MAX_NFEV,
+        max_nfev=max_nfev,
     )
     r = ratio_of(fit.x)
 
@@ -164,7 +165,7 @@ def match_part2(frame, ratio0, cost0):
         return np.concatenate([z_money(money), z_soft(money), RIDGE * (q - q0)[k:]])
 
     q0 = np.concatenate([np.log(np.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)])
-    c = cost_of(optimize.least_squares(residuals, q0, x_scale=0.1, max_nfev=MAX_NFEV).x)
+    c = cost_of(optimize.least_squares(residuals, q0, x_scale=0.1, max_nfev=max_nfev).x)
     amount = np.maximum(np.rint(r * c), 1)
     cost = np.maximum(np.rint(c), amount)
     x = np.column_stack([amount, cost]).astype(np.int64)

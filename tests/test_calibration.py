@@ -1,0 +1,58 @@
+"""The synthetic frame, fitted by the pipeline's own models, against Tables 3-4.
+
+What is asserted is what the generator achieves today (docs/calibration.md): the
+pipeline's fit_all runs on the frame (no perfectly predicted cell), and the probit
+column (participation calibration) is close to the published cells. The issue's full
+targets (report.target_summary all met) are NOT yet asserted: the GLM columns are not
+calibrated (see docs/calibration.md for the measured numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import config, estimates, report, schema, specs
+from analysis.synth.analytic import synthesize_analytic
+
+
+def _to_analytic(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cleaned analytic frame's columns the models use (round trip is tested)."""
+    out = frame.copy()
+    out["age_sq"] = out["age"].astype(float) ** 2
+    for factor, levels in schema.FACTORS.items():
+        if factor in out:
+            out[factor] = pd.Categorical(out[factor], categories=levels)
+    return out
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> pd.DataFrame:
+    frame = synthesize_analytic(np.random.SeedSequence(config.MASTER_SEED))
+    cells = estimates.paper_cells(estimates.fit_all(_to_analytic(frame)))
+    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    return report.cell_verdicts(cells, conflicts)
+
+
+def test_every_published_cell_is_estimated(verdicts):
+    probit = verdicts[verdicts["equation"] == "probit"]
+    assert len(probit) == 30
+    assert probit["estimate"].notna().all()
+
+
+def test_probit_points_close(verdicts):
+    probit = verdicts[(verdicts["equation"] == "probit") & verdicts["dev_se"].notna()]
+    assert probit["dev_se"].abs().max() < 0.3
+    assert (probit["dev_se"].abs() <= 0.1).mean() >= 0.85
+
+
+def test_scheme_cells_met_under_derivative_reading(verdicts):
+    """C13 re-examined: with 470/308 exact, URBMI/UEBMI are met (derivative AMEs)."""
+    rows = verdicts[(verdicts["sample"] == "total") & (verdicts["equation"] == "probit")]
+    rows = rows[rows["term"].isin(["URBMI", "UEBMI"])]
+    assert (rows["dev_se"].abs() <= 0.1).all()
+
+
+def test_semantics_default_is_columnwise():
+    assert specs.regressors.__defaults__[0] == "columnwise"
