@@ -32,8 +32,11 @@ Shapley split). ``tests/test_bootstrap.py`` checks the plan against
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isfinite
 
 import numpy as np
+from scipy.linalg.lapack import dposv as _dposv
+from scipy.special import expit, log_ndtr, ndtr
 
 from .errors import (
     CollinearityError,
@@ -41,9 +44,11 @@ from .errors import (
     OutcomeError,
     PerfectPredictionError,
 )
-from .fit import _FAMILIES, _LINKS, MAXITER, _binary_factors
-from .links import MEANS
-from .newton import binary_loglike, glm_factors, newton
+from .fit import _FAMILIES, _LINKS, MAXITER
+from .links import MEANS, _npdf
+from .newton import glm_factors, newton
+
+_FLOAT_EPS = np.finfo(float).eps  # statsmodels' clip of y/mu in the Gamma deviance
 
 Arr = np.ndarray
 
@@ -65,22 +70,13 @@ def fit_binary(
     PerfectPredictionError
         Fitted probabilities of 0 or 1 among rows with positive weight.
     """
-
-    def factors(eta):
-        u, a = _binary_factors(y, eta, model)
-        return (u, a) if w is None else (w * u, w * a)
-
     b0 = np.zeros(X.shape[1]) if start is None else start
     with np.errstate(all="ignore"):
-        b, iters, ok = newton(
-            X, lambda e: binary_loglike(y, e, model, w), factors, b0, maxiter
-        )
+        b, iters, ok, X, y, w = _lean_newton(X, y, w, model, b0, maxiter)
     if not ok or not np.all(np.isfinite(b)):
         raise ConvergenceError(f"part 1 {model} did not converge ({iters} steps)")
-    p = MEANS[model].h(X @ b)
+    p = MEANS[model].h(X @ b)  # X: the rows with positive weight
     bad = (p < 1e-10) | (p > 1.0 - 1e-10)
-    if w is not None:
-        bad &= w > 0
     if bad.any():
         raise PerfectPredictionError(f"part 1 {model}: {int(bad.sum())} fitted 0/1")
     return b
@@ -101,6 +97,25 @@ def fit_glm(
     :class:`ConvergenceError` on failure (as :func:`fit_binary`).
     """
     fam = _FAMILIES[family](_LINKS[link]())
+    if start is None:
+        from .newton import glm_start
+
+        with np.errstate(all="ignore"):
+            start = glm_start(X, y, fam, w)
+    if (family, link) == ("gamma", "log"):
+        with np.errstate(all="ignore"):
+            b, iters, ok, *_ = _lean_newton(X, y, w, "gamma_log", start, maxiter)
+    else:
+        b, iters, ok = _generic_glm(X, y, fam, w, start, maxiter)
+    if not ok or not np.all(np.isfinite(b)):
+        raise ConvergenceError(
+            f"part 2 glm {family}/{link} did not converge ({iters} steps)"
+        )
+    return b
+
+
+def _generic_glm(X, y, fam, w, start, maxiter):
+    """Newton with statsmodels' family methods (families without a closed form)."""
     wt = 1.0 if w is None else w
 
     def objective(eta):
@@ -118,16 +133,95 @@ def fit_glm(
         return wt / (fam.link.deriv(mu) ** 2 * fam.variance(mu))
 
     with np.errstate(all="ignore"):
-        if start is None:
-            from .newton import glm_start
+        return newton(X, objective, factors, start, maxiter, expected)
 
-            start = glm_start(X, y, fam, w)
-        b, iters, ok = newton(X, objective, factors, start, maxiter, expected)
-    if not ok or not np.all(np.isfinite(b)):
-        raise ConvergenceError(
-            f"part 2 glm {family}/{link} did not converge ({iters} steps)"
-        )
-    return b
+
+def _lean_newton(X, y, w, kind, start, maxiter):
+    """Newton for probit / logit / Gamma-log with closed-form factors (small K).
+
+    The same steps, step halving and stopping rule as :func:`.newton.newton`,
+    on the rows with positive weight only (a zero-weight row adds nothing to
+    any sum), with the score and observed-information factors written out
+    (probit: lambda, lambda (lambda + eta); logit: y - p, p (1 - p); Gamma-log:
+    y/mu - 1, y/mu) and one LAPACK ``dposv`` per step on the information scaled
+    to unit diagonal. Returns (params, iterations, converged, X, y, w) with the
+    arrays restricted to the rows used.
+    """
+    if w is not None:
+        keep = w > 0.0
+        if not keep.all():
+            X, y, w = X[keep], y[keep], w[keep]
+    ww = np.ones(y.size) if w is None else w
+    if kind == "gamma_log":
+        # deviance / 2 = sum w (r - 1 - log r), r = y/mu (statsmodels clips r)
+        def objective(eta):
+            r = y * np.exp(-eta)
+            v = r - 1.0 - np.log(np.maximum(r, _FLOAT_EPS))
+            return -2.0 * float(ww @ v)
+
+        def factors(eta):
+            r = y * np.exp(-eta)
+            return ww * (r - 1.0), ww * r
+
+    elif kind == "probit":
+        q = 2.0 * y - 1.0
+
+        def objective(eta):
+            return float(ww @ log_ndtr(q * eta))
+
+        def factors(eta):
+            lam = q * _npdf(eta) / ndtr(q * eta)
+            return ww * lam, ww * (lam * (lam + eta))
+
+    else:  # logit
+
+        def objective(eta):
+            return float(ww @ -np.logaddexp(0.0, -(2.0 * y - 1.0) * eta))
+
+        def factors(eta):
+            p = expit(eta)
+            return ww * (y - p), ww * (p * (1.0 - p))
+
+    XT = X.T
+    b = np.array(start, dtype=float)
+    eta = X @ b
+    f = objective(eta)
+    for it in range(1, maxiter + 1):
+        g, a = factors(eta)
+        info = XT @ (X * a[:, None])
+        d = np.sqrt(np.abs(info.diagonal()))
+        if not np.all(d > 0):
+            return b, it, False, X, y, w
+        s = 1.0 / d
+        _, step, bad = _dposv(info * np.outer(s, s), (XT @ g) * s)
+        if bad or not np.all(np.isfinite(step)):
+            if kind != "gamma_log":
+                return b, it, False, X, y, w
+            # Fisher scoring (expected information w) when observed is not PD
+            info = XT @ (X * ww[:, None])
+            d = np.sqrt(np.abs(info.diagonal()))
+            if not np.all(d > 0):
+                return b, it, False, X, y, w
+            s = 1.0 / d
+            _, step, bad = _dposv(info * np.outer(s, s), (XT @ g) * s)
+            if bad:
+                return b, it, False, X, y, w
+        step = step * s
+        deta = X @ step
+        t = 1.0
+        for _ in range(30):
+            eta_new = eta + t * deta
+            f_new = objective(eta_new)
+            if isfinite(f_new) and f_new >= f - 1e-12 * (1.0 + abs(f)):
+                break
+            t *= 0.5
+        else:
+            eta_new = eta + t * deta
+            f_new = objective(eta_new)
+        b, eta, f = b + t * step, eta_new, f_new
+        if np.all(np.abs(step) <= 1e-10 * (1.0 + np.abs(b))):
+            return b, it, True, X, y, w
+    return b, maxiter, False, X, y, w
 
 
 def binary_columns(X: Arr) -> Arr:
