@@ -56,3 +56,17 @@ def test_scheme_cells_met_under_derivative_reading(verdicts):
 
 def test_semantics_default_is_columnwise():
     assert specs.regressors.__defaults__[0] == "columnwise"
+
+
+def test_glm_points_met(verdicts):
+    """Score-preserving calibration (analysis/synth/calibrate_score.py): every amount and
+    ratio cell of Tables 3-4 within 0.1 published SE (age_sq: rounds to 0.000)."""
+    glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
+    assert len(glm) == 60
+    assert glm["point_ok"].all()
+
+
+def test_glm_ses_and_stars(verdicts):
+    glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
+    assert glm["se_ok"].mean() >= 0.9
+    assert glm["stars_ok"].mean() >= 0.95

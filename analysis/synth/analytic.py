@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from analysis import schema
-from analysis.synth import calibrate_moments, calibrate_probit, covariates, outcomes, resolutions, targets
+from analysis.synth import (
+    calibrate_moments,
+    calibrate_probit,
+    calibrate_score,
+    covariates,
+    outcomes,
+    resolutions,
+    targets,
+)
 
 FRAME_COLUMNS = (
     "scheme", "education", "scope", "reason", "duration", "facility_level",
@@ -52,7 +60,8 @@ def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
     reimbursed, _, _, _ = calibrate_probit.calibrate(problem, params.probit)
     frame["reimbursed"] = reimbursed
     reimb_counts = {
-        cell: int(frame.loc[cells == cell, "reimbursed"].sum()) for cell in sorted(set(cells))
+        cell: int(frame.loc[cells == cell, "reimbursed"].sum())
+        for cell in sorted(set(cells))
     }
     part2_counts = part2_cell_counts(reimb_counts)
     score = np.where(frame["reimbursed"] == 1, draws.part2, -np.inf)
@@ -66,8 +75,12 @@ def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
 def reimbursed_cell_counts(frame: pd.DataFrame) -> dict[str, int]:
     """Reimbursed counts by (column, scope): IPF of the cell sizes to both margins."""
     scopes = schema.FACTORS["scope"]
-    sizes = pd.crosstab(frame["column"], frame["scope"]).loc[list(targets.COLUMNS), scopes]
-    rows = np.array([targets.t1_counts("reimbursed", c)["yes"] for c in targets.COLUMNS])
+    sizes = pd.crosstab(frame["column"], frame["scope"]).loc[
+        list(targets.COLUMNS), scopes
+    ]
+    rows = np.array(
+        [targets.t1_counts("reimbursed", c)["yes"] for c in targets.COLUMNS]
+    )
     pct = {s: m for s, (m, _) in targets.t2_moments("reimbursed_pct").items()}
     cols = np.array([round(pct[s] * sizes[s].sum() / 100) for s in scopes])
     table = resolutions.ipf_2x3(sizes.to_numpy(), rows, cols)
@@ -77,7 +90,9 @@ def reimbursed_cell_counts(frame: pd.DataFrame) -> dict[str, int]:
 def part2_cell_counts(reimb_counts: dict[str, int]) -> dict[str, int]:
     """Part-2 counts by (column, scope): IPF of the reimbursed cells to C06/C07 margins."""
     scopes = schema.FACTORS["scope"]
-    seed = np.array([[reimb_counts[f"{c}|{s}"] for s in scopes] for c in targets.COLUMNS])
+    seed = np.array(
+        [[reimb_counts[f"{c}|{s}"] for s in scopes] for c in targets.COLUMNS]
+    )
     rows = np.array([resolutions.PART2_BY_COLUMN[c] for c in targets.COLUMNS])
     cols = np.array([resolutions.PART2_BY_SCOPE[s] for s in scopes])
     table = resolutions.ipf_2x3(seed, rows, cols)
@@ -121,6 +136,9 @@ def _add_money(frame, x, params, draws) -> None:
     for max_nfev in (calibrate_moments.MAX_NFEV, None):  # fast first, exact if needed
         amount, cost_p2 = calibrate_moments.match_part2(
             frame.loc[p2].reset_index(drop=True), ratio0[p2], cost0[p2], max_nfev
+        )
+        amount, cost_p2, _ = calibrate_score.calibrate_money(
+            frame.loc[p2].reset_index(drop=True), x[p2], amount, cost_p2
         )
         cost = np.zeros(len(frame), np.int64)
         cost[p2] = cost_p2

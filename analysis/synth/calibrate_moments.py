@@ -169,14 +169,21 @@ def match_part2(frame, ratio0, cost0, max_nfev=MAX_NFEV):
     amount = np.maximum(np.rint(r * c), 1)
     cost = np.maximum(np.rint(c), amount)
     x = np.column_stack([amount, cost]).astype(np.int64)
-    x = nudge(
+    x = nudge_part2(frame, x, moment_targets)
+    return x[:, 0], x[:, 1]
+
+
+def nudge_part2(frame, x, moment_targets=None):
+    """Integer moves on (amount, cost) of the part-2 rows until every moment fits."""
+    if moment_targets is None:
+        moment_targets = part2_targets(frame)
+    return nudge(
         x,
         _part2_derive,
         moment_targets,
         movable=np.ones(len(x), bool),
         valid=lambda v: (v[:, 0] >= 1) & (v[:, 1] >= np.maximum(v[:, 0], COST_FLOOR)),
     )
-    return x[:, 0], x[:, 1]
 
 
 # Unpublished: part-2 cost mean and SD in the URBMI+UEBMI column. Table 1's urban cost
