@@ -110,7 +110,9 @@ def complementary(
             block = counts.loc[rows, columns]
             if hidden.loc[rows, columns].to_numpy().sum() != 1:
                 continue
-            free = block.where(~hidden.loc[rows, columns] & block.gt(0)).stack()
+            free = (
+                block.where(~hidden.loc[rows, columns] & block.gt(0)).stack().dropna()
+            )
             if len(free):
                 row, column = free.idxmin()
                 hidden.loc[row, column] = changed = True
