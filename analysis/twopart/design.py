@@ -142,7 +142,7 @@ class Variables:
             else:
                 levels = tuple(sorted(pd.unique(s)))
                 codes = pd.Categorical(s, categories=levels).codes
-            self.codes[var] = np.asarray(codes, dtype=np.int64)
+            self.codes[var] = np.asarray(codes)  # pandas' compact int8/int16
             self.levels[var] = levels
             self.base[var] = 0
         if atom.base is not None:
@@ -163,6 +163,14 @@ class Variables:
         if base not in labels:
             raise ValueError(f"ib({base}).{var}: level {base!r} not in {labels}")
         return labels.index(base)
+
+    def block(self, start: int, stop: int) -> Variables:
+        """The same variables on rows ``start:stop`` (views, no copies)."""
+        out = Variables.__new__(Variables)
+        out.cont = {k: a[start:stop] for k, a in self.cont.items()}
+        out.codes = {k: a[start:stop] for k, a in self.codes.items()}
+        out.levels, out.base = self.levels, self.base
+        return out
 
     def level_code(self, var: str, level: object) -> int:
         """Code of ``level`` (a label) in factor ``var``; ValueError if absent."""
@@ -243,16 +251,51 @@ class Design:
         self.names = [c.name for c in columns]
         self.X = np.empty((n, len(columns)), dtype=np.float64, order="F")
         for j, c in enumerate(columns):
-            self.X[:, j] = _column_value(c, variables, {}, n)
+            col = self.X[:, j]
+            if not c.conts and len(c.levels) == 1:  # a factor level: one pass
+                var, k = c.levels[0]
+                col[:] = variables.codes[var] == k
+            elif len(c.conts) == 1 and not c.levels:
+                col[:] = variables.cont[c.conts[0]]
+            elif not c.conts and not c.levels:
+                col[:] = 1.0
+            else:
+                col[:] = _column_value(c, variables, {}, n)
+
+    def block(self, start: int, stop: int) -> Design:
+        """The design restricted to rows ``start:stop`` (views of X and variables)."""
+        out = Design.__new__(Design)
+        out.columns, out.names = self.columns, self.names
+        out._touching = self.__dict__.setdefault("_touching", {})
+        out.variables = self.variables.block(start, stop)
+        out.X = self.X[start:stop]
+        out.n = out.X.shape[0]
+        return out
+
+    def take(self, rows: np.ndarray, X: np.ndarray) -> Design:
+        """The design on the rows of mask ``rows``, given X on those rows."""
+        out = Design.__new__(Design)
+        out.columns, out.names = self.columns, self.names
+        out._touching = self.__dict__.setdefault("_touching", {})
+        v = Variables.__new__(Variables)
+        v.cont = {k: a[rows] for k, a in self.variables.cont.items()}
+        v.codes = {k: a[rows] for k, a in self.variables.codes.items()}
+        v.levels, v.base = self.variables.levels, self.variables.base
+        out.variables, out.X, out.n = v, X, X.shape[0]
+        return out
 
     def touching(self, variables: set[str]) -> np.ndarray:
         """Return the indices of the columns that involve any of ``variables``."""
-        idx = [
-            j
-            for j, c in enumerate(self.columns)
-            if variables & (set(c.conts) | {f for f, _ in c.levels})
-        ]
-        return np.asarray(idx, dtype=np.int64)
+        key = frozenset(variables)
+        cache = self.__dict__.setdefault("_touching", {})
+        if key not in cache:
+            idx = [
+                j
+                for j, c in enumerate(self.columns)
+                if variables & (set(c.conts) | {f for f, _ in c.levels})
+            ]
+            cache[key] = np.asarray(idx, dtype=np.int64)
+        return cache[key]
 
     def factor_variables(self) -> list[str]:
         """Factor variables used, in column order."""

@@ -28,16 +28,25 @@ class Basis:
             block,
             sparse,
         )
+        self._diff = None
+
+    def diff(self) -> np.ndarray:
+        """The replaced columns minus the observed ones (``block`` if sparse)."""
+        if self._diff is None:
+            if self.sparse:
+                self._diff = self.block
+            else:
+                self._diff = self.block.copy(order="F")
+                for m, j in enumerate(self.idx):
+                    self._diff[:, m] -= self.X[:, j]
+        return self._diff
 
     def correction(self, v: np.ndarray) -> np.ndarray:
         """B'v - X'v (or B'v itself if ``sparse``) as a K-vector, in O(N |idx|)."""
         out = np.zeros(self.X.shape[1])
         if self.idx is None or not self.idx.size:
             return out
-        for m, j in enumerate(self.idx):
-            out[j] = self.block[:, m] @ v
-            if not self.sparse:
-                out[j] -= self.X[:, j] @ v
+        out[self.idx] = v @ self.diff()
         return out
 
 
@@ -115,18 +124,23 @@ def leaf(val: np.ndarray, basis: Basis, coef: np.ndarray) -> Lin:
     return Lin(val, {id(basis): (basis, coef)})
 
 
-def reduce_mean(q: Lin, omega: np.ndarray, sizes: tuple[int, int], red: Reducer):
+def reduce_mean(
+    q: Lin, omega: np.ndarray, sizes: tuple[int, int], red: Reducer, total=None
+):
     """Weighted mean of ``q`` and its gradient over (part 1, part 2) parameters.
 
     The gradient is returned as ``[g1, g2]``, complete once ``red.finish()`` has
     run: bases sharing a design and part are summed before one deferred X'v.
+    ``total`` replaces sum(omega) as the denominator (a block of rows of a
+    larger averaging sample contributes its share of the mean).
     """
-    tot = float(np.sum(omega))
+    tot = float(np.sum(omega)) if total is None else float(total)
     est = float(np.sum(omega * q.val) / tot)
     grad = [np.zeros(sizes[0]), np.zeros(sizes[1])]
     full: dict = {}
+    unit = bool(omega.size) and omega[0] == 1.0 and bool(np.all(omega == 1.0))
     for basis, coef in q.grad.values():
-        v = omega * coef / tot
+        v = coef * (1.0 / tot) if unit else omega * coef / tot
         grad[basis.part] += basis.correction(v)
         if not basis.sparse:
             key = (id(basis.X), basis.part)

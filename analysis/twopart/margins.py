@@ -55,6 +55,25 @@ class Context:
             d.X @ b for d, b in zip(self.designs, self.params, strict=True)
         )
 
+    def block(self, start: int, stop: int, start2: int) -> Context:
+        """The same context on rows ``start:stop`` (views of the arrays).
+
+        ``start2`` counts part-2 rows before ``start``: the block's part-2 rows
+        are the next rows of ``X2`` (a view, no copy).
+        """
+        rows2 = self.rows2[start:stop]
+        X2 = None
+        if self.X2 is not None:
+            X2 = self.X2[start2 : start2 + int(np.count_nonzero(rows2))]
+        return Context(
+            tuple(d.block(start, stop) for d in self.designs),
+            self.params,
+            self.means,
+            None if self.weights is None else self.weights[start:stop],
+            rows2,
+            X2,
+        )
+
     @property
     def sizes(self) -> tuple[int, int]:
         """Number of coefficients of part 1 and part 2."""
@@ -64,12 +83,15 @@ class Context:
 class Frame:
     """Margins over one averaging sample ``rows`` with overrides ``at``."""
 
-    def __init__(self, ctx: Context, rows: np.ndarray, at: dict):
+    def __init__(self, ctx: Context, rows: np.ndarray, at: dict, total=None):
         self.ctx, self.rows, self.at = ctx, rows, at
         self.whole = bool(rows.all())  # no copies when averaging over all rows
         w = ctx.weights
         n = rows.size if self.whole else int(rows.sum())
         self.omega = np.ones(n) if w is None else (w if self.whole else w[rows])
+        # denominator of the means: sum(omega), or the whole sample's when the
+        # frame is one block of rows of it
+        self.total = float(np.sum(self.omega)) if total is None else float(total)
         self._cache: dict = {}
         self._xr: dict = {}
         self._eta: dict = {}
@@ -85,6 +107,14 @@ class Frame:
             else:
                 self._xr[p] = X[self.rows]
         return self._xr[p]
+
+    def design(self, p: int):
+        """Part ``p``'s design on the averaging rows (built once per frame)."""
+        key = ("design", p)
+        if key not in self._xr:
+            d = self.ctx.designs[p]
+            self._xr[key] = d if self.whole else d.take(self.rows, self.Xr(p))
+        return self._xr[key]
 
     def eta(self, p: int) -> np.ndarray:
         """Fitted index of part ``p`` on the averaging rows."""
@@ -122,15 +152,15 @@ class Frame:
 
     def _mean(self, p: int, over: dict) -> Lin:
         ctx = self.ctx
-        design, b = ctx.designs[p], ctx.params[p]
-        idx, block = design.evaluate(self.codes({**self.at, **over}, p), self.rows)
+        b = ctx.params[p]
+        over = self.codes({**self.at, **over}, p)
+        idx, block = self.design(p).evaluate(over)
         X = self.Xr(p)
-        eta = self.eta(p).copy()
-        for m, j in enumerate(idx):
-            eta += (block[:, m] - X[:, j]) * b[j]
         basis = Basis(p, X, idx, block)
+        eta = self.eta(p) + basis.diff() @ b[idx] if idx.size else self.eta(p)
         h = ctx.means[p]
-        lin = leaf(h.h(eta), basis, h.d1(eta))
+        val = h.h(eta)
+        lin = leaf(val, basis, val if h.d1 is h.h else h.d1(eta))
         lin.eta, lin.basis = eta, basis  # reused by ``deriv``
         return lin
 
@@ -141,13 +171,14 @@ class Frame:
         design = ctx.designs[p]
         if var not in design.continuous_variables():
             return Lin(np.zeros(self.omega.size), {})
-        idx, block = design.derivative(var, self.codes(self.at, p), self.rows)
+        idx, block = self.design(p).derivative(var, self.codes(self.at, p))
         deta = block @ ctx.params[p][idx]
         dbasis = Basis(p, self.Xr(p), idx, block, sparse=True)
         h = ctx.means[p]
-        d1 = h.d1(m.eta)
+        d1 = m.grad[id(m.basis)][1]  # h'(eta), computed with the mean
+        d2 = m.val if h.d2 is h.h else h.d2(m.eta)
         g = {
-            id(m.basis): (m.basis, h.d2(m.eta) * deta),
+            id(m.basis): (m.basis, d2 * deta),
             id(dbasis): (dbasis, d1),
         }
         return Lin(d1 * deta, g)
@@ -171,8 +202,10 @@ def continuous_effects(fr: Frame, part: str, var: str, effect: str) -> dict:
         m1, m2 = fr.mean(0, {}), fr.mean(1, {})
         ext, inten = fr.deriv(0, var) * m2, m1 * fr.deriv(1, var)
         m = m1 * m2
+        # the total's gradient is the sum of its parts' (see ``summarise``):
+        # only its values are needed
         out = {
-            "total": (ext + inten, m),
+            "total": (Lin(ext.val + inten.val, {}), m),
             "extensive": (ext, m),
             "intensive": (inten, m),
         }
@@ -195,7 +228,8 @@ def discrete_effects(fr: Frame, part: str, var: str, level, base) -> dict:
     h1, h0 = fr.mean(1, {var: level}), fr.mean(1, {var: base})
     ext = (f1 - f0) * (h0 + h1).scale(0.5)
     inten = (h1 - h0) * (f0 + f1).scale(0.5)
-    return {"total": ext + inten, "extensive": ext, "intensive": inten}
+    total = Lin(ext.val + inten.val, {})  # gradient: ext's + inten's (summarise)
+    return {"total": total, "extensive": ext, "intensive": inten}
 
 
 def _same(rows: np.ndarray, ctx: Context) -> bool:
@@ -212,10 +246,10 @@ def summarise(fr: Frame, effects: dict, red: Reducer) -> list[tuple]:
     for comp, q in effects.items():
         if comp == "total" and "extensive" in effects:
             continue
-        out[comp] = reduce_mean(q, fr.omega, fr.ctx.sizes, red)
+        out[comp] = reduce_mean(q, fr.omega, fr.ctx.sizes, red, fr.total)
     if "extensive" in effects:
         g1, g2 = out["extensive"][1], out["intensive"][1]
-        est = float(np.sum(fr.omega * effects["total"].val) / np.sum(fr.omega))
+        est = float(np.sum(fr.omega * effects["total"].val) / fr.total)
         out = {"total": (est, _GradSum(g1, g2)), **out}
     return [(comp, est, g) for comp, (est, g) in out.items()]
 

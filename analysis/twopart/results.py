@@ -18,6 +18,12 @@ from .margins import (
 from .spec import Effect, MarginPart, validate_choice
 
 _Z975 = norm.ppf(0.975)
+#: Rows per block of the margins computation: per-observation temporaries stay
+#: in cache and memory stays bounded; estimates and X'v gradients add up over
+#: blocks (the means' denominators are the whole averaging sample's).
+MARGIN_BLOCK_ROWS = 32_768
+#: Gradient vectors per X'V product (``lin.Reducer`` batch).
+MARGIN_BATCH = 32
 MARGIN_COLUMNS = [
     "part",
     "component",
@@ -155,28 +161,75 @@ class TwoPartResults:
         return pd.concat(frames, ignore_index=True)
 
     def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
-        rows = []
         n = self.nobs["part1"]
         base_mask = np.ones(n, bool) if mask is None else mask
-        V = self.cov.to_numpy()
-        red = Reducer()
+        samples = {}  # part -> (averaging rows, sum of their weights)
         for part in parts:
             r = base_mask
             if part == "part2" and p2s == "positives":
                 rows2 = self.sample.rows2
                 r = rows2 if mask is None else base_mask & rows2
-            fr = Frame(self.context, r, at)
-            for var, kind in self._variables(part, variables):
-                rows.extend(self._one(fr, part, var, kind, effect, red))
-                fr.forget(var)
-        red.finish()
-        for i, row in enumerate(rows):
-            g = gradient(row[-1])
-            rows[i] = (*row[:-1], float(np.sqrt(max(g @ V @ g, 0.0))))
+            w = self.weights
+            samples[part] = (r, float(r.sum() if w is None else np.sum(w[r])))
+        acc: dict = {}  # part -> [rows with estimate and gradient summed over blocks]
+        for start, stop, start2 in _blocks(n, self.sample.rows2):
+            whole = stop - start == n
+            ctx = self.context if whole else self.context.block(start, stop, start2)
+            todo = {p: (r[start:stop], t) for p, (r, t) in samples.items()}
+            if not whole:  # skip parts with no averaging rows in this block
+                todo = {p: (rb, t) for p, (rb, t) in todo.items() if rb.any()}
+            self._accumulate(acc, ctx, todo, variables, effect, at)
+        empty = {p: samples[p] for p in parts if p not in acc}
+        if empty:  # an empty averaging sample: NaN estimates, as unblocked
+            self._accumulate(acc, self.context, empty, variables, effect, at)
+        V = self.cov.to_numpy()
+        rows = []
+        for part in parts:
+            for row in acc[part]:
+                g = row[-1]
+                rows.append((*row[:-1], float(np.sqrt(max(g @ V @ g, 0.0)))))
         out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
         return out.assign(
             **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
         )
+
+    def _accumulate(self, acc, ctx, todo, variables, effect, at):
+        """Add one block's share of each part's margins (estimates, gradients).
+
+        ``todo`` maps part -> (averaging rows in the block, whole-sample weight
+        total). Parts averaging over the same rows share one :class:`Frame`, so
+        part 1 and combined margins evaluate each scenario once.
+        """
+        red = Reducer(MARGIN_BATCH)
+        frames, by_rows = {}, {}
+        for part, (rows, total) in todo.items():
+            key = (rows.tobytes(), total)
+            if key not in by_rows:
+                by_rows[key] = Frame(ctx, rows, at, total)
+            frames[part] = by_rows[key]
+        wanted = {part: self._variables(part, variables) for part in todo}
+        order = list(dict.fromkeys(v for vs in wanted.values() for v in vs))
+        found: dict = {}
+        for var, kind in order:
+            for part in todo:
+                if (var, kind) in wanted[part]:
+                    fr = frames[part]
+                    found[part, var] = self._one(fr, part, var, kind, effect, red)
+            for fr in by_rows.values():
+                fr.forget(var)
+        red.finish()
+        for part in todo:
+            rows = [
+                (*row[:-1], gradient(row[-1]))
+                for var, _ in wanted[part]
+                for row in found[part, var]
+            ]
+            if part not in acc:
+                acc[part] = [list(row) for row in rows]
+                continue
+            for have, row in zip(acc[part], rows, strict=True):
+                have[-2] += row[-2]
+                have[-1] = have[-1] + row[-1]
 
     def _variables(self, part: str, variables) -> list[tuple[str, str]]:
         ds = {"part1": self.designs[:1], "part2": self.designs[1:]}.get(
@@ -228,3 +281,16 @@ class TwoPartResults:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def _blocks(n: int, rows2: np.ndarray):
+    """(start, stop, part-2 rows before start) of each block of margin rows."""
+    step = MARGIN_BLOCK_ROWS
+    if n <= step:
+        yield 0, n, 0
+        return
+    start2 = 0
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        yield start, stop, start2
+        start2 += int(np.count_nonzero(rows2[start:stop]))
