@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -82,12 +83,15 @@ def run_package(data, reps: int, workers: int) -> dict:
 
     frame = load(data)
     mem = PeakRSS()
-    t = time.perf_counter()
+    load1 = os.getloadavg()[0]
+    t, c = time.perf_counter(), time.process_time()
     res = results.bootstrap(frame, reps, seed=1, scheme="pairs", workers=workers)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     f = res.failures
     return {
         "seconds": wall,
+        "cpu_seconds_main_process": cpu,
+        "load1_before": load1,
         "reps": reps,
         "peak_mib": mem.close(),
         "refits_failed": int((f["rep"] >= 0).sum()),
@@ -120,7 +124,8 @@ def run_naive(data, reps: int) -> dict:
     }
     mem = PeakRSS()
     failed, fits = 0, 0
-    t = time.perf_counter()
+    load1 = os.getloadavg()[0]
+    t, c = time.perf_counter(), time.process_time()
     for r in range(reps):
         boot = frame.iloc[child_rng(1, r).integers(0, len(frame), len(frame))]
         for s in SUBSAMPLES:
@@ -143,9 +148,11 @@ def run_naive(data, reps: int) -> dict:
                         g.get_margeff(at="overall")
             except Exception:
                 failed += 1
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     return {
         "seconds": wall,
+        "cpu_seconds_main_process": cpu,
+        "load1_before": load1,
         "reps": reps,
         "peak_mib": mem.close(),
         "sample_refits": fits,

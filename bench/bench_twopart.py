@@ -8,12 +8,17 @@ Baseline: sm.Probit(...).fit() + sm.GLM(..., Gamma(Log())).fit(method="newton") 
 get_margeff(dummy=True) per part; with ``--no-baseline-margins-above`` N the
 baseline skips get_margeff (it needs O(N K^2) memory).
 
-Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_twopart.py
+``cpu_seconds`` (process CPU time) and ``load1_before`` (1-minute load average when
+the child starts) show whether other jobs shared the machine: with one BLAS thread,
+wall time well above CPU time means the process waited for a core.
+
+Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_twopart.py [N ...]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -80,8 +85,43 @@ def run_baseline(df: pd.DataFrame, margins: bool) -> None:
         p2.get_margeff(at="overall", dummy=True).summary_frame()
 
 
+def time_xtwx_pass(n: int, k: int = 27, repeat: int = 3) -> float:
+    """Seconds of one blocked X' diag(v) X pass at (n, k): the fits' unit of work.
+
+    Best of ``repeat`` (the floor of the target "within 3x of the X'WX passes
+    the fits need", about 32 passes by the count in statsmodels_baseline.md).
+    """
+    from analysis.twopart.newton import xtwx
+
+    rng = np.random.default_rng(0)
+    X = np.asfortranarray(rng.random((n, k)))
+    v = rng.random(n)
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        xtwx(X, v)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def child(method: str, n: int, margins: bool) -> None:
     import resource
+
+    if method == "xtwx":
+        sec = time_xtwx_pass(n)
+        load = os.getloadavg()[0]
+        print(
+            json.dumps(
+                {
+                    "method": "xtwx pass",
+                    "n": n,
+                    "seconds": sec,
+                    "x32_passes": 32 * sec,
+                    "load1_before": load,
+                }
+            )
+        )
+        return
 
     import statsmodels.api  # noqa: F401  (imports are not timed)
 
@@ -89,9 +129,10 @@ def child(method: str, n: int, margins: bool) -> None:
 
     df = make_data(n)
     before = _rss_mib()
-    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     run_twopart(df) if method == "twopart" else run_baseline(df, margins)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
@@ -99,6 +140,8 @@ def child(method: str, n: int, margins: bool) -> None:
                 "method": method,
                 "n": n,
                 "seconds": secs,
+                "cpu_seconds": cpu,
+                "load1_before": load,
                 "peak_mib": peak,
                 "rss_before_mib": before,
                 "margins": margins,
@@ -119,8 +162,8 @@ def _rss_mib() -> float:
 def main(sizes=(1_165, 200_000, 2_000_000), margins_max=200_000) -> None:
     rows = []
     for n in sizes:
-        for method in ("twopart", "statsmodels"):
-            margins = method == "twopart" or n <= margins_max
+        for method in ("xtwx", "twopart", "statsmodels"):
+            margins = method != "statsmodels" or n <= margins_max
             out = subprocess.run(
                 [
                     sys.executable,

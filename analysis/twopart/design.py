@@ -208,6 +208,11 @@ def expand_columns(terms: list[tuple[Atom, ...]], v: Variables) -> list[Column]:
 def _column_value(
     col: Column, v: Variables, over: dict[str, object], n: int
 ) -> np.ndarray:
+    if not col.conts and len(col.levels) == 1:  # one factor level: 0/1
+        var, k = col.levels[0]
+        if var in over:
+            return np.full(n, float(over[var] == k))
+        return (v.codes[var] == k).astype(np.float64)
     out = np.ones(n)
     for var in col.conts:
         x = over.get(var, v.cont[var])

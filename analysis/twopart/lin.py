@@ -103,7 +103,10 @@ class Lin:
         return Lin(-self.val, {k: (b, -c) for k, (b, c) in self.grad.items()})
 
     def __sub__(self, other: Lin) -> Lin:
-        return self + (-other)
+        g = dict(self.grad)
+        for key, (b, c) in other.grad.items():
+            g[key] = (b, g[key][1] - c) if key in g else (b, -c)
+        return Lin(self.val - other.val, g)
 
     def scale(self, c) -> Lin:
         """Multiply by a constant (array or scalar) without gradient."""
