@@ -186,7 +186,8 @@ def parent(args) -> None:
     naive_b = per_rep * args.reps
     print(
         f"\nnaive statsmodels: {naive['seconds']:.1f} s for {naive['reps']} reps "
-        f"= {per_rep:.3f} s/rep -> {naive_b:.0f} s for {args.reps} (extrapolated); "
+        f"= {per_rep:.3f} s/rep -> {naive_b:.0f} s for {args.reps} "
+        f"({'measured' if naive['reps'] == args.reps else 'extrapolated'}); "
         f"{naive['sample_refits_failed']} of {naive['sample_refits']} sample refits "
         "failed"
     )
