@@ -36,6 +36,9 @@ from analysis.synth.calibrate_targets import TERMS, columns, table_targets
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
 TOL = 1e-6
+BAND_TOL = 1e-5  # an SE-constrained solve is kept only if it converges this far
+ACTIVE_ROUNDS = 0  # SE equality rows: implemented, measured non-convergent (docs)
+ACTIVE_SLACK = 0.03  # a cell becomes active when its log SE leaves its band by this
 DEBUG = False
 
 
@@ -95,6 +98,46 @@ def published_se(equation: str) -> dict[str, dict[int, float]]:
     return out
 
 
+Z_STARS = ((2.576, np.inf), (1.96, 2.576), (0.0, 1.96))  # "**", "*", ""
+SE_BAND = 0.05  # |log(SE / published SE)| allowed by the SE constraints
+STAR_MARGIN = 0.01  # keep z this far (in log) from a star threshold
+
+
+def se_bands(equation: str) -> dict[str, dict[int, tuple[float, float]]]:
+    """Allowed log-SE interval of every published cell: within SE_BAND of the published
+    SE and, where possible, on the published side of the star thresholds (z = value/SE
+    with the published value, which the score constraints impose)."""
+    out = {s: {} for s in SAMPLES}
+    for t in table_targets(equation):
+        pos = int(np.flatnonzero(columns(t.sample) == TERMS.index(t.term))[0])
+        lo, hi = np.log(t.se) - SE_BAND, np.log(t.se) + SE_BAND
+        zlo, zhi = Z_STARS[{"**": 0, "*": 1, "": 2}[t.stars]]
+        if abs(t.value) > 0:
+            s_lo = np.log(abs(t.value)) - np.log(zhi) + STAR_MARGIN
+            s_hi = (
+                np.log(abs(t.value)) - np.log(zlo) - STAR_MARGIN if zlo > 0 else np.inf
+            )
+            if max(lo, s_lo) < min(hi, s_hi):
+                lo, hi = max(lo, s_lo), min(hi, s_hi)
+        out[t.sample][pos] = (lo, hi)
+    return out
+
+
+def _log_se(xs, ys, b, cells, ame):
+    """log SE of ``cells`` (Gamma-log OIM, Pearson scale), plus the pieces for d/dy."""
+    mu = np.exp(xs @ b)
+    u = ys / mu
+    dof = len(ys) - xs.shape[1]
+    phi = np.sum((u - 1) ** 2) / dof
+    v = np.linalg.inv((xs * u[:, None]).T @ xs)
+    k = xs.shape[1]
+    jm = np.eye(k)[cells]
+    if ame:
+        jm = mu.mean() * jm + np.outer(b[cells], (mu[:, None] * xs).mean(axis=0))
+    q = np.einsum("ij,jk,ik->i", jm, v, jm)
+    return 0.5 * np.log(phi * q), (mu, u, phi, q, dof, jm @ v)
+
+
 def _moment_rows(moments, values, dvalues):
     """Residuals (relative) and row Jacobians of the moments; d values / d shift given."""
     res, jac = [], []
@@ -118,7 +161,9 @@ def _moment_rows(moments, values, dvalues):
 class Problem:
     """Constraint system F(z) = 0 over z = (row shifts, free coefficients per sample)."""
 
-    def __init__(self, kind, fits, moments, phi, n, ame=False, se_scale=None):
+    def __init__(
+        self, kind, fits, moments, phi, n, ame=False, se_scale=None, bands=None
+    ):
         self.kind, self.fits, self.moments, self.phi, self.n = (
             kind,
             fits,
@@ -128,6 +173,7 @@ class Problem:
         )
         self.ame = ame  # fixed coordinates are AMEs b_k mean(mu), not coefficients
         self.se_scale = se_scale or {}
+        self.bands = bands  # {sample: {pos: (lo, hi)}} log-SE intervals, or None
         self.free = []
         for f in fits:
             free = (
@@ -183,6 +229,10 @@ class Problem:
                     row[lo : lo + len(fr)] = g[fr] / se
                     res.append(np.array([(b[j] * mbar - v) / se]))
                     jac.append(row[None, :])
+            if self.bands is not None:
+                res_b, jac_b = self._band_rows(f, fr, lo, b, ys, dys, len(z))
+                res.append(res_b)
+                jac.append(jac_b)
             if self.phi is None:  # dispersion left free
                 continue
             # Pearson dispersion
@@ -198,6 +248,33 @@ class Problem:
         res.append(r_m)
         jac.append(np.hstack([j_m, np.zeros((len(self.moments), len(z) - self.n))]))
         return np.concatenate(res), np.vstack(jac)
+
+
+    def _band_rows(self, f, fr, lo, b, ys, dys, nz):
+        """Dead-zone residuals: distance of each log SE outside its band (zero inside)."""
+        band = self.bands[f.name]
+        if not band:
+            return np.zeros(0), np.zeros((0, nz))
+        cells = np.array(sorted(band), dtype=int)
+        lo_b = np.array([band[c][0] for c in cells])
+        hi_b = np.array([band[c][1] for c in cells])
+        ls, (mu, u, phi, q, dof, jv) = _log_se(f.x, ys, b, cells, self.ame)
+        out = np.where(ls > hi_b, ls - hi_b, np.where(ls < lo_b, ls - lo_b, 0.0))
+        active = (out != 0) | (lo_b == hi_b)  # equality rows always active
+        jac = np.zeros((len(cells), nz))
+        if not active.any():
+            return out, jac
+        du = dys / mu
+        dphi = 2 * (u - 1) * du / dof
+        dq = -((jv @ f.x.T) ** 2) * du[None, :]
+        jac[:, f.rows] = 0.5 * (dphi[None, :] / phi + dq / q[:, None])
+        h = 1e-6
+        for col, j in enumerate(fr):
+            bh = b.copy()
+            bh[j] += h
+            jac[:, lo + col] = (_log_se(f.x, ys, bh, cells, self.ame)[0] - ls) / h
+        jac[~active] = 0.0
+        return out, jac
 
 
 def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
@@ -250,6 +327,13 @@ def se_ratios(kind, fits, y, problem_b, pub_se):
 def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None, outer=3):
     """Move the part-2 outcome ``y0`` (amount or ratio) to meet its published GLM cells.
 
+    Two solves, both from the start ``y0`` (minimum norm): (1) score equations, moments
+    and (amount) a Pearson dispersion per fit centring its SE ratios (outer update);
+    (2) the same without the dispersion rows but with every published SE in its band
+    (``se_bands``: within SE_BAND, on the published side of the star thresholds),
+    started at (1)'s solution and kept only if it converges. For the ratio the unknown
+    is the log of the cost above its floor max(amount, COST_FLOOR), so the whole-yuan
+    cost = amount / ratio keeps ratio <= 1 and cost >= COST_FLOOR after rounding.
     Returns the calibrated continuous outcome and a report dict.
     """
     fits = samples(x, column)
@@ -269,35 +353,38 @@ def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None, outer=3):
             return {"amount": y}, {"amount": dy}
 
     else:
-        t0 = special.logit(y0)
         a = cost_amount
+        floor = np.maximum(a, cm.COST_FLOOR)
+        g0 = np.log(np.maximum(a / y0 - floor, 1.0))
+        cost_d = {}
 
         def y_of(d):
-            r = special.expit(t0 + d)
-            return r, r * (1 - r)
+            e = np.exp(g0 + d)
+            c = floor + e
+            cost_d["c"], cost_d["dc"] = c, e
+            return a / c, -a / c**2 * e
 
         def values_of(r, dr):
-            c = a / r
-            return {"ratio": 100 * r, "cost": c}, {
+            return {"ratio": 100 * r, "cost": cost_d["c"]}, {
                 "ratio": 100 * dr,
-                "cost": -a / r**2 * dr,
+                "cost": cost_d["dc"],
             }
 
+        y0 = y_of(np.zeros(n))[0]
+
+    ame = kind == "ratio"
     phi = None if phi0 is None else dict(phi0)
-    z = np.zeros(n)
     starts = []
     for f in fits:
         b = cf.gamma_log(f.x, y0[f.rows]).b
-        if kind == "amount":
+        if not ame:
             b = b[[j for j in range(f.k) if j not in f.fixed]]
         starts.append(b)
-    z = np.concatenate([z] + starts)
-    z_start = z.copy()
+    z_start = np.concatenate([np.zeros(n)] + starts)
+    z = z_start.copy()
     report = {}
-    for it in range(outer):
-        prob = Problem(
-            kind, fits, moments, phi, n, ame=kind == "ratio", se_scale=pub_se
-        )
+    for it in range(outer if phi is not None else 1):
+        prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
         z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
         y, _ = y_of(z[:n])
         ratios = se_ratios(kind, fits, y, prob.coefs(z), pub_se)
@@ -309,13 +396,42 @@ def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None, outer=3):
             break
         for s, r in ratios.items():
             phi[s] = phi[s] / float(np.exp(np.mean(np.log(r)))) ** 2
-    # final solve at the updated dispersions
-    prob = Problem(kind, fits, moments, phi, n, ame=kind == "ratio", se_scale=pub_se)
-    z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
+    if phi is not None:  # final solve at the updated dispersions
+        prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
+        z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
+    report["centred_norm"] = norm
+    # active set: cells whose SE (or stars) is off get an equality on their log SE at
+    # the nearest point of their band; the others stay free. Two rounds.
+    bands = se_bands(kind)
+    active = {f.name: {} for f in fits}
+    banded = prob
+    for rnd in range(ACTIVE_ROUNDS):
+        y, _ = y_of(z[:n])
+        added = 0
+        for f, b in zip(fits, banded.coefs(z)):
+            cells = np.array(sorted(bands[f.name]), dtype=int)
+            ls = _log_se(f.x, y[f.rows], b, cells, ame)[0]
+            for c, v in zip(cells, ls):
+                lo, hi = bands[f.name][c]
+                if c not in active[f.name] and not lo - ACTIVE_SLACK <= v <= hi + ACTIVE_SLACK:
+                    t = float(np.clip(v, lo, hi))
+                    active[f.name][c] = (t, t)
+                    added += 1
+        if not added:
+            break
+        trial = Problem(
+            kind, fits, moments, None, n, ame=ame, se_scale=pub_se, bands=active
+        )
+        zb, norm_b = min_norm_solve(trial, z_start, y_of, values_of, z_init=z)
+        report[f"active_{rnd}"] = (added, norm_b)
+        if norm_b >= BAND_TOL:
+            break
+        z, norm, banded = zb, norm_b, trial
     y, _ = y_of(z[:n])
     report["final_norm"] = norm
     report["phi"] = phi
     report["max_shift"] = float(np.max(np.abs(z[:n])))
+    report["se_ratios"] = se_ratios(kind, fits, y, banded.coefs(z), pub_se)
     return y, report
 
 
@@ -359,9 +475,16 @@ def calibrate_money(frame, x, amount, cost):
         frame, "ratio", "reimb_ratio_pct", "reimb_ratio_pct", cm.RATIO_MEAN_TILT
     )
     r_mom += _moments(frame, "cost", None, "total_expenditure")
+    # the urban part-2 cost (unpublished, calibrate_moments.PART2_URBAN_COST) so the
+    # other urban rows can still meet Table 1's urban cost moments
+    urban = col == "urban"
+    r_mom += [
+        Moment("cost", urban, "mean", cm.PART2_URBAN_COST[0]),
+        Moment("cost", urban, "sd", cm.PART2_URBAN_COST[1]),
+    ]
     r0 = np.clip(amount / cost, 1e-3, 1 - 1e-3)
     r, rep_r = calibrate("ratio", x, col, r0, r_mom, None, cost_amount=a)
-    c = np.maximum(np.maximum(np.rint(a / r), a), cm.COST_FLOOR)
+    c = np.maximum(np.maximum(np.rint(a / r), a), cm.COST_FLOOR)  # a / r >= floor
     xi = np.column_stack([a, c]).astype(np.int64)
     xi = cm.nudge_part2(frame, xi)
     return xi[:, 0], xi[:, 1], {"amount": rep_a, "ratio": rep_r}
