@@ -266,3 +266,27 @@ def test_glm_factors_equal_statsmodels(data, family, link):
     assert_allclose(u, model.score_factor(b, scale=1.0), rtol=1e-12)
     assert_allclose(a, model.hessian_factor(b, scale=1.0), rtol=1e-12)
     assert_allclose(mu, model.predict(b), rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "fit_kw, margins_kw",
+    [
+        ({}, {}),
+        ({}, {"over": "dd", "effect": "eyex", "variables": ["x"]}),
+        ({}, {"over": "dd"}),
+        ({}, {"part2_sample": "all", "at": {"x": 0.5}}),
+        ({"vce": "cluster", "cluster": "cl", "weights": "w"}, {}),
+    ],
+)
+def test_blocked_margins_equal_unblocked(data, monkeypatch, fit_kw, margins_kw):
+    # Margins in row blocks (large N) add up to the one-pass computation.
+    import analysis.twopart.results as results
+
+    r = twopm(data, "y", "i.f3 c.x c.x#c.x i.dd", **fit_kw)
+    one = r.margins(**margins_kw)
+    monkeypatch.setattr(results, "MARGIN_BLOCK_ROWS", 97)  # N = 600: 7 blocks
+    blocked = r.margins(**margins_kw)
+    labels = ["part", "component", "term", "level"]
+    pd.testing.assert_frame_equal(one[labels], blocked[labels])
+    assert_allclose(blocked.estimate, one.estimate, rtol=RTOL, atol=1e-14)
+    assert_allclose(blocked.se, one.se, rtol=RTOL, atol=1e-14)
