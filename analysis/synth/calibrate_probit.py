@@ -14,14 +14,25 @@ Solving, on the fixed draws (deterministic):
    UEBMI - URBMI contrast, the NCMS scope effects (Table 4, NCMS fit) and the urban
    scope effects (Table 4, urban fit). The map is discrete (ranks), so iteration stops
    at the best point seen.
-2. Pair-swap polish: inside a cell, one reimbursed and one non-reimbursed person near
-   the cell's threshold exchange outcomes (counts unchanged). Each candidate's effect
-   on all 29 published cells is predicted by the one-step (Newton) influence of the
-   flip on the three probit fits; the best predicted swap is applied and verified by
-   exact refits, until every cell is within tolerance or no swap improves.
+2. Batch polish (``batch_polish``): flips of near-threshold rows, many per exact refit.
+   Each flip's effect on all 29 published cells is predicted by its one-step (Newton)
+   influence on the three probit fits (a linear model of the 29 deviations). Plans,
+   tried in turn until one lowers the exact penalty: the LP relaxation of "which rows
+   flip" (minimise the L1 excess of the predicted deviations over LP_AIM, every cell
+   count kept) with seeded randomised rounding, full and half steps; an LP-guided
+   dive (fix the pair the LP wants most, re-solve); greedy pair swaps and margin-
+   keeping 4-cycles across cells (which move the two free interior counts); simulated
+   annealing on the linear model. A plan is applied whole, then halved, ..., and kept
+   only if exact refits confirm it. Single swaps with exact verification (``polish``)
+   finish each round.
+3. Rounds (``ROUNDS``): the polish is repeated from the best state with other candidate
+   bands and aims (a different penalty landscape lets the local search escape), until
+   every |deviation| < DONE. Deterministic (seeded rounding and annealing; HiGHS LPs).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -34,6 +45,12 @@ from analysis.synth.calibrate_targets import SCOPE_TERMS, TERMS, columns, table_
 SAMPLES = ("total", "ncms", "urban")
 TOL = 0.07  # aim: |fitted - published| / published SE (the target is 0.1)
 BAND = 0.6  # share of each cell's ones/zeros nearest the threshold that may swap
+# polish rounds: (share of rows near the threshold that may flip, AIM of the batch polish)
+ROUNDS = ((0.6, 0.05), (0.8, 0.03), (1.0, 0.05), (0.7, 0.03), (0.9, 0.04))
+DONE = 0.095  # stop polishing once every |deviation| is below this (target 0.1)
+AIM = 0.05  # the polish penalty is flat inside +-AIM (changed per round, ROUNDS)
+LP_AIM = 0.04  # predicted |deviation| the LP plans aim under (slack for the linearisation)
+N_ROUNDINGS = 200  # seeded randomised roundings of the LP relaxation, scored on the linear model
 DEBUG = False
 MIN_LEFT = 3  # at least this many non-reimbursed (and reimbursed) per cell
 
@@ -155,8 +172,128 @@ def calibrate(problem: ProbitProblem, b0: np.ndarray, n_fixed: int = 40, n_polis
             h = b[iscope[j]] + g[j] - step * by[("urban", t)] / phi["urban"]
             g[j] = h - b[iscope[j]]
     _, y, b, g = best
-    y, report = polish(p, y.copy(), b, g, n_polish)
+    score = p.index(b, g) + p.e
+    global BAND, AIM, LP_AIM
+    saved = BAND, AIM, LP_AIM
+    result = None
+    try:
+        # chained rounds, each from the best state so far, with other candidate bands
+        # and aims (a different landscape helps the local search escape; deterministic)
+        for band, aim in ROUNDS:
+            BAND, AIM, LP_AIM = band, aim, aim - 0.01
+            y = batch_polish(p, y.copy(), score)
+            y, report = polish(p, y, b, g, n_polish)
+            if result is None or report["max_dev"] < result[1]["max_dev"]:
+                result = (y.copy(), report)
+            if result[1]["max_dev"] < DONE:
+                break
+            y = result[0].copy()
+    finally:
+        BAND, AIM, LP_AIM = saved
+    y, report = result
     return y, b, g, report
+
+
+def batch_polish(p: ProbitProblem, y, score, n_outer: int = 40, max_moves: int = 60):
+    """Many swaps per exact refit, planned jointly on the linearised deviations.
+
+    Each round computes the one-step influence of every flip on all 29 deviations,
+    then greedily plans a sequence of moves (within-cell pair swaps and margin-keeping
+    4-cycles across cells) on the linear model, each the best available for the
+    penalty of all 29 cells at once. The plan is applied and checked by exact refits
+    (whole plan, then its first half, quarter, ...); the first prefix that lowers the
+    exact penalty is kept.
+    """
+    fits = p.fits(y)
+    r = p.dev(fits)
+    cur = float(_focus(r))
+    for _ in range(n_outer):
+        if np.max(np.abs(r)) < TOL:
+            break
+        infl = _influence(p, fits, y)
+        accepted = False
+        planners = [partial(_lp_plan, alpha=al) for al in (1.0, 0.5)] + [_dive_plan]
+        for planner in planners + [_plan_moves, _anneal_plan]:
+            plan = planner(p, y, score, r, infl, max_moves)
+            y, fits, r, cur, accepted = _try_plan(p, y, fits, r, cur, plan)
+            if accepted:
+                break
+        if not accepted:
+            break
+    return y
+
+
+def _try_plan(p, y, fits, r, cur, plan):
+    """Apply the longest prefix (full, half, quarter, ...) that lowers the penalty."""
+    k = len(plan)
+    if DEBUG:
+        print("plan", k, "cur", round(cur, 3))
+    while k >= 1:
+            y2 = y.copy()
+            for ones, zeros in plan[:k]:
+                y2[list(ones)] = 0
+                y2[list(zeros)] = 1
+            fits2 = p.fits(y2)
+            if all(f.converged for f in fits2.values()):
+                r2 = p.dev(fits2)
+                new = float(_focus(r2))
+                if DEBUG:
+                    print("  try", k, round(new, 3))
+                if new < cur - 1e-9:
+                    if DEBUG:
+                        print("batch", k, round(new, 3), round(float(np.max(np.abs(r2))), 3))
+                    return y2, fits2, r2, new, True
+            k //= 2
+    return y, fits, r, cur, False
+
+
+def _plan_moves(p: ProbitProblem, y, score, r, infl, max_moves):
+    """Greedy sequence of moves on the linear model (rows flip at most once)."""
+    a = r.copy()
+    yv = y.copy()
+    used = np.zeros(p.n, bool)
+    plan = []
+    pools = []
+    for c in range(6):
+        rows = np.flatnonzero(p.cell == c)
+        ones = rows[y[rows] == 1]
+        zeros = rows[y[rows] == 0]
+        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        pools.append((ones, zeros))
+    big = np.full(infl.shape[1], 1e3)
+    for _ in range(max_moves):
+        w = 1.0 + 5.0 * (np.abs(a) > TOL)
+        now = float(_focus(a))
+        best = (now - 1e-6, None)
+        for ones, zeros in pools:
+            o = ones[~used[ones]]
+            z = zeros[~used[zeros]]
+            if len(o) == 0 or len(z) == 0:
+                continue
+            a1 = a + infl[o]
+            d0 = infl[z]
+            val = _focus(a1[:, None, :] + d0[None, :, :])
+            i, j = np.unravel_index(int(np.argmin(val)), val.shape)
+            new = float(val[i, j])
+            if new < best[0]:
+                best = (new, ((int(o[i]),), (int(z[j]),)))
+        masked = np.where(used[:, None], big, infl)
+        for _, ones, zeros in _interior_moves(p, yv, score, a, masked, w):
+            if used[list(ones + zeros)].any():
+                continue
+            new = float(_focus(a + infl[list(ones)].sum(0) + infl[list(zeros)].sum(0)))
+            if new < best[0]:
+                best = (new, (ones, zeros))
+        if best[1] is None:
+            break
+        ones, zeros = best[1]
+        a = a + infl[list(ones)].sum(0) + infl[list(zeros)].sum(0)
+        used[list(ones + zeros)] = True
+        yv[list(ones)] = 0
+        yv[list(zeros)] = 1
+        plan.append((ones, zeros))
+    return plan
 
 
 def _influence(p: ProbitProblem, fits, y):
@@ -177,8 +314,9 @@ def _influence(p: ProbitProblem, fits, y):
     return out
 
 
-def _penalty(r):
-    return np.sum(r**2, axis=-1) + 5.0 * np.sum(np.maximum(np.abs(r) - TOL, 0.0) ** 2, axis=-1)
+def _focus(r):
+    """Penalty of the polish: the excess over AIM (steep), plus a little of the rest."""
+    return 10.0 * np.sum(np.maximum(np.abs(r) - AIM, 0.0) ** 2, axis=-1) + 0.02 * np.sum(r**2, axis=-1)
 
 
 def polish(p: ProbitProblem, y, b, g, n_iter):
@@ -186,7 +324,7 @@ def polish(p: ProbitProblem, y, b, g, n_iter):
     score = p.index(b, g) + p.e
     fits = p.fits(y)
     r = p.dev(fits)
-    cur = float(_penalty(r))
+    cur = float(_focus(r))
     swaps = 0
     tabu: set[tuple[int, int]] = set()
     for _ in range(n_iter):
@@ -228,7 +366,7 @@ def polish(p: ProbitProblem, y, b, g, n_iter):
                 tabu.add((i, j))
                 continue
             r2 = p.dev(fits2)
-            new = float(_penalty(r2))
+            new = float(_focus(r2))
             if new < cur - 1e-9:
                 if DEBUG:
                     print(swaps, len(i), round(new, 2), round(float(np.max(np.abs(r2))), 3))
@@ -296,3 +434,215 @@ def _combos(cands, r, infl, w, n_best=40):
         if len(out) >= n_best:
             break
     return out
+
+
+def _anneal_plan(p: ProbitProblem, y, score, r, infl, max_moves, steps=20000, seed=0):
+    """Balanced within-cell flips chosen by simulated annealing on the linear model.
+
+    State: a set of flips with, in every cell, as many 1 -> 0 as 0 -> 1 (counts kept).
+    Moves: add a pair, drop a pair, or exchange one chosen row for an unchosen row of
+    the same cell and direction. Objective: the penalty of the predicted deviations
+    plus a small cost per flip. Unlike greedy swaps it can accept temporary losses, so
+    it finds combinations whose side effects cancel.
+    """
+    rng = np.random.default_rng(seed)
+    pools = []
+    for c in range(6):
+        rows = np.flatnonzero(p.cell == c)
+        ones = rows[y[rows] == 1]
+        zeros = rows[y[rows] == 0]
+        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        pools.append((list(ones), list(zeros)))
+    chosen = [([], []) for _ in range(6)]
+    a = r.copy()
+    cost = 0.003
+
+    def objective(vec, nflip):
+        return float(_focus(vec)) + cost * nflip
+
+    nflip = 0
+    cur = objective(a, 0)
+    best = (cur, [([], []) for _ in range(6)])
+    t0, t1 = 0.05, 0.0005
+    for step in range(steps):
+        temp = t0 * (t1 / t0) ** (step / steps)
+        c = int(rng.integers(6))
+        ones, zeros = pools[c]
+        co, cz = chosen[c]
+        kind = rng.random()
+        if kind < 0.3 or not co:
+            if nflip >= 2 * max_moves:
+                continue
+            free_o = len(ones) - len(co)
+            free_z = len(zeros) - len(cz)
+            if free_o == 0 or free_z == 0:
+                continue
+            i = ones[int(rng.integers(len(ones)))]
+            j = zeros[int(rng.integers(len(zeros)))]
+            if i in co or j in cz:
+                continue
+            delta = infl[i] + infl[j]
+            new = objective(a + delta, nflip + 2)
+            if new < cur or rng.random() < np.exp((cur - new) / temp):
+                co.append(i)
+                cz.append(j)
+                a, cur, nflip = a + delta, new, nflip + 2
+        elif kind < 0.45:
+            k1 = int(rng.integers(len(co)))
+            k2 = int(rng.integers(len(cz)))
+            delta = -infl[co[k1]] - infl[cz[k2]]
+            new = objective(a + delta, nflip - 2)
+            if new < cur or rng.random() < np.exp((cur - new) / temp):
+                co.pop(k1)
+                cz.pop(k2)
+                a, cur, nflip = a + delta, new, nflip - 2
+        else:
+            side = rng.random() < 0.5
+            lst, pool = (co, ones) if side else (cz, zeros)
+            k = int(rng.integers(len(lst)))
+            j = pool[int(rng.integers(len(pool)))]
+            if j in lst:
+                continue
+            delta = infl[j] - infl[lst[k]]
+            new = objective(a + delta, nflip)
+            if new < cur or rng.random() < np.exp((cur - new) / temp):
+                lst[k] = j
+                a, cur = a + delta, new
+        if cur < best[0]:
+            best = (cur, [(list(o), list(z)) for o, z in chosen])
+    plan = []
+    for co, cz in best[1]:
+        plan += [((int(i),), (int(j),)) for i, j in zip(co, cz)]
+    return plan
+
+
+
+
+def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
+    """Pair swaps from the LP relaxation of the flip program (fast, deterministic).
+
+    Continuous lam_i in [0, 1] for each near-threshold row; minimise the L1 excess of
+    the predicted deviations over LP_AIM plus a small cost per flip, with every
+    cell's count kept. Within each cell the rows are paired in order of lam and the
+    pairs with lam_one + lam_zero > 1 (mostly chosen) form the plan, best first.
+    """
+    from scipy.optimize import linprog
+
+    cand, sign, cells = [], [], []
+    for c in range(6):
+        rows = np.flatnonzero(p.cell == c)
+        ones = rows[y[rows] == 1]
+        zeros = rows[y[rows] == 0]
+        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        cand += [ones, zeros]
+        sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
+        cells += [np.full(len(ones) + len(zeros), c)]
+    cand, sign, cells = np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
+    m, k = len(cand), len(r)
+    d = infl[cand].T
+    eye = np.eye(k)
+    a_ub = np.vstack([np.hstack([d, -eye]), np.hstack([-d, -eye])])
+    # aim at the deviations moved a share alpha of the way (damped steps flip fewer rows)
+    r = alpha * r
+    b_ub = np.concatenate([LP_AIM - r, LP_AIM + r])
+    net = np.zeros((6, m))
+    net[cells, np.arange(m)] = sign
+    a_eq = np.hstack([net, np.zeros((6, k))])
+    cost = np.concatenate([np.full(m, 2e-3), np.ones(k)])
+    bounds = [(0, 1)] * m + [(0, None)] * k
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.zeros(6), bounds=bounds,
+                  method="highs")
+    if res.x is None:
+        return []
+    lam = np.clip(res.x[:m], 0.0, 1.0)
+    # randomised rounding (seeded), each draw balanced per cell, scored on the linear model
+    rng = np.random.default_rng(0)
+    r0 = r / alpha
+    best = (float(_focus(r0)), [])
+    for draw in range(N_ROUNDINGS):
+        u = np.full(m, 0.5) if draw == 0 else rng.random(m)
+        pick = lam > u
+        plan = []
+        for c in range(6):
+            o = np.flatnonzero((cells == c) & (sign < 0) & pick)
+            z = np.flatnonzero((cells == c) & (sign > 0) & pick)
+            o = o[np.argsort(-lam[o], kind="stable")]
+            z = z[np.argsort(-lam[z], kind="stable")]
+            n = min(len(o), len(z))
+            plan += [(int(cand[i]), int(cand[j]), lam[i] + lam[j]) for i, j in zip(o[:n], z[:n])]
+        if not plan:
+            continue
+        plan.sort(key=lambda t: -t[2])
+        plan = plan[:max_moves]
+        rows = [i for i, j, _ in plan] + [j for i, j, _ in plan]
+        val = float(_focus(r0 + infl[rows].sum(0)))
+        if val < best[0]:
+            best = (val, plan)
+    if DEBUG:
+        print("lp excess", round(float(res.x[m:].sum()), 3), "pairs", len(best[1]), "pred", round(best[0], 3))
+    return [((i,), (j,)) for i, j, _ in best[1]]
+
+
+def _dive_plan(p: ProbitProblem, y, score, r, infl, max_moves, max_dive=25):
+    """LP-guided dive: fix the pair the relaxation wants most, re-solve, repeat.
+
+    Each step solves the LP relaxation of ``_lp_plan`` on the predicted deviations
+    so far (rows already fixed excluded), then fixes the within-cell pair with the
+    largest lam_one + lam_zero. The prefix with the lowest predicted penalty is the
+    plan. Deterministic; a dozen small LPs.
+    """
+    from scipy.optimize import linprog
+
+    cand, sign, cells = [], [], []
+    for c in range(6):
+        rows = np.flatnonzero(p.cell == c)
+        ones = rows[y[rows] == 1]
+        zeros = rows[y[rows] == 0]
+        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        cand += [ones, zeros]
+        sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
+        cells += [np.full(len(ones) + len(zeros), c)]
+    cand, sign, cells = np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
+    m, k = len(cand), len(r)
+    d = infl[cand].T
+    eye = np.eye(k)
+    a_ub = np.vstack([np.hstack([d, -eye]), np.hstack([-d, -eye])])
+    net = np.zeros((6, m))
+    net[cells, np.arange(m)] = sign
+    a_eq = np.hstack([net, np.zeros((6, k))])
+    cost = np.concatenate([np.full(m, 2e-3), np.ones(k)])
+    free = np.ones(m, bool)
+    rv = r.copy()
+    pairs = []
+    best = (float(_focus(r)), 0)
+    for _ in range(min(max_dive, max_moves)):
+        bounds = [(0, 1 if f else 0) for f in free] + [(0, None)] * k
+        res = linprog(cost, A_ub=a_ub, b_ub=np.concatenate([LP_AIM - rv, LP_AIM + rv]),
+                      A_eq=a_eq, b_eq=np.zeros(6), bounds=bounds, method="highs")
+        if res.x is None:
+            break
+        lam = res.x[:m] * free
+        top = None
+        for c in range(6):
+            o = np.flatnonzero((cells == c) & (sign < 0) & free)
+            z = np.flatnonzero((cells == c) & (sign > 0) & free)
+            if len(o) == 0 or len(z) == 0:
+                continue
+            i, j = o[np.argmax(lam[o])], z[np.argmax(lam[z])]
+            if top is None or lam[i] + lam[j] > top[0]:
+                top = (lam[i] + lam[j], i, j)
+        if top is None or top[0] < 0.2:
+            break
+        _, i, j = top
+        free[i] = free[j] = False
+        rv = rv + d[:, i] + d[:, j]
+        pairs.append(((int(cand[i]),), (int(cand[j]),)))
+        val = float(_focus(rv))
+        if val < best[0]:
+            best = (val, len(pairs))
+    if DEBUG:
+        print("dive", len(pairs), "best prefix", best[1], "pred", round(best[0], 3))
+    return pairs[: best[1]]
