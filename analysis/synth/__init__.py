@@ -107,6 +107,19 @@ def build_survey(
     return SurveyBuild(raw, member_frame(analytic, slots, position, codebook), design)
 
 
+def analytic_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    """The stream :func:`build_survey` gives the analytic members for ``seed``.
+
+    Tests of the calibration measure this frame: the one the pipeline ships.
+    """
+    root = (
+        seed
+        if isinstance(seed, np.random.SeedSequence)
+        else np.random.SeedSequence(seed)
+    )
+    return child(root, STREAM_ANALYTIC)
+
+
 def child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
     """Return the ``k``-th child of ``seed`` without consuming it (stable spawn key)."""
     return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
