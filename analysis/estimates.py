@@ -71,18 +71,32 @@ def fit_all(
     for sample in SUBSAMPLES:
         data = specs.design_frame(subsample(analytic, sample))
         for outcome in ("reimb_amount", "reimb_ratio"):
-            fits[(sample, outcome)] = twopm(
-                data,
-                outcome,
-                part1=specs.regressors(sample, semantics, data),
-                participation="reimbursed",
-                family="gamma",
-                link="log",
-                vce=vce,
-                cluster=cluster,
-                missing="drop",
+            fits[(sample, outcome)] = fit_one(
+                data, sample, outcome, semantics, vce, cluster
             )
     return fits
+
+
+def fit_one(
+    data: pd.DataFrame,
+    sample: str,
+    outcome: str,
+    semantics: specs.Semantics = "columnwise",
+    vce: str = "oim",
+    cluster: str | None = None,
+) -> TwoPartResults:
+    """One fit of the paper's set on ``data`` (a :func:`specs.design_frame`)."""
+    return twopm(
+        data,
+        outcome,
+        part1=specs.regressors(sample, semantics, data),
+        participation="reimbursed",
+        family="gamma",
+        link="log",
+        vce=vce,
+        cluster=cluster,
+        missing="drop",
+    )
 
 
 def paper_cells(fits: dict[tuple[str, str], TwoPartResults]) -> pd.DataFrame:

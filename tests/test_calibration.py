@@ -9,29 +9,18 @@ calibrated (see docs/calibration.md for the measured numbers).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, estimates, report, schema, specs
+from analysis import config, estimates, report, specs
 from analysis.synth import analytic_seed
-from analysis.synth.analytic import synthesize_analytic
-
-
-def _to_analytic(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cleaned analytic frame's columns the models use (round trip is tested)."""
-    out = frame.copy()
-    out["age_sq"] = out["age"].astype(float) ** 2
-    for factor, levels in schema.FACTORS.items():
-        if factor in out:
-            out[factor] = pd.Categorical(out[factor], categories=levels)
-    return out
+from analysis.synth.analytic import model_frame, synthesize_analytic
 
 
 @pytest.fixture(scope="module")
 def verdicts() -> pd.DataFrame:
     frame = synthesize_analytic(analytic_seed(config.MASTER_SEED))
-    cells = estimates.paper_cells(estimates.fit_all(_to_analytic(frame)))
+    cells = estimates.paper_cells(estimates.fit_all(model_frame(frame)))
     conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
     return report.cell_verdicts(cells, conflicts)
 
@@ -62,8 +51,9 @@ def test_semantics_default_is_columnwise():
 
 
 def test_glm_points_met(verdicts):
-    """Score-preserving calibration (analysis/synth/calibrate_score.py): every amount and
-    ratio cell of Tables 3-4 within 0.1 published SE (age_sq: rounds to 0.000)."""
+    """Score-preserving calibration (analysis/synth/calibrate_score.py): every
+    amount and ratio cell of Tables 3-4 within 0.1 published SE (age_sq: rounds to
+    0.000)."""
     glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
     assert len(glm) == 60
     assert glm["point_ok"].all()

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import specs
-from analysis.estimates import subsample
+from analysis.estimates import fit_one, subsample
 from analysis.schema import SUBSAMPLES
-from analysis.twopart import twopm
 from analysis.twopart.arrays import MarginPlan, binary_columns
 
 from .resample import Resampler
@@ -116,17 +115,7 @@ def build_problem(
 
 def _fit(data, sample, outcome, semantics, vce, cluster):
     """One fit exactly as :func:`analysis.estimates.fit_all` makes it."""
-    return twopm(
-        data,
-        outcome,
-        part1=specs.regressors(sample, semantics, data),
-        participation="reimbursed",
-        family="gamma",
-        link="log",
-        vce=vce,
-        cluster=cluster,
-        missing="drop",
-    )
+    return fit_one(data, sample, outcome, semantics, vce, cluster)
 
 
 def _sample_kernel(name: str, positions: np.ndarray, res) -> SampleKernel:

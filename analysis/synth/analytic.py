@@ -34,7 +34,7 @@ FRAME_COLUMNS = (
 
 
 def synthesize_analytic(seed: np.random.SeedSequence) -> pd.DataFrame:
-    """Return the analytic frame of ``docs/architecture.md`` (deterministic in ``seed``).
+    """Return the analytic frame of ``docs/architecture.md``, deterministic in ``seed``.
 
     The seed is not consumed: children are derived from its entropy and spawn key, so
     calling twice with the same ``SeedSequence`` gives identical frames.
@@ -88,7 +88,7 @@ def reimbursed_cell_counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def part2_cell_counts(reimb_counts: dict[str, int]) -> dict[str, int]:
-    """Part-2 counts by (column, scope): IPF of the reimbursed cells to C06/C07 margins."""
+    """Part-2 counts by (column, scope): IPF of reimbursed cells to C06/C07 margins."""
     scopes = schema.FACTORS["scope"]
     seed = np.array(
         [[reimb_counts[f"{c}|{s}"] for s in scopes] for c in targets.COLUMNS]
@@ -155,7 +155,7 @@ def _add_money(frame, x, params, draws) -> None:
 
 
 def _noreimb_reasons(frame: pd.DataFrame, draws) -> np.ndarray:
-    """Reasons for the non-reimbursed who were asked (C09), exact counts by scope (C11)."""
+    """Reasons of the non-reimbursed who were asked (C09), exact by scope (C11)."""
     levels = schema.FACTORS["noreimb_reason"]
     out = np.full(len(frame), np.nan, dtype=object)
     for scope, n_answered in resolutions.ANSWERED_BY_SCOPE.items():
@@ -164,4 +164,20 @@ def _noreimb_reasons(frame: pd.DataFrame, draws) -> np.ndarray:
         asked = asked[np.argsort(draws.reason[asked], kind="stable")]
         counts = resolutions.REASON_BY_SCOPE[scope]
         out[asked] = np.repeat(levels, counts)
+    return out
+
+
+def model_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the models use, typed as the cleaned analytic sample types them.
+
+    ``clean(encode(frame))`` returns the same values (the round trip is tested); this
+    shortcut lets calibration code and tests fit the paper's models on a synthesized
+    frame without writing and cleaning the whole survey.
+    """
+    out = frame.copy()
+    out["age"] = out["age"].astype(float)
+    out["age_sq"] = out["age"] ** 2
+    for factor, levels in schema.FACTORS.items():
+        if factor in out:
+            out[factor] = pd.Categorical(out[factor], categories=levels)
     return out
