@@ -129,7 +129,7 @@ def test_descriptive_tables_match_the_publication(runs, table):
         [not m and k not in skip for m, k in zip(cmp["match"], keys, strict=True)]
     ]
     assert misses.empty, misses.to_string()
-    assert len(cmp) >= (100 if table == "table1" else 30)
+    assert len(cmp) == (192 if table == "table1" else 28)  # every published cell
 
 
 @pytest.mark.parametrize("table", ["table3", "table4"])
