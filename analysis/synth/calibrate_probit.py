@@ -532,17 +532,7 @@ def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
     """
     from scipy.optimize import linprog
 
-    cand, sign, cells = [], [], []
-    for c in range(6):
-        rows = np.flatnonzero(p.cell == c)
-        ones = rows[y[rows] == 1]
-        zeros = rows[y[rows] == 0]
-        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
-        cand += [ones, zeros]
-        sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
-        cells += [np.full(len(ones) + len(zeros), c)]
-    cand, sign, cells = np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
+    cand, sign, cells = _near_threshold(p, y, score)
     m, k = len(cand), len(r)
     d = infl[cand].T
     eye = np.eye(k)
@@ -598,17 +588,7 @@ def _dive_plan(p: ProbitProblem, y, score, r, infl, max_moves, max_dive=25):
     """
     from scipy.optimize import linprog
 
-    cand, sign, cells = [], [], []
-    for c in range(6):
-        rows = np.flatnonzero(p.cell == c)
-        ones = rows[y[rows] == 1]
-        zeros = rows[y[rows] == 0]
-        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
-        cand += [ones, zeros]
-        sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
-        cells += [np.full(len(ones) + len(zeros), c)]
-    cand, sign, cells = np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
+    cand, sign, cells = _near_threshold(p, y, score)
     m, k = len(cand), len(r)
     d = infl[cand].T
     eye = np.eye(k)
@@ -649,3 +629,22 @@ def _dive_plan(p: ProbitProblem, y, score, r, infl, max_moves, max_dive=25):
     if DEBUG:
         print("dive", len(pairs), "best prefix", best[1], "pred", round(best[0], 3))
     return pairs[: best[1]]
+
+
+def _near_threshold(p: ProbitProblem, y, score):
+    """Return the rows allowed to flip, their flip sign and their cell.
+
+    Per cell, the BAND share of its ones and of its zeros nearest the threshold; the
+    sign is -1 for a 1 -> 0 flip and +1 for 0 -> 1.
+    """
+    cand, sign, cells = [], [], []
+    for c in range(6):
+        rows = np.flatnonzero(p.cell == c)
+        ones = rows[y[rows] == 1]
+        zeros = rows[y[rows] == 0]
+        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        cand += [ones, zeros]
+        sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
+        cells += [np.full(len(ones) + len(zeros), c)]
+    return np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
