@@ -46,7 +46,7 @@ from .errors import (
 )
 from .fit import _FAMILIES, _LINKS, MAXITER
 from .links import MEANS, _npdf
-from .newton import glm_factors, newton
+from .newton import glm_newton
 
 _FLOAT_EPS = np.finfo(float).eps  # statsmodels' clip of y/mu in the Gamma deviance
 
@@ -106,34 +106,12 @@ def fit_glm(
         with np.errstate(all="ignore"):
             b, iters, ok, *_ = _lean_newton(X, y, w, "gamma_log", start, maxiter)
     else:
-        b, iters, ok = _generic_glm(X, y, fam, w, start, maxiter)
+        b, iters, ok = glm_newton(X, y, fam, w, start, maxiter)
     if not ok or not np.all(np.isfinite(b)):
         raise ConvergenceError(
             f"part 2 glm {family}/{link} did not converge ({iters} steps)"
         )
     return b
-
-
-def _generic_glm(X, y, fam, w, start, maxiter):
-    """Newton with statsmodels' family methods (families without a closed form)."""
-    wt = 1.0 if w is None else w
-
-    def objective(eta):
-        try:
-            return -float(fam.deviance(y, fam.link.inverse(eta), var_weights=wt))
-        except (ValueError, FloatingPointError):
-            return -np.inf
-
-    def factors(eta):
-        u, a, _ = glm_factors(fam, y, eta)
-        return (u, a) if w is None else (w * u, w * a)
-
-    def expected(eta):
-        mu = fam.link.inverse(eta)
-        return wt / (fam.link.deriv(mu) ** 2 * fam.variance(mu))
-
-    with np.errstate(all="ignore"):
-        return newton(X, objective, factors, start, maxiter, expected)
 
 
 def _lean_newton(X, y, w, kind, start, maxiter):

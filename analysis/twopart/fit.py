@@ -22,7 +22,15 @@ from scipy.special import expit, ndtr
 
 from .errors import ConvergenceError, PerfectPredictionError
 from .links import MEANS, MeanFunction, _npdf, smeared_exp
-from .newton import binary_loglike, glm_factors, glm_start, newton, solve_spd, xtwx
+from .newton import (
+    binary_loglike,
+    glm_factors,
+    glm_newton,
+    glm_start,
+    newton,
+    solve_spd,
+    xtwx,
+)
 from .spec import Part2Spec
 
 _FAMILIES = {
@@ -168,26 +176,7 @@ def _statsmodels_glm(y, X, family, w):
 
 
 def _newton_glm(y, X, family, w):
-    def objective(eta):
-        with np.errstate(all="ignore"):
-            try:
-                mu = family.link.inverse(eta)
-                return -float(family.deviance(y, mu, var_weights=wt))
-            except (ValueError, FloatingPointError):
-                return -np.inf
-
-    def factors(eta):
-        u, a, _ = glm_factors(family, y, eta)
-        return (u, a) if w is None else (w * u, w * a)
-
-    def expected(eta):
-        mu = family.link.inverse(eta)
-        return wt / (family.link.deriv(mu) ** 2 * family.variance(mu))
-
-    wt = 1.0 if w is None else w
-    start = glm_start(X, y, family, w)
-    with np.errstate(all="ignore"):
-        return newton(X, objective, factors, start, MAXITER, fallback=expected)
+    return glm_newton(X, y, family, w, glm_start(X, y, family, w), MAXITER)
 
 
 def _glm_scale(spec, family, y, mu, shape, w) -> float:

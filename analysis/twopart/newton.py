@@ -154,3 +154,30 @@ def glm_start(X, y, family, w):
         irls_w = irls_w * w
     z = eta + (y - mu) * d1
     return solve_spd(xtwx(X, irls_w), X.T @ (irls_w * z), check=False)
+
+
+def glm_newton(X, y, family, w, start, maxiter):
+    """Newton for a GLM of any statsmodels ``family`` (minus deviance maximised).
+
+    The score and observed-information factors come from :func:`glm_factors`; the
+    expected information is the fallback when the observed one is not positive
+    definite. Returns ``(params, iterations, converged)`` as :func:`newton`.
+    """
+    wt = 1.0 if w is None else w
+
+    def objective(eta):
+        try:
+            return -float(family.deviance(y, family.link.inverse(eta), var_weights=wt))
+        except (ValueError, FloatingPointError):
+            return -np.inf
+
+    def factors(eta):
+        u, a, _ = glm_factors(family, y, eta)
+        return (u, a) if w is None else (w * u, w * a)
+
+    def expected(eta):
+        mu = family.link.inverse(eta)
+        return wt / (family.link.deriv(mu) ** 2 * family.variance(mu))
+
+    with np.errstate(all="ignore"):
+        return newton(X, objective, factors, start, maxiter, fallback=expected)
