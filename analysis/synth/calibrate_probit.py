@@ -256,14 +256,7 @@ def _plan_moves(p: ProbitProblem, y, score, r, infl, max_moves):
     yv = y.copy()
     used = np.zeros(p.n, bool)
     plan = []
-    pools = []
-    for c in range(6):
-        rows = np.flatnonzero(p.cell == c)
-        ones = rows[y[rows] == 1]
-        zeros = rows[y[rows] == 0]
-        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
-        pools.append((ones, zeros))
+    pools = [_cell_pool(p, y, score, c) for c in range(6)]
     big = np.full(infl.shape[1], 1e3)
     for _ in range(max_moves):
         w = 1.0 + 5.0 * (np.abs(a) > TOL)
@@ -337,11 +330,7 @@ def polish(p: ProbitProblem, y, b, g, n_iter):
         w = 1.0 + 5.0 * (np.abs(r) > TOL)
         cands = []
         for c in range(6):
-            rows = np.flatnonzero(p.cell == c)
-            ones = rows[y[rows] == 1]
-            zeros = rows[y[rows] == 0]
-            ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-            zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+            ones, zeros = _cell_pool(p, y, score, c)
             a = r + infl[ones]
             bz = infl[zeros]
             val = (
@@ -449,14 +438,7 @@ def _anneal_plan(p: ProbitProblem, y, score, r, infl, max_moves, steps=20000, se
     it finds combinations whose side effects cancel.
     """
     rng = np.random.default_rng(seed)
-    pools = []
-    for c in range(6):
-        rows = np.flatnonzero(p.cell == c)
-        ones = rows[y[rows] == 1]
-        zeros = rows[y[rows] == 0]
-        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
-        pools.append((list(ones), list(zeros)))
+    pools = [tuple(map(list, _cell_pool(p, y, score, c))) for c in range(6)]
     chosen = [([], []) for _ in range(6)]
     a = r.copy()
     cost = 0.003
@@ -639,12 +621,18 @@ def _near_threshold(p: ProbitProblem, y, score):
     """
     cand, sign, cells = [], [], []
     for c in range(6):
-        rows = np.flatnonzero(p.cell == c)
-        ones = rows[y[rows] == 1]
-        zeros = rows[y[rows] == 0]
-        ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
-        zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+        ones, zeros = _cell_pool(p, y, score, c)
         cand += [ones, zeros]
         sign += [np.full(len(ones), -1.0), np.full(len(zeros), 1.0)]
         cells += [np.full(len(ones) + len(zeros), c)]
     return np.concatenate(cand), np.concatenate(sign), np.concatenate(cells)
+
+
+def _cell_pool(p: ProbitProblem, y, score, c: int):
+    """Return cell ``c``'s ones and zeros nearest the threshold (BAND share of each)."""
+    rows = np.flatnonzero(p.cell == c)
+    ones = rows[y[rows] == 1]
+    zeros = rows[y[rows] == 0]
+    ones = ones[np.argsort(score[ones])][: max(1, int(BAND * len(ones)))]
+    zeros = zeros[np.argsort(-score[zeros])][: max(1, int(BAND * len(zeros)))]
+    return ones, zeros
