@@ -17,7 +17,9 @@ from analysis.config import (
     SYNTHETIC,
     RunPaths,
 )
+from analysis.schema import SUBSAMPLES
 
+MONTECARLO_REPS = 199  # default of --reps; the choice: docs/montecarlo.md
 MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
 EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check
@@ -84,9 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     mc = stages.add_parser("montecarlo", help="bias and CI coverage by simulation")
     mc.add_argument("--sims", type=int, default=MONTECARLO_SIMS, help="data sets")
-    mc.add_argument("--reps", type=int, default=199, help="bootstrap reps per set")
+    mc.add_argument(
+        "--reps", type=int, default=MONTECARLO_REPS, help="bootstrap reps per data set"
+    )
     mc.add_argument("--workers", type=int, default=1, help="local processes")
     mc.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
+    mc.add_argument(
+        "--samples",
+        nargs="+",
+        choices=tuple(SUBSAMPLES),
+        default=tuple(SUBSAMPLES),
+        help="samples to check (default: all three)",
+    )
 
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
@@ -234,6 +245,7 @@ def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
         paths.figures_dir,
         sims=args.sims,
         reps=args.reps,
+        samples=tuple(args.samples),
         seed=args.seed,
         workers=args.workers,
     )

@@ -79,15 +79,17 @@ def build_problem(
     semantics: specs.Semantics = "columnwise",
     vce: str = "oim",
     cluster: str | None = None,
+    samples: tuple[str, ...] = tuple(SUBSAMPLES),
 ) -> Problem:
     """Fit the model set on ``analytic`` and prepare replication kernels.
 
     ``resampler`` draws weights over the rows of ``analytic`` (see
     :mod:`.resample`); ``vce``/``cluster`` only set the delta-method SEs reported
-    beside the bootstrap ones.
+    beside the bootstrap ones. ``samples`` restricts the set to some of the
+    paper's samples (the Monte-Carlo check simulates one sample at a time).
     """
-    samples, frames, failed, nobs, q = [], [], {}, {}, 0
-    for name in SUBSAMPLES:
+    kernels, frames, failed, nobs, q = [], [], {}, {}, 0
+    for name in samples:
         mask = analytic["scheme"].isin(SUBSAMPLES[name]).to_numpy()
         data = specs.design_frame(subsample(analytic, name))
         kernel = None
@@ -108,9 +110,9 @@ def build_problem(
             frames.append(cat)
             q += len(cat)
         if kernel is not None:
-            samples.append(kernel)
+            kernels.append(kernel)
     catalogue = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return Problem(samples, resampler, catalogue, failed, q, nobs)
+    return Problem(kernels, resampler, catalogue, failed, q, nobs)
 
 
 def _fit(data, sample, outcome, semantics, vce, cluster):
