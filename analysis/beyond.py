@@ -4,12 +4,17 @@ Inputs: the analytic sample (``data/derived/analytic.parquet``).
 Outputs:
 
 * ``outputs/tables/diagnostics_{probit,amount,ratio}.csv``: the specification checks
-  of each Table 3 equation on the total sample (:mod:`analysis.diagnostics`);
-* ``outputs/tables/robustness_table3.csv``: Table 3 under alternative
-  specifications, with changed conclusions flagged (:mod:`analysis.robustness`);
+  of each Table 3-4 equation on the total, NCMS and URBMI+UEBMI samples, key
+  ``sample, check, item`` (:mod:`analysis.diagnostics`);
+* ``outputs/tables/robustness_table3.csv``: Tables 3-4 under alternative
+  specifications on each sample, with changed conclusions flagged, key
+  ``sample, variant, equation, term`` (:mod:`analysis.robustness`);
 * ``outputs/tables/counterfactuals.csv``: cross-region settlement (each sample)
   and scheme equalisation (total sample), by migration scope, with delta-method
-  SEs (:mod:`analysis.counterfactuals`);
+  and bootstrap SEs and 95% CIs (:mod:`analysis.counterfactuals`,
+  :mod:`analysis.counterfactual_bootstrap`);
+* ``outputs/tables/counterfactuals_bootstrap_failures.csv``: one row per failed
+  bootstrap refit (replication, sample, stage, error);
 * ``outputs/figures/figure_counterfactuals.{png,pdf}``.
 
 :func:`report_section` returns the replication report's section on these files.
@@ -27,8 +32,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analysis import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis import counterfactuals as cf  # noqa: E402
 from analysis import diagnostics, robustness, specs  # noqa: E402
+from analysis.config import MASTER_SEED  # noqa: E402
 from analysis.estimates import subsample  # noqa: E402
 from analysis.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
 from analysis.io import save_table  # noqa: E402
@@ -37,25 +44,50 @@ from analysis.twopart import TwoPartError, twopm  # noqa: E402
 
 EQUATIONS = {"probit": "reimb_amount", "amount": "reimb_amount", "ratio": "reimb_ratio"}
 FIGURE = "figure_counterfactuals"
+FAILURES = "counterfactuals_bootstrap_failures.csv"
 MIN_CELL = 10
+DIAGNOSTIC_KEYS = ("sample", "check", "item")
+#: Pairs-bootstrap replications of the counterfactuals in ``make reproduce``.
+#: Fewer than the bootstrap stage's BOOTSTRAP_REPS (999): 999 took 10-19 s on
+#: one core of the shared 2-core machine, which with the subsample diagnostics
+#: would have grown ``make reproduce`` by more than 15 s; 499 keeps 12 draws
+#: beyond each 2.5% percentile (docs/beyond_the_paper.md, Runtime).
+COUNTERFACTUAL_BOOT_REPS = 499
 
 
 def main(
-    analytic_path: Path, out_dir: Path, figures_dir: Path, synthetic: bool = True
+    analytic_path: Path,
+    out_dir: Path,
+    figures_dir: Path,
+    synthetic: bool = True,
+    reps: int = COUNTERFACTUAL_BOOT_REPS,
+    seed: int = MASTER_SEED,
+    workers: int = 1,
 ) -> None:
-    """Write the diagnostics, robustness and counterfactual tables and the figure."""
+    """Write the diagnostics, robustness and counterfactual tables and the figure.
+
+    ``reps`` pairs-bootstrap replications of the counterfactuals, replication
+    r from the r-th ``SeedSequence`` child of ``seed`` (the draws of ``make
+    bootstrap``); ``workers`` local processes (the result does not depend on
+    it); ``reps=0`` skips the bootstrap (its columns are left empty).
+    """
     clear_outputs(out_dir, figures_dir)
     analytic = pd.read_parquet(analytic_path)
     frames = {s: specs.design_frame(subsample(analytic, s)) for s in SUBSAMPLES}
     fits = fit_published(frames)
     for eq in EQUATIONS:
-        table = equation_diagnostics(fits["total", EQUATIONS[eq]], eq)
-        save_table(
-            table, ("check", "item"), out_dir / f"diagnostics_{eq}.csv", sort=False
-        )
-    rob = robustness.robustness_table(frames["total"])
-    save_table(rob, robustness.KEYS, out_dir / "robustness_table3.csv")
+        table = diagnostics_table(fits, eq)
+        path = out_dir / f"diagnostics_{eq}.csv"
+        save_table(table, DIAGNOSTIC_KEYS, path, sort=False)
+    rob = robustness.robustness_tables(frames)
+    save_table(rob, robustness.KEYS, out_dir / "robustness_table3.csv", sort=False)
     cfs = counterfactual_table(fits, frames)
+    boot = None
+    if reps > 0:
+        boot = cfb.bootstrap(analytic, fits, frames, reps, seed, workers=workers)
+        failures = boot.failures.assign(row=range(len(boot.failures)))
+        save_table(failures, ("row",), out_dir / FAILURES)
+    cfs = add_bootstrap(cfs, boot)
     if not synthetic:
         cfs = suppress_small(cfs, MIN_CELL)
     save_table(cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False)
@@ -67,7 +99,7 @@ def main(
 def clear_outputs(out_dir: Path, figures_dir: Path) -> None:
     """Remove this stage's previous outputs, so nothing stale survives a rerun."""
     names = [f"diagnostics_{eq}.csv" for eq in EQUATIONS]
-    names += ["robustness_table3.csv", "counterfactuals.csv"]
+    names += ["robustness_table3.csv", "counterfactuals.csv", FAILURES]
     for path in [out_dir / n for n in names] + [
         figures_dir / f"{FIGURE}{ext}" for ext in (".png", ".pdf")
     ]:
@@ -90,6 +122,17 @@ def fit_published(frames: dict) -> dict:
     return fits
 
 
+def diagnostics_table(fits: dict, equation: str) -> pd.DataFrame:
+    """The checks of ``equation`` on every sample, stacked with a ``sample`` key."""
+    samples = dict.fromkeys(s for s, _ in fits)
+    frames = [
+        equation_diagnostics(fits[s, EQUATIONS[equation]], equation).assign(sample=s)
+        for s in samples
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["sample", *diagnostics.COLUMNS]]
+
+
 def equation_diagnostics(res, equation: str) -> pd.DataFrame:
     """The checks of one equation, on the design of the published fit."""
     if isinstance(res, Exception):
@@ -110,11 +153,12 @@ def failure(err: Exception) -> str:
 
 
 def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
-    """Scenario (a) on every sample, (b) on the total sample, by migration scope."""
-    plan = [(cf.SCENARIOS[0], s) for s in SUBSAMPLES]
-    plan += [(sc, "total") for sc in cf.SCENARIOS[1:]]
+    """Scenario (a) on every sample, (b) on the total sample, by migration scope.
+
+    Delta-method SEs only; :func:`add_bootstrap` adds the bootstrap columns.
+    """
     out = []
-    for scenario, sample in plan:
+    for scenario, sample in cf.PLAN:
         res = fits[sample, "reimb_amount"]
         head = {"scenario": scenario.name, "sample": sample}
         try:
@@ -125,25 +169,46 @@ def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
             out.append(pd.DataFrame([head | {"group": "all", "quantity": "(fit failed)",
                                              "note": failure(err)}]))  # fmt: skip
             continue
-        out.append(rows.assign(**head, note="", se_method="delta"))
+        out.append(rows.assign(**head, note=""))
     table = pd.concat(out, ignore_index=True)
     table["n"] = table["n"].astype("Int64")
     first = list(cf.KEYS)
     return table[first + [c for c in table.columns if c not in first]]
 
 
+def add_bootstrap(table: pd.DataFrame, boot) -> pd.DataFrame:
+    """``table`` with the bootstrap columns of ``boot`` (empty if ``boot`` is None).
+
+    Rows the bootstrap did not cover (a failed fit or scenario) keep empty
+    bootstrap columns; ``note`` stays last.
+    """
+    if boot is None:
+        cols = pd.DataFrame(columns=[*cf.KEYS, *cfb.COLUMNS])
+    else:
+        cols = cfb.table_columns(boot)
+    out = table.merge(cols, on=list(cf.KEYS), how="left", validate="one_to_one")
+    for c in ("boot_reps", "boot_failed"):
+        out[c] = out[c].astype("Int64")
+    out["boot_scheme"] = out["boot_scheme"].astype(object)
+    return out[[c for c in out.columns if c != "note"] + ["note"]]
+
+
 def suppress_small(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """Blank the estimates of groups with fewer than ``min_cell`` respondents."""
     out = table.copy()
     small = out["n"].fillna(min_cell) < min_cell
-    numeric = [c for c in out.columns if out[c].dtype.kind == "f" and c != "n"]
+    numeric = [c for c in out.columns if out[c].dtype.kind == "f"]
     out.loc[small, numeric] = np.nan
     out.loc[small, "note"] = f"suppressed: fewer than {min_cell} respondents"
     return out
 
 
 def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
-    """Observed vs cross-region-settlement predictions by scope (total sample)."""
+    """Observed vs cross-region-settlement predictions by scope (total sample).
+
+    Each bar carries two 95% intervals: delta method (black, covariates fixed)
+    and pairs-bootstrap percentile (orange), when the bootstrap was run.
+    """
     rows = table[
         (table["scenario"] == "cross_region_settlement")
         & (table["sample"] == "total")
@@ -157,6 +222,8 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
     if rows.empty or "observed" not in rows:
         fig.text(0.5, 0.5, "total-sample model not fitted", ha="center")
         return footnote(fig, note)
+    boot_col = "observed_ci_boot_low"
+    has_boot = boot_col in rows and bool(rows[boot_col].notna().any())
     for ax, (quantity, title) in zip(axes, panels, strict=True):
         q = rows[rows["quantity"] == quantity].set_index("group")
         q = q.loc[[g for g in SCOPE_LABELS if g in q.index]]
@@ -165,19 +232,31 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
             (-0.2, "observed", "At observed scope", "#7F7F7F"),
             (0.2, "counterfactual", "Cross-region settlement", "#1F4E79"),
         ):
-            err = 1.96 * q[f"{col}_se"].to_numpy(dtype=float)
             y = q[col].to_numpy(dtype=float)
             ax.bar(x + shift, y, width=0.4, color=color, label=label)
-            ax.errorbar(x + shift, y, yerr=err, fmt="none", ecolor="black",
+            err = 1.96 * q[f"{col}_se"].to_numpy(dtype=float)
+            dx = -0.06 if has_boot else 0.0
+            ax.errorbar(x + shift + dx, y, yerr=err, fmt="none", ecolor="black",
                         capsize=3, lw=1)  # fmt: skip
+            if has_boot:
+                lo = q[f"{col}_ci_boot_low"].to_numpy(dtype=float)
+                hi = q[f"{col}_ci_boot_high"].to_numpy(dtype=float)
+                ax.errorbar(x + shift + 0.06, y, yerr=[y - lo, hi - y], fmt="none",
+                            ecolor="#E69F00", capsize=3, lw=1)  # fmt: skip
         ax.set_xticks(x, [SCOPE_LABELS[g] for g in q.index], fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylim(0, 1.15)
     axes[0].legend(frameon=False, fontsize=8, loc="upper left", ncol=2)
+    intervals = "95% CIs, delta method"
+    if has_boot:
+        reps = int(rows["boot_reps"].dropna().iloc[0])
+        intervals += (
+            f" (black) and {reps}-replication pairs-bootstrap percentile (orange)"
+        )
     fig.suptitle(
-        "Total sample: scope effects in part 1 set to zero, amounts as estimated "
-        "(95% CIs, delta method)",
+        "Total sample: scope effects in part 1 set to zero, amounts as estimated\n"
+        f"({intervals})",
         fontsize=9,
     )
     return footnote(fig, note)
@@ -196,8 +275,16 @@ CAPTURES = (
     "coefficients are associations, so (a) is the reimbursement gap the model "
     "attributes to scope, not a causal effect of the reform; the NHSA's direct "
     "settlement (2023) also changes when patients pay, which a model of "
-    "reimbursement after the fact does not represent. SEs are delta-method "
-    "(covariates fixed); bootstrap SEs are not yet computed."
+    "reimbursement after the fact does not represent."
+)
+
+BOOTSTRAP_NOTE = (
+    "SEs: `change_se` is the delta method with covariates fixed (the model-based "
+    "OIM covariance); `change_se_boot` and the percentile interval "
+    "`change_ci_boot` come from a pairs bootstrap (respondents resampled, both "
+    "parts refitted, quantities averaged over the drawn rows, so they also carry "
+    "the sampling variation of the covariates); `change_se_boot_fixed_x` "
+    "averages the same refits over the original rows, the delta method's target."
 )
 
 
@@ -210,12 +297,12 @@ def report_section(paths) -> list:
     tables = paths.tables_dir
     items: list = [
         ("## Beyond the paper", "Method notes: docs/beyond_the_paper.md."),
-        ("### Specification checks (total sample)", None),
+        ("### Specification checks", DIAGNOSTICS_LEGEND),
     ]
     for eq in EQUATIONS:
-        diag = pd.read_csv(tables / f"diagnostics_{eq}.csv", keep_default_na=False)
-        keep = (diag["check"] != "AIC/BIC grid") | (diag["item"] == "choice")
-        items.append((f"#### {eq}", diag.loc[keep, ["check", "item", "verdict"]]))
+        diag = pd.read_csv(tables / f"diagnostics_{eq}.csv", keep_default_na=False,
+                           na_values=[""])  # fmt: skip
+        items.append((f"#### {eq}", diagnostics_view(diag)))
     rob = pd.read_csv(tables / "robustness_table3.csv", keep_default_na=False,
                       na_values=[""])  # fmt: skip
     rob[["changed_vs_baseline", "changed_vs_published"]] = rob[
@@ -224,35 +311,85 @@ def report_section(paths) -> list:
     rob["note"] = rob["note"].fillna("")
     terms = ("URBMI", "UEBMI", "within_province_across_cities", "across_provinces")
     items += [
-        ("### Robustness of Table 3", ROBUSTNESS_LEGEND),
+        ("### Robustness of Tables 3-4", ROBUSTNESS_LEGEND),
         (None, robustness.wide_view(rob, terms)),
         (None, changed_summary(rob)),
         ("### Policy counterfactuals", counterfactual_view(tables)),
+        (None, BOOTSTRAP_NOTE),
+        (None, bootstrap_summary(tables)),
         (None, f"Figure: outputs/figures/{FIGURE}.png"),
         (None, CAPTURES),
     ]  # fmt: skip
     return items
 
 
+DIAGNOSTICS_LEGEND = (
+    "Each Table 3-4 equation on the total sample and the NCMS and URBMI+UEBMI "
+    "subsamples (the published regressors of each). Cells: the p-value of the "
+    "test, `*` if rejected at 5% (link test: the squared index; RESET: index^2 "
+    "and index^3; Hosmer-Lemeshow: deciles of p, adjacent ones pooled where a "
+    "group would expect fewer than 5 successes or failures); the modified Park "
+    "slope (SE) with the published Gamma kept or rejected; the family-link the "
+    "AIC and BIC pick; the Box-Cox "
+    "lambda with its 95% CI. Full rows in outputs/tables/diagnostics_*.csv."
+)
+
+
+def diagnostics_view(diag: pd.DataFrame) -> pd.DataFrame:
+    """One equation's checks for the report: a row per check, a column per sample."""
+    keep = (diag["check"] != "AIC/BIC grid") | (diag["item"] == "choice")
+    d = diag[keep].assign(cell=[short_verdict(r) for r in diag[keep].itertuples()])
+    order = list(dict.fromkeys(d["sample"]))
+    checks = list(dict.fromkeys(d["check"]))
+    wide = d.pivot(index="check", columns="sample", values="cell")
+    return wide.loc[checks, order].fillna("").reset_index()
+
+
+def short_verdict(r) -> str:
+    """A few characters summarising one diagnostics row (see DIAGNOSTICS_LEGEND)."""
+    if r.verdict.startswith("not computed"):
+        return r.verdict
+    if r.check == "modified Park test":
+        kept = r.verdict.rsplit("; ", 1)[-1]
+        return f"{r.estimate:.2f} ({r.se:.2f}); {kept}"
+    if r.check == "AIC/BIC grid":
+        return r.verdict.split(";")[0].replace(" picks", "")
+    if r.check == "Box-Cox":
+        return r.verdict.split(";")[0].replace("lambda = ", "")
+    star = "*" if r.p < diagnostics.ALPHA else ""
+    groups = ""
+    if r.check == "Hosmer-Lemeshow":
+        groups = f" ({int(r.df) + 2} groups)"
+    return f"p = {r.p:.3f}{star}{groups}"
+
+
 ROBUSTNESS_LEGEND = (
     "Cells: estimate (p) on the published scale (probit: AME; amount: log-scale "
     "coefficient; ratio: AME). `!` marks a conclusion (significantly +, "
     "significantly -, or not significant at 5%) that differs from the baseline fit "
-    "on the same data; `?` one that differs from the published Table 3. Scheme "
-    "and scope rows shown; all terms in outputs/tables/robustness_table3.csv."
+    "on the same data; `?` one that differs from the publication (Table 3 for the "
+    "total sample; Table 4, scope rows only, for the subsamples). Scheme and scope "
+    "rows shown; all terms in outputs/tables/robustness_table3.csv."
 )
 
 
 def changed_summary(rob: pd.DataFrame) -> str:
-    """One sentence per variant: how many conclusions change against the baseline."""
-    parts = []
-    for variant, g in rob[rob["variant"] != "baseline"].groupby("variant", sort=False):
-        changed = g.loc[g["changed_vs_baseline"], ["equation", "term"]]
-        listed = ", ".join(f"{e}:{t}" for e, t in changed.itertuples(index=False))
-        parts.append(
-            f"{variant}: {len(changed)} changed" + (f" ({listed})" if listed else "")
-        )
-    return "Conclusions changed against the baseline - " + "; ".join(parts) + "."
+    """Per sample and variant: how many conclusions change against the baseline."""
+    if "sample" not in rob:
+        rob = rob.assign(sample="total")
+    sentences = []
+    for sample, rs in rob.groupby("sample", sort=False):
+        parts = []
+        alt = rs[rs["variant"] != "baseline"]
+        for variant, g in alt.groupby("variant", sort=False):
+            changed = g.loc[g["changed_vs_baseline"], ["equation", "term"]]
+            listed = ", ".join(f"{e}:{t}" for e, t in changed.itertuples(index=False))
+            parts.append(
+                f"{variant}: {len(changed)} changed"
+                + (f" ({listed})" if listed else "")
+            )
+        sentences.append(f"{sample}: " + "; ".join(parts) + ".")
+    return "Conclusions changed against the baseline - " + " ".join(sentences)
 
 
 def counterfactual_view(tables: Path) -> pd.DataFrame:
@@ -260,7 +397,33 @@ def counterfactual_view(tables: Path) -> pd.DataFrame:
     t = pd.read_csv(tables / "counterfactuals.csv").fillna({"note": ""})
     t = t[t["group"] == "all"]
     cols = ["scenario", "sample", "quantity", "observed", "counterfactual", "change",
-            "change_se", "change_p", "n", "note"]  # fmt: skip
-    return t[cols].round(
-        {"observed": 3, "counterfactual": 3, "change": 3, "change_se": 3, "change_p": 4}
+            "change_se", "change_se_boot", "change_se_boot_fixed_x",
+            "change_ci_boot_low", "change_ci_boot_high", "change_p", "n",
+            "boot_failed", "note"]  # fmt: skip
+    cols = [c for c in cols if c in t]
+    digits = {c: 3 for c in cols if c not in ("change_p", "n", "boot_failed")}
+    return t[cols].round(digits | {"change_p": 4})
+
+
+def bootstrap_summary(tables: Path) -> str:
+    """One sentence: replications, scheme and failed refits per sample."""
+    t = pd.read_csv(tables / "counterfactuals.csv")
+    if "boot_reps" not in t or t["boot_reps"].isna().all():
+        return "The bootstrap was not run (reps = 0)."
+    reps = int(t["boot_reps"].dropna().iloc[0])
+    path = tables / FAILURES
+    failures = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    samples = list(dict.fromkeys(t.loc[t["boot_reps"].notna(), "sample"]))
+    parts = []
+    for s in samples:
+        f = failures[failures["sample"] == s] if len(failures) else failures
+        why = ""
+        if len(f):
+            counts = f.groupby("error").size()
+            why = " (" + ", ".join(f"{e} {n}" for e, n in counts.items()) + ")"
+        parts.append(f"{s} {len(f)} of {reps}{why}")
+    return (
+        f"Bootstrap: {reps} pairs replications from the master seed (the draws of "
+        "`make bootstrap`). Failed refits, whose replications are left out of that "
+        "sample's SEs and intervals (nothing is redrawn): " + "; ".join(parts) + "."
     )

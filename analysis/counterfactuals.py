@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis.schema import FACTORS
+from analysis.schema import FACTORS, SUBSAMPLES
 from analysis.specs import dummy_name
 
 _Z975 = norm.ppf(0.975)
@@ -93,6 +93,14 @@ SCENARIOS = (
         part2={"scheme": "UEBMI"},
         applies_to=("scheme", "NCMS"),
     ),
+)
+
+
+#: The stage's (scenario, sample) pairs: settlement on every sample, scheme
+#: equalisation on the total sample only (a one-scheme subsample has no NCMS
+#: enrollees to move, or no URBMI/UEBMI coefficients to give them).
+PLAN = tuple((SCENARIOS[0], s) for s in SUBSAMPLES) + tuple(
+    (sc, "total") for sc in SCENARIOS[1:]
 )
 
 
@@ -156,6 +164,59 @@ def averages(pred: dict, X1: np.ndarray, X2: np.ndarray, rows: np.ndarray) -> di
     return out
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What a scenario needs besides the coefficients: designs, rows and groups.
+
+    Built once by :func:`prepare`; :func:`evaluate` (delta method) and the
+    bootstrap (:mod:`analysis.counterfactual_bootstrap`, which refits many
+    times) both evaluate the quantities on it, so they average over the same
+    rows in the same group order.
+
+    Attributes
+    ----------
+    X1, X2, X1c, X2c : ndarray
+        Observed and counterfactual part-1 and part-2 designs (all part-1 rows).
+    masks : ndarray of bool (G, n)
+        Rows averaged over for each group (``applies`` and the group label).
+    labels : list of str
+        Group labels, ``"all"`` first.
+    """
+
+    X1: np.ndarray
+    X2: np.ndarray
+    X1c: np.ndarray
+    X2c: np.ndarray
+    masks: np.ndarray
+    labels: list[str]
+
+
+def prepare(
+    res, scenario: Counterfactual, data: pd.DataFrame, by: str | None = None
+) -> Setup:
+    """Counterfactual designs and averaging groups of ``scenario`` for ``res``.
+
+    Groups with no applicable rows are left out. Parameters as :func:`evaluate`.
+    """
+    rows_data = data.loc[res.sample.data.index]
+    applies = np.ones(len(rows_data), bool)
+    if scenario.applies_to is not None:
+        var, level = scenario.applies_to
+        applies = (rows_data[var].astype(str) == level).to_numpy()
+    d1, d2 = res.designs
+    X1c = counterfactual_design(d1, scenario.part1, applies)
+    X2c = counterfactual_design(d2, scenario.part2, applies)
+    groups = None if by is None else rows_data[by].astype(str).to_numpy()
+    candidates = ["all"] if by is None else ["all", *_ordered(rows_data[by])]
+    labels, masks = [], []
+    for label in candidates:
+        mask = applies if label == "all" else applies & (groups == label)
+        if mask.any():
+            labels.append(label)
+            masks.append(mask)
+    return Setup(d1.X, d2.X, X1c, X2c, np.array(masks, bool), labels)
+
+
 def evaluate(
     res, scenario: Counterfactual, data: pd.DataFrame, by: str | None = None
 ) -> pd.DataFrame:
@@ -181,25 +242,13 @@ def evaluate(
         change's ``extensive``/``intensive`` split (expected reimbursement only)
         and ``n``.
     """
-    rows_data = data.loc[res.sample.data.index]
-    applies = np.ones(len(rows_data), bool)
-    if scenario.applies_to is not None:
-        var, level = scenario.applies_to
-        applies = (rows_data[var].astype(str) == level).to_numpy()
-    d1, d2 = res.designs
-    X1, X2 = d1.X, d2.X
-    X1c = counterfactual_design(d1, scenario.part1, applies)
-    X2c = counterfactual_design(d2, scenario.part2, applies)
-    obs, cf = predictions(res, X1, X2), predictions(res, X1c, X2c)
+    st = prepare(res, scenario, data, by)
+    obs = predictions(res, st.X1, st.X2)
+    cf = predictions(res, st.X1c, st.X2c)
     V = res.cov.to_numpy()
-    groups = None if by is None else rows_data[by].astype(str).to_numpy()
-    labels = ["all"] if by is None else ["all", *_ordered(rows_data[by])]
     out = []
-    for label in labels:
-        mask = applies if label == "all" else applies & (groups == label)
-        if not mask.any():
-            continue
-        a, c = averages(obs, X1, X2, mask), averages(cf, X1c, X2c, mask)
+    for label, mask in zip(st.labels, st.masks, strict=True):
+        a, c = averages(obs, st.X1, st.X2, mask), averages(cf, st.X1c, st.X2c, mask)
         split = decompose(obs, cf, mask)
         for q in QUANTITIES:
             row = _row(label, q, a[q], c[q], V, split if q == QUANTITIES[2] else None)

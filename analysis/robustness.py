@@ -1,6 +1,7 @@
 """Robustness of Table 3 to reasonable alternative specifications.
 
-Each variant refits one or more of Table 3's equations on the total sample and is
+Each variant refits one or more of Table 3's equations on a sample (the total
+sample of Table 3, or the NCMS and URBMI+UEBMI subsamples of Table 4) and is
 reported on the published scale (probit: AME on P(reimbursed); amount: log-scale
 coefficient; ratio: AME on E[ratio | reimbursed]):
 
@@ -17,7 +18,8 @@ coefficient; ratio: AME on E[ratio | reimbursed]):
 
 Every cell carries its *conclusion* (significantly positive, significantly
 negative, or not significant at 5%) and flags where it differs from the baseline
-fit on the same data and from the published Table 3.
+fit on the same data and from the publication (Table 3 for the total sample;
+Table 4, which prints only the migration-scope rows, for the subsamples).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from analysis.config import PUBLISHED_DIR
 from analysis.twopart import TwoPartError, twopm
 
 ALPHA = 0.05
-KEYS = ("variant", "equation", "term")
+KEYS = ("sample", "variant", "equation", "term")
 OUTCOME = {"probit": "reimb_amount", "amount": "reimb_amount", "ratio": "reimb_ratio"}
 
 
@@ -75,13 +77,24 @@ VARIANTS = (
 LPM = Variant("lpm_city_fe", "LPM with city fixed effects", ("probit",))
 
 
-def robustness_table(data: pd.DataFrame) -> pd.DataFrame:
-    """All variants on the total sample, with conclusions and change flags.
+def robustness_tables(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`robustness_table` of every sample in ``frames``, stacked."""
+    return pd.concat(
+        [robustness_table(data, sample) for sample, data in frames.items()],
+        ignore_index=True,
+    )
+
+
+def robustness_table(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
+    """All variants on one sample, with conclusions and change flags.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        The total sample with the column-wise dummies (:func:`specs.design_frame`).
+        The sample with the column-wise dummies (:func:`specs.design_frame`).
+    sample : str
+        ``"total"``, ``"ncms"`` or ``"urban"``: sets the regressors (Table 4
+        drops those constant in a subsample) and the published conclusions.
 
     Returns
     -------
@@ -90,15 +103,22 @@ def robustness_table(data: pd.DataFrame) -> pd.DataFrame:
         ``conclusion``, ``baseline_conclusion``, ``published_conclusion``,
         ``changed_vs_baseline``, ``changed_vs_published``.
     """
-    frames = [variant_cells(data, v) for v in VARIANTS]
-    frames.append(lpm_cells(data))
+    frames = [variant_cells(data, v, sample) for v in VARIANTS]
+    try:
+        frames.append(lpm_cells(data, sample=sample))
+    except (ValueError, np.linalg.LinAlgError) as err:
+        frames.append(failed(LPM.name, ["probit"], err))
     cells = pd.concat(frames, ignore_index=True)
-    return mark_changes(cells, published_conclusions())
+    out = mark_changes(cells, published_conclusions(sample))
+    out.insert(0, "sample", sample)
+    return out
 
 
-def variant_cells(data: pd.DataFrame, v: Variant) -> pd.DataFrame:
+def variant_cells(
+    data: pd.DataFrame, v: Variant, sample: str = "total"
+) -> pd.DataFrame:
     """Published-scale cells of the equations ``v`` replaces (a note if it fails)."""
-    rhs = specs.regressors("total", "columnwise", data)
+    rhs = specs.regressors(sample, "columnwise", data)
     frames = []
     for outcome in dict.fromkeys(OUTCOME[e] for e in v.equations):
         try:
@@ -111,13 +131,13 @@ def variant_cells(data: pd.DataFrame, v: Variant) -> pd.DataFrame:
             eqs = [e for e in v.equations if OUTCOME[e] == outcome]
             frames.append(failed(v.name, eqs, err))
             continue
-        cells = estimates.paper_cells({("total", outcome): res})
+        cells = estimates.paper_cells({(sample, outcome): res})
         cells = cells[cells["equation"].isin(v.equations)]
         # coefficient rows keep the column-wise dummy names: map them as margins
         terms = [specs.published_term(t) for t in cells["term"]]
         frames.append(cells.assign(term=terms, note=""))
     out = pd.concat(frames, ignore_index=True).assign(variant=v.name)
-    return out[[*KEYS, "estimate", "se", "p", "n", "note"]]
+    return out[[*KEYS[1:], "estimate", "se", "p", "n", "note"]]
 
 
 def failed(variant: str, equations: list[str], err: Exception) -> pd.DataFrame:
@@ -137,11 +157,17 @@ def failed(variant: str, equations: list[str], err: Exception) -> pd.DataFrame:
 
 
 def lpm_cells(
-    data: pd.DataFrame, regressors: list[str] | None = None, cluster: str = "city"
+    data: pd.DataFrame,
+    regressors: list[str] | None = None,
+    cluster: str = "city",
+    sample: str = "total",
 ) -> pd.DataFrame:
     """LPM of reimbursement with ``cluster`` effects absorbed, clustered SEs.
 
-    ``regressors`` default to Table 3's column-wise list (:func:`specs.regressors`).
+    ``regressors`` default to the column-wise list of ``sample``'s published
+    model (:func:`specs.regressors`). The note of each estimated row says how
+    many respondents share a city with another respondent: only they carry
+    within-city variation (few in a small subsample such as the urban one).
 
     Notes
     -----
@@ -153,7 +179,7 @@ def lpm_cells(
     """
     cols = regressors or [
         c.removeprefix("c.")
-        for c in specs.regressors("total", "columnwise", data).split()
+        for c in specs.regressors(sample, "columnwise", data).split()
     ]
     rows = data[["reimbursed", cluster, *cols]].dropna()
     exog = rows[cols].astype(float).assign(const=1.0)
@@ -167,6 +193,11 @@ def lpm_cells(
             drop_absorbed=True,
         ).fit(cov_type="clustered", clusters=codes)  # fmt: skip
     b = fit.params.drop("const", errors="ignore")
+    size = rows.groupby(cluster, observed=True)[cluster].transform("size")
+    within = (
+        f"within-city variation from {int((size > 1).sum())} of {len(rows)} "
+        f"respondents ({int(groups.value_counts().gt(1).sum())} cities with 2+)"
+    )
     out = pd.DataFrame(
         {
             "variant": LPM.name,
@@ -176,7 +207,7 @@ def lpm_cells(
             "se": fit.std_errors[b.index].to_numpy(),
             "p": fit.pvalues[b.index].to_numpy(),
             "n": int(fit.nobs),
-            "note": "",
+            "note": within,
         }
     )
     dropped = [specs.published_term(c) for c in cols if c not in b.index]
@@ -210,10 +241,18 @@ def conclusion(estimate: float, p: float, alpha: float = ALPHA) -> str:
     return "+" if estimate > 0 else "-"
 
 
-def published_conclusions() -> pd.DataFrame:
-    """Conclusion of every published Table 3 cell (a star means p < 0.05)."""
-    t3 = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
-    t3 = t3[t3["term_group"] != "n"]
+def published_conclusions(sample: str = "total") -> pd.DataFrame:
+    """Conclusion of every published cell of ``sample`` (a star means p < 0.05).
+
+    The total sample's come from Table 3; a subsample's from Table 4, which
+    prints only the two migration-scope rows (the other terms get none).
+    """
+    if sample == "total":
+        t3 = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+        t3 = t3[t3["term_group"] != "n"]
+    else:
+        t3 = pd.read_csv(PUBLISHED_DIR / "table4.csv", dtype=str)
+        t3 = t3[t3["sample"] == sample]
     rows = []
     for eq in ALL:
         for term, me, st in zip(
@@ -247,7 +286,7 @@ def mark_changes(cells: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
 def wide_view(
     table: pd.DataFrame, terms: tuple[str, ...] | None = None
 ) -> pd.DataFrame:
-    """Report view: one row per (equation, term), one column per variant.
+    """Report view: one row per (sample, equation, term), one column per variant.
 
     A cell reads ``estimate (p)``; ``!`` marks a conclusion that differs from the
     baseline fit on the same data, ``?`` one that differs from the publication.
@@ -265,6 +304,17 @@ def wide_view(
 
     t = t.assign(cell=[cell(r) for r in t.itertuples()])
     order = [v.name for v in VARIANTS] + [LPM.name]
-    wide = t.pivot(index=["equation", "term"], columns="variant", values="cell")
+    if "sample" not in t:
+        t = t.assign(sample="total")
+    index = ["sample", "equation", "term"]
+    wide = t.pivot(index=index, columns="variant", values="cell")
     wide = wide[[c for c in order if c in wide.columns]].fillna("")
-    return wide.reset_index()
+    wide = wide.reset_index()
+    # samples in the order they appear (total, ncms, urban), not alphabetically
+    rank = {s: i for i, s in enumerate(dict.fromkeys(t["sample"]))}
+    wide = wide.sort_values(
+        ["sample", "equation", "term"],
+        key=lambda c: c.map(rank) if c.name == "sample" else c,
+        kind="stable",
+    )
+    return wide.reset_index(drop=True)
