@@ -208,3 +208,37 @@ def test_stage_table_figure_and_suppression(frame, tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 0
     small = beyond.suppress_small(table.assign(n=5), 10)
     assert small["observed"].isna().all()
+
+
+def test_stage_table_with_bootstrap_columns(frame, tmp_path):
+    from analysis import beyond
+    from analysis import counterfactual_bootstrap as cfb
+
+    frame = frame.rename(columns={"amount": "reimb_amount"})
+    rhs = "c.scope__within_province_across_cities c.scope__across_provinces c.age"
+    res = twopm(frame, "reimb_amount", part1=rhs, family="gamma", link="log")
+    fits = {("total", "reimb_amount"): res}
+    for s in ("ncms", "urban"):
+        fits[(s, "reimb_amount")] = ValueError("separation")
+    frames = {s: frame for s in ("total", "ncms", "urban")}
+    table = beyond.counterfactual_table(fits, frames)
+    boot = cfb.bootstrap(frame, fits, frames, reps=30, seed=1)
+    out = beyond.add_bootstrap(table, boot)
+    assert len(out) == len(table) and out.columns[-1] == "note"
+    assert set(cfb.COLUMNS) <= set(out.columns)
+    ok = out["quantity"] != "(fit failed)"
+    assert out.loc[ok, "boot_reps"].eq(30).all()
+    assert out.loc[ok, "change_se_boot"].notna().all()
+    assert out.loc[~ok, ["change_se_boot", "boot_reps"]].isna().all().all()
+    # the percentile interval brackets the estimate on these well-behaved data
+    share = out[ok & (out["quantity"] == "share_reimbursed") & (out["group"] == "all")]
+    assert (share["change_ci_boot_low"] < share["change"]).all()
+    assert (share["change"] < share["change_ci_boot_high"]).all()
+    none = beyond.add_bootstrap(table, None)
+    assert list(none.columns) == list(out.columns)
+    assert none["change_se_boot"].isna().all()
+    small = beyond.suppress_small(out.assign(n=5), 10)
+    assert small["change_ci_boot_low"].isna().all()
+    fig = beyond.figure_counterfactuals(out, "note")
+    beyond.save(fig, tmp_path / "fig")
+    assert (tmp_path / "fig.png").stat().st_size > 0

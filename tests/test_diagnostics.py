@@ -6,6 +6,7 @@ different seed would pass too with near certainty.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import ndtr
 
@@ -177,3 +178,80 @@ def test_unknown_family_or_link_is_refused():
         dg.glm_family("tweedie", "log")
     with pytest.raises(ValueError, match="link='cube'"):
         dg.glm_family("gamma", "cube")
+
+
+def test_hl_partition_pools_small_top_deciles_by_hand():
+    # 100 rows, deciles of 10: p = 0.5 in deciles 1-5 (5 expected failures each),
+    # 0.9 in deciles 6-10 (1 each): deciles 6-10 pool into one group of 50
+    p = np.r_[np.full(50, 0.5), np.full(50, 0.9)]
+    parts = dg.hl_partition(p, 10, min_expected=5)
+    assert [len(g) for g in parts] == [10] * 5 + [50]
+    # a last pool short of 5 joins the group before it: 4 x 1 + 0.1 expected
+    p = np.r_[np.full(50, 0.5), np.full(40, 0.9), np.full(10, 0.99)]
+    parts = dg.hl_partition(p, 10, min_expected=5)
+    assert [len(g) for g in parts] == [10] * 4 + [60]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(100))
+    # without a minimum: ten equal groups, as before
+    assert [len(g) for g in dg.hl_partition(p, 10)] == [10] * 10
+
+
+def test_hosmer_lemeshow_small_sample_with_a_common_outcome():
+    # urban-subsample shape: 400 rows, about 80% successes, correct probit
+    rng = np.random.default_rng(20)
+    X = design(rng, 400)
+    d = (rng.uniform(size=400) < ndtr(X @ [0.9, 0.4, 0.9])).astype(float)
+    p = dg._fit(d, X, "probit", "").predict(X)
+    hl = dg.hosmer_lemeshow(d, p, min_expected=5)
+    # deciles would leave top groups expecting fewer than 5 failures
+    top = dg.hl_partition(p, 10)[-1]
+    assert (1 - p[top]).sum() < 5
+    assert hl["df"] < 8 and hl["p"] > 0.05
+    assert (hl["table"]["expected"] >= 5).all()
+    assert ((hl["table"]["n"] - hl["table"]["expected"]) >= 5).all()
+    row = dg.equation_table(d, X, "probit").set_index("check").loc["Hosmer-Lemeshow"]
+    assert row["df"] == hl["df"] and "pooled" in row["verdict"]
+
+
+def test_checks_that_cannot_run_are_rows_not_errors():
+    # 300 rows with 3 failures: no 3 groups can expect 5 failures each
+    rng = np.random.default_rng(21)
+    X = design(rng, 300)
+    d = np.ones(300)
+    d[:3] = 0.0
+    with pytest.raises(ValueError, match="needs 3"):
+        dg.hosmer_lemeshow(d, np.full(300, 0.99), min_expected=5)
+    table = dg.equation_table(d, X, "probit").set_index("check")
+    assert table.loc["Hosmer-Lemeshow", "verdict"].startswith("not computed")
+    assert np.isnan(table.loc["Hosmer-Lemeshow", "p"])
+    assert set(table.index) == {"link test", "RESET", "Hosmer-Lemeshow"}
+
+
+def test_diagnostics_table_stacks_samples_and_records_failures():
+    from analysis import beyond
+    from analysis.bootstrap.synthetic import toy_analytic
+    from analysis.estimates import fit_one, subsample
+    from analysis.specs import design_frame
+
+    toy = toy_analytic(900, np.random.default_rng(3))
+    fits = {}
+    for sample in ("total", "urban"):
+        data = design_frame(subsample(toy, sample))
+        for outcome in ("reimb_amount", "reimb_ratio"):
+            fits[sample, outcome] = fit_one(data, sample, outcome)
+    fits["ncms", "reimb_amount"] = ValueError("separation")
+    fits["ncms", "reimb_ratio"] = ValueError("separation")
+    for eq in ("probit", "amount"):
+        table = beyond.diagnostics_table(fits, eq)
+        assert list(table.columns[:3]) == list(beyond.DIAGNOSTIC_KEYS)
+        assert not table.duplicated(list(beyond.DIAGNOSTIC_KEYS)).any()
+        assert list(dict.fromkeys(table["sample"])) == ["total", "urban", "ncms"]
+        failed = table[table["sample"] == "ncms"]
+        assert failed["check"].tolist() == ["(fit failed)"]
+        assert failed["verdict"].item().endswith("separation")
+        # the urban rows are the checks of the urban fit's own design
+        urban = fits["urban", beyond.EQUATIONS[eq]]
+        expected = beyond.equation_diagnostics(urban, eq)
+        got = table[table["sample"] == "urban"].drop(columns="sample")
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
+    view = beyond.diagnostics_view(beyond.diagnostics_table(fits, "amount"))
+    assert list(view.columns) == ["check", "total", "urban", "ncms"]

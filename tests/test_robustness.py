@@ -116,3 +116,60 @@ def test_lpm_clustered_se_matches_a_hand_sandwich(confounded):
     # the two SEs differ only by a small-sample factor common to both terms
     assert ratio[0] == pytest.approx(ratio[1], rel=1e-10)
     assert 0.95 < ratio[0] < 1.2
+
+
+def test_published_conclusions_of_the_subsamples_read_table4():
+    ncms = rb.published_conclusions("ncms").set_index(["equation", "term"])
+    concl = ncms["published_conclusion"]
+    assert concl[("probit", "across_provinces")] == "-"  # -0.333**
+    assert concl[("amount", "across_provinces")] == "+"  # 0.282*
+    assert concl[("ratio", "within_province_across_cities")] == "ns"  # -0.044
+    urban = rb.published_conclusions("urban").set_index(["equation", "term"])
+    assert urban.loc[("probit", "across_provinces"), "published_conclusion"] == "ns"
+    # Table 4 prints only the two scope rows per equation
+    assert len(ncms) == len(urban) == 6
+
+
+def test_lpm_note_counts_respondents_with_within_city_variation(confounded):
+    lonely = confounded.iloc[[0]].assign(city="lonely")
+    df = pd.concat([confounded, lonely], ignore_index=True)
+    out = rb.lpm_cells(df, ["across", "x"]).set_index("term")
+    note = out.loc["across", "note"]
+    assert "from 4500 of 4501 respondents (150 cities with 2+)" in note
+
+
+@pytest.fixture(scope="module")
+def toy_tables():
+    from analysis.bootstrap.synthetic import toy_analytic
+    from analysis.estimates import subsample
+    from analysis.specs import design_frame
+
+    toy = toy_analytic(1000, np.random.default_rng(4))
+    frames = {s: design_frame(subsample(toy, s)) for s in ("total", "urban")}
+    return frames, rb.robustness_tables(frames)
+
+
+def test_subsample_tables_are_keyed_and_compared_within_sample(toy_tables):
+    frames, table = toy_tables
+    assert list(table.columns[:4]) == list(rb.KEYS)
+    assert not table.duplicated(list(rb.KEYS)).any()
+    assert list(dict.fromkeys(table["sample"])) == ["total", "urban"]
+    # each sample's baseline conclusions come from its own baseline fit
+    for sample, t in table.groupby("sample"):
+        base = t[t["variant"] == "baseline"].set_index(["equation", "term"])
+        for r in t[t["variant"] != "baseline"].itertuples():
+            if (r.equation, r.term) in base.index:
+                expected = base.loc[(r.equation, r.term), "conclusion"]
+                assert r.baseline_conclusion == expected, (sample, r.term)
+    # the urban models drop no scheme level (URBMI is the base) and have no NCMS
+    urban = table[(table["sample"] == "urban") & (table["variant"] == "baseline")]
+    assert "UEBMI" in set(urban["term"]) and "URBMI" not in set(urban["term"])
+    assert (urban.loc[urban["equation"] == "probit", "n"] == len(frames["urban"])).all()
+    # the total-sample rows equal a total-only run
+    total = rb.robustness_table(frames["total"], "total")
+    pd.testing.assert_frame_equal(
+        table[table["sample"] == "total"].reset_index(drop=True), total
+    )
+    wide = rb.wide_view(table, ("UEBMI", "across_provinces"))
+    assert list(wide.columns[:3]) == ["sample", "equation", "term"]
+    assert list(dict.fromkeys(wide["sample"])) == ["total", "urban"]
