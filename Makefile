@@ -116,7 +116,9 @@ $(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py \
 
 $(BEYOND) &: $(ANALYTIC) analysis/beyond.py analysis/diagnostics.py \
         analysis/robustness.py analysis/counterfactuals.py analysis/specs.py \
-        analysis/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv
+        analysis/counterfactual_bootstrap.py $(wildcard analysis/bootstrap/*.py) \
+        analysis/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv \
+        data/published/table4.csv
 	$(CLI) beyond $(MODE)
 
 $(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) analysis/report.py \
