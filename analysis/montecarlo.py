@@ -71,6 +71,7 @@ with Monte-Carlo bands.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -347,7 +348,9 @@ def one_simulation(dgp: DGP, s: int, reps: int, seed: int) -> dict:
         # 128 bits of the child's state: the bootstrap's own SeedSequence root
         boot_seed = int.from_bytes(boot_ss.generate_state(4).tobytes(), "little")
         draws, failures = run_replications(problem, reps, boot_seed)
-    stats = summarise_draws(cat["estimate"].to_numpy(), draws)
+    with warnings.catch_warnings():  # all-failed columns: NaN, counted below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        stats = summarise_draws(cat["estimate"].to_numpy(), draws)
     out["se_boot"][rows] = stats["se_boot"].to_numpy()
     out["ci_low"][rows] = stats["ci_percentile_low"].to_numpy()
     out["ci_high"][rows] = stats["ci_percentile_high"].to_numpy()
@@ -414,8 +417,6 @@ def summarise(runs: list[dict], dgp: DGP) -> pd.DataFrame:
 
 def _nan(fn, a: np.ndarray, **kw) -> np.ndarray:
     """``fn`` over simulations, NaN (without a warning) where none succeeded."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return fn(a, axis=0, **kw)
