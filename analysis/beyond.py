@@ -248,15 +248,13 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylim(0, 1.15)
     axes[0].legend(frameon=False, fontsize=8, loc="upper left", ncol=2)
-    intervals = "95% CIs, delta method"
+    intervals = "95% CIs: delta method"
     if has_boot:
         reps = int(rows["boot_reps"].dropna().iloc[0])
-        intervals += (
-            f" (black) and {reps}-replication pairs-bootstrap percentile (orange)"
-        )
+        intervals += f" (black), {reps}-replication pairs-bootstrap percentile (orange)"
     fig.suptitle(
         "Total sample: scope effects in part 1 set to zero, amounts as estimated\n"
-        f"({intervals})",
+        + intervals,
         fontsize=9,
     )
     return footnote(fig, note)
