@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
 from analysis.synth import calibrate_fit as cf
 from analysis.synth import calibrate_moments as cm
@@ -36,9 +35,13 @@ from analysis.synth.calibrate_targets import TERMS, columns, table_targets
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
 TOL = 1e-6
-BAND_TOL = 1e-5  # an SE-constrained solve is kept only if it converges this far
-ACTIVE_ROUNDS = 0  # SE equality rows: implemented, measured non-convergent (docs)
-ACTIVE_SLACK = 0.03  # a cell becomes active when its log SE leaves its band by this
+# The SE dead zone creeps rather than converges (cells sit on the band edges); 60 steps
+# bring every ratio SE inside its band on the seeds measured (docs/calibration.md,
+# Update 3), ~3 s. The polish after it restores the equations, so the cap only decides
+# how far the SEs get, never whether the points hold.
+SHAPE_ITER = 60
+OUT_SLACK = 0.01  # a cell counts as outside its band beyond this (log SE)
+SE_WINDOW = 0.15  # the issue's SE window, analysis.report.SE_TOL (tested equal)
 DEBUG = False
 
 
@@ -53,6 +56,7 @@ class Sample:
 
     @property
     def k(self) -> int:
+        """Number of coefficients of the fit."""
         return self.x.shape[1]
 
 
@@ -90,6 +94,7 @@ def published(equation: str) -> dict[str, dict[int, float]]:
 
 
 def published_se(equation: str) -> dict[str, dict[int, float]]:
+    """Published SEs of ``equation`` as {sample: {position in its design: SE}}."""
     out = {s: {} for s in SAMPLES}
     for t in table_targets(equation):
         out[t.sample][
@@ -99,18 +104,27 @@ def published_se(equation: str) -> dict[str, dict[int, float]]:
 
 
 Z_STARS = ((2.576, np.inf), (1.96, 2.576), (0.0, 1.96))  # "**", "*", ""
-SE_BAND = 0.05  # |log(SE / published SE)| allowed by the SE constraints
+# |log(SE / published SE)| allowed while shaping: the polish after it spreads the SE
+# ratios by a few percent (measured 0.92-1.08 -> 0.88-1.09), and rounding and the nudge
+# move them again, so the band sits well inside the issue's 15%.
+SE_BAND = 0.08
 STAR_MARGIN = 0.01  # keep z this far (in log) from a star threshold
 
 
-def se_bands(equation: str) -> dict[str, dict[int, tuple[float, float]]]:
-    """Allowed log-SE interval of every published cell: within SE_BAND of the published
-    SE and, where possible, on the published side of the star thresholds (z = value/SE
-    with the published value, which the score constraints impose)."""
+def se_bands(equation, lo_ratio=None, hi_ratio=None):
+    """Allowed log-SE interval of every published cell, ``{sample: {pos: (lo, hi)}}``.
+
+    Within ``[lo_ratio, hi_ratio]`` times the published SE and, where possible, on the
+    published side of the star thresholds (z = value / SE with the published value,
+    which the score constraints impose), STAR_MARGIN inside them. The ratios default
+    to ``exp(-+SE_BAND)``.
+    """
+    lo_ratio = np.exp(-SE_BAND) if lo_ratio is None else lo_ratio
+    hi_ratio = np.exp(SE_BAND) if hi_ratio is None else hi_ratio
     out = {s: {} for s in SAMPLES}
     for t in table_targets(equation):
         pos = int(np.flatnonzero(columns(t.sample) == TERMS.index(t.term))[0])
-        lo, hi = np.log(t.se) - SE_BAND, np.log(t.se) + SE_BAND
+        lo, hi = np.log(t.se * lo_ratio), np.log(t.se * hi_ratio)
         zlo, zhi = Z_STARS[{"**": 0, "*": 1, "": 2}[t.stars]]
         if abs(t.value) > 0:
             s_lo = np.log(abs(t.value)) - np.log(zhi) + STAR_MARGIN
@@ -124,7 +138,15 @@ def se_bands(equation: str) -> dict[str, dict[int, tuple[float, float]]]:
 
 
 def _log_se(xs, ys, b, cells, ame):
-    """log SE of ``cells`` (Gamma-log OIM, Pearson scale), plus the pieces for d/dy."""
+    """Log SE of ``cells``, the pieces for d/dy, and d log SE / d b (cells x coefs).
+
+    Gamma-log OIM with Pearson scale. With ``u = y / mu``, ``V = (X'UX)^-1``,
+    ``q_k = j_k' V j_k`` (``j_k = e_k``, or for AMEs ``mbar e_k + b_k m``,
+    ``m = mean(mu x)``): ``d u_i / d b = -u_i x_i``, so
+    ``d phi / d b = -2 X'((u - 1) u) / dof`` and, through ``V``,
+    ``d q_k / d b = X'(u w_k^2)`` with ``w_k = X V j_k``; through ``j_k`` (AMEs),
+    ``2 (m (V j_k)_k + e_k m'V j_k + b_k M V j_k)``, ``M = X' diag(mu) X / n``.
+    """
     mu = np.exp(xs @ b)
     u = ys / mu
     dof = len(ys) - xs.shape[1]
@@ -132,14 +154,27 @@ def _log_se(xs, ys, b, cells, ame):
     v = np.linalg.inv((xs * u[:, None]).T @ xs)
     k = xs.shape[1]
     jm = np.eye(k)[cells]
+    m = (mu[:, None] * xs).mean(axis=0)
     if ame:
-        jm = mu.mean() * jm + np.outer(b[cells], (mu[:, None] * xs).mean(axis=0))
-    q = np.einsum("ij,jk,ik->i", jm, v, jm)
-    return 0.5 * np.log(phi * q), (mu, u, phi, q, dof, jm @ v)
+        jm = mu.mean() * jm + np.outer(b[cells], m)
+    jv = jm @ v  # rows V j_k (V symmetric)
+    q = np.einsum("ij,ij->i", jv, jm)
+    w = xs @ jv.T  # n x cells
+    dq = (xs.T @ (u[:, None] * w**2)).T
+    if ame:
+        mm = (xs * mu[:, None]).T @ xs / len(ys)
+        dq += 2 * (
+            np.outer(jv[np.arange(len(cells)), cells], m)
+            + np.eye(k)[cells] * (jv @ m)[:, None]
+            + b[cells][:, None] * (jv @ mm)
+        )
+    dphi = -2 * ((u - 1) * u) @ xs / dof
+    grad_b = 0.5 * (dphi[None, :] / phi + dq / q[:, None])
+    return 0.5 * np.log(phi * q), (mu, u, phi, q, dof, jv), grad_b
 
 
 def _moment_rows(moments, values, dvalues):
-    """Residuals (relative) and row Jacobians of the moments; d values / d shift given."""
+    """Relative residuals and row Jacobians of the moments (given d value / d shift)."""
     res, jac = [], []
     for m in moments:
         v = values[m.var][m.mask]
@@ -159,7 +194,7 @@ def _moment_rows(moments, values, dvalues):
 
 
 class Problem:
-    """Constraint system F(z) = 0 over z = (row shifts, free coefficients per sample)."""
+    """Constraint system F(z) = 0, z = (row shifts, free coefficients per sample)."""
 
     def __init__(
         self, kind, fits, moments, phi, n, ame=False, se_scale=None, bands=None
@@ -187,13 +222,14 @@ class Problem:
         self.coef_unit = np.concatenate(
             [
                 1.0 / np.maximum(np.abs(f.x[:, fr]).mean(axis=0), 1e-12)
-                for f, fr in zip(fits, self.free)
+                for f, fr in zip(fits, self.free, strict=True)
             ]
         )
 
     def coefs(self, z):
+        """Full coefficient vector of each fit (fixed coordinates filled in)."""
         out = []
-        for f, fr, lo in zip(self.fits, self.free, self.offsets[:-1]):
+        for f, fr, lo in zip(self.fits, self.free, self.offsets[:-1], strict=True):
             b = np.zeros(f.k)
             for j, v in f.fixed.items():
                 b[j] = v
@@ -205,8 +241,10 @@ class Problem:
         """Residuals and Jacobian. ``y_of(d)`` -> (y, dy/dd) the fitted outcome."""
         d = z[: self.n]
         y, dy = y_of(d)
-        res, jac = [], []
-        for f, fr, lo, b in zip(self.fits, self.free, self.offsets[:-1], self.coefs(z)):
+        res, jac, band_blocks = [], [], []
+        for f, fr, lo, b in zip(
+            self.fits, self.free, self.offsets[:-1], self.coefs(z), strict=True
+        ):
             ys, dys, xs = y[f.rows], dy[f.rows], f.x
             mu = np.exp(xs @ b)
             u = ys / mu
@@ -231,6 +269,7 @@ class Problem:
                     jac.append(row[None, :])
             if self.bands is not None:
                 res_b, jac_b = self._band_rows(f, fr, lo, b, ys, dys, len(z))
+                band_blocks.append(len(res))
                 res.append(res_b)
                 jac.append(jac_b)
             if self.phi is None:  # dispersion left free
@@ -247,18 +286,20 @@ class Problem:
         r_m, j_m = _moment_rows(self.moments, values, dvalues)
         res.append(r_m)
         jac.append(np.hstack([j_m, np.zeros((len(self.moments), len(z) - self.n))]))
+        self.band_mask = np.concatenate(
+            [np.full(len(r), i in band_blocks) for i, r in enumerate(res)]
+        )
         return np.concatenate(res), np.vstack(jac)
 
-
     def _band_rows(self, f, fr, lo, b, ys, dys, nz):
-        """Dead-zone residuals: distance of each log SE outside its band (zero inside)."""
+        """Dead-zone residuals: distance of each log SE outside its band, 0 inside."""
         band = self.bands[f.name]
         if not band:
             return np.zeros(0), np.zeros((0, nz))
         cells = np.array(sorted(band), dtype=int)
         lo_b = np.array([band[c][0] for c in cells])
         hi_b = np.array([band[c][1] for c in cells])
-        ls, (mu, u, phi, q, dof, jv) = _log_se(f.x, ys, b, cells, self.ame)
+        ls, (mu, u, phi, q, dof, jv), grad_b = _log_se(f.x, ys, b, cells, self.ame)
         out = np.where(ls > hi_b, ls - hi_b, np.where(ls < lo_b, ls - lo_b, 0.0))
         active = (out != 0) | (lo_b == hi_b)  # equality rows always active
         jac = np.zeros((len(cells), nz))
@@ -268,21 +309,20 @@ class Problem:
         dphi = 2 * (u - 1) * du / dof
         dq = -((jv @ f.x.T) ** 2) * du[None, :]
         jac[:, f.rows] = 0.5 * (dphi[None, :] / phi + dq / q[:, None])
-        h = 1e-6
-        for col, j in enumerate(fr):
-            bh = b.copy()
-            bh[j] += h
-            jac[:, lo + col] = (_log_se(f.x, ys, bh, cells, self.ame)[0] - ls) / h
+        jac[:, lo : lo + len(fr)] = grad_b[:, fr]
         jac[~active] = 0.0
         return out, jac
 
 
 def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
-    """Levenberg-Marquardt in the dual (minimum-norm) form: each step solves
-    min ||F + J dz||^2 + lam ||dz / s||^2 via dz = -s A'(A A' + lam I)^-1 F, A = J s
-    (rows weight 1, coefficients 1/COEF_SCALE); lam shrinks on success, grows on
-    failure, so far from the solution the steps stay small (no blow-up of the heavy
-    tails) and near it they are minimum-norm Newton steps (quadratic convergence)."""
+    """Levenberg-Marquardt in the dual (minimum-norm) form.
+
+    Each step solves min ||F + J dz||^2 + lam ||dz / s||^2 via
+    dz = -s A'(A A' + lam I)^-1 F, A = J s (rows weight 1, coefficients
+    1/COEF_SCALE); lam shrinks on success, grows on failure, so far from the
+    solution the steps stay small (no blow-up of the heavy tails) and near it they
+    are minimum-norm Newton steps (quadratic convergence).
+    """
     s = np.full(len(z0), np.sqrt(problem.n))  # rows: penalise the mean square shift
     s[problem.n :] = COEF_SCALE * problem.coef_unit
     z = (z0 if z_init is None else z_init).copy()
@@ -316,7 +356,7 @@ def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
 def se_ratios(kind, fits, y, problem_b, pub_se):
     """Fitted / published SE of every published cell, per sample (Gamma-log OIM)."""
     out = {}
-    for f, b in zip(fits, problem_b):
+    for f, b in zip(fits, problem_b, strict=True):
         ys = y[f.rows]
         fit = cf.gamma_log(f.x, ys, b)
         se = cf.gamma_ame_se(fit, f.x) if kind == "ratio" else cf.gamma_coef_se(fit)
@@ -324,14 +364,124 @@ def se_ratios(kind, fits, y, problem_b, pub_se):
     return out
 
 
-def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None, outer=3):
+def projected_solve(problem, z, y_of, values_of, max_iter, rho=100.0):
+    """Gauss-Newton on the band rows of ``problem`` inside its other rows' null space.
+
+    A plain least-squares step on (equations + dead-zone SE rows) trades the score and
+    moment equations against the SEs and stalls with both off (measured: |F| 0.055 on
+    seed 3, score rows 0.02). Here each step is the minimum-norm Newton correction of
+    the equations plus the damped least-squares SE step projected onto the equations'
+    linearised null space, accepted if ``|F_se|^2 + rho |F_eq|^2`` falls. Scales as in
+    :func:`min_norm_solve`. Returns z.
+    """
+    s = np.full(len(z), np.sqrt(problem.n))
+    s[problem.n :] = COEF_SCALE * problem.coef_unit
+    f, j = problem(z, y_of, values_of)
+    m = problem.band_mask.copy()
+
+    def merit(f, m):
+        return np.sum(f[m] ** 2) + rho * np.sum(f[~m] ** 2)
+
+    cur, lam = merit(f, m), 1e-3
+    for _ in range(max_iter):
+        ae, a_se = j[~m] * s, j[m] * s
+        g = ae @ ae.T
+        g += 1e-12 * np.trace(g) / len(g) * np.eye(len(g))
+        w_eq = -ae.T @ np.linalg.solve(g, f[~m])
+        bp = a_se - (a_se @ ae.T) @ np.linalg.solve(g, ae)  # projected SE rows
+        rhs = f[m] + a_se @ w_eq
+        bb = bp @ bp.T
+        scale = max(np.trace(bb) / max(len(bb), 1), 1e-30)
+        for _ in range(30):
+            v = -bp.T @ np.linalg.solve(bb + lam * scale * np.eye(len(bb)), rhs)
+            zn = z + s * (w_eq + v)
+            fn, jn = problem(zn, y_of, values_of)
+            mn = problem.band_mask.copy()
+            new = merit(fn, mn)
+            if np.isfinite(new) and new < cur:
+                lam = max(lam / 4, 1e-12)
+                break
+            lam *= 4
+        else:
+            break
+        z, f, j, m, cur = zn, fn, jn, mn, new
+    return z
+
+
+def _shape_se(kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, report):
+    """Move every published SE into its ``se_bands`` interval, the points kept.
+
+    Centring the Pearson dispersion scales all SEs of a fit alike, but the design fixes
+    their pattern (the ratio's free-dispersion SE ratios span 0.78-1.22 within the total
+    fit on the seeds measured, wider than the 0.85-1.15 window). The Gamma-log OIM SE
+    of cell k is ``phi [(X'UX)^-1]_kk`` with ``U = diag(y / mu)``, so the weights ``u``
+    can shape the pattern where the score equations leave them free (they pin only the
+    mean of ``u`` in each dummy group and its first two age moments). Stage 1: the
+    dead-zone SE rows (zero inside the band), :func:`projected_solve`, SHAPE_ITER steps,
+    dispersion free. Stage 2: each fit's level set by its Pearson dispersion so that
+    the worst cell has the largest log margin inside the 15% window (and star sides).
+    Stage 3: the equations with those dispersions, minimum norm from stage 1, a few
+    Newton steps. Kept only if stage 3 reaches the unshaped residual and leaves no more
+    cells outside the window than before.
+    """
+    bands = se_bands(kind)
+    window = se_bands(kind, 1 - SE_WINDOW, 1 + SE_WINDOW)
+    plain = Problem(kind, fits, moments, None, n, ame=ame, se_scale=pub_se)
+    banded = Problem(
+        kind, fits, moments, None, n, ame=ame, se_scale=pub_se, bands=bands
+    )
+
+    def margins(zz):
+        """Per fit: (log SE - window lo, window hi - log SE) and its dispersion."""
+        y, _ = y_of(zz[:n])
+        out = {}
+        for f, b in zip(fits, plain.coefs(zz), strict=True):
+            cells = np.array(sorted(window[f.name]), dtype=int)
+            ls, pieces, _ = _log_se(f.x, y[f.rows], b, cells, ame)
+            lo = np.array([window[f.name][c][0] for c in cells])
+            hi = np.array([window[f.name][c][1] for c in cells])
+            out[f.name] = (ls - lo, hi - ls, pieces[2])
+        return out
+
+    def outside(zz):
+        return sum(
+            int(np.sum((lo < -OUT_SLACK) | (hi < -OUT_SLACK)))
+            for lo, hi, _ in margins(zz).values()
+        )
+
+    before = outside(z)
+    zb = projected_solve(banded, z, y_of, values_of, SHAPE_ITER)
+    # log SE moves by t when phi moves by exp(2 t); the maximin t levels the two worst
+    # margins (below the window's floor vs above its ceiling)
+    phi = {
+        name: p * np.exp(2 * (hi.min() - lo.min()) / 2)
+        for name, (lo, hi, p) in margins(zb).items()
+    }
+    centred = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
+    zp, norm_p = min_norm_solve(centred, zb, y_of, values_of, z_init=zb)
+    after = outside(zp)
+    keep = norm_p <= 1.5 * max(norm, TOL) and after <= before
+    report["shape"] = {
+        "outside_before": before,
+        "polish_norm": float(norm_p),
+        "outside_after": after,
+        "kept": bool(keep),
+    }
+    if keep:
+        return zp, norm_p, plain
+    return z, norm, plain
+
+
+def calibrate(
+    kind, x, column, y0, moments, phi0, cost_amount=None, outer=3, shape=True
+):
     """Move the part-2 outcome ``y0`` (amount or ratio) to meet its published GLM cells.
 
-    Two solves, both from the start ``y0`` (minimum norm): (1) score equations, moments
-    and (amount) a Pearson dispersion per fit centring its SE ratios (outer update);
-    (2) the same without the dispersion rows but with every published SE in its band
-    (``se_bands``: within SE_BAND, on the published side of the star thresholds),
-    started at (1)'s solution and kept only if it converges. For the ratio the unknown
+    (1) Score equations and moments, minimum norm from the start ``y0``, plus (amount)
+    a Pearson dispersion per fit centring its SE ratios (outer update); (2) with
+    ``shape``, every published SE moved into its band (``_shape_se``: within SE_BAND,
+    on the published side of the star thresholds), the equations of (1) restored to
+    their residual. For the ratio the unknown
     is the log of the cost above its floor max(amount, COST_FLOOR), so the whole-yuan
     cost = amount / ratio keeps ratio <= 1 and cost >= COST_FLOOR after rounding.
     Returns the calibrated continuous outcome and a report dict.
@@ -400,42 +550,20 @@ def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None, outer=3):
         prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
         z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
     report["centred_norm"] = norm
-    # active set: cells whose SE (or stars) is off get an equality on their log SE at
-    # the nearest point of their band; the others stay free. Two rounds.
-    bands = se_bands(kind)
-    active = {f.name: {} for f in fits}
-    banded = prob
-    for rnd in range(ACTIVE_ROUNDS):
-        y, _ = y_of(z[:n])
-        added = 0
-        for f, b in zip(fits, banded.coefs(z)):
-            cells = np.array(sorted(bands[f.name]), dtype=int)
-            ls = _log_se(f.x, y[f.rows], b, cells, ame)[0]
-            for c, v in zip(cells, ls):
-                lo, hi = bands[f.name][c]
-                if c not in active[f.name] and not lo - ACTIVE_SLACK <= v <= hi + ACTIVE_SLACK:
-                    t = float(np.clip(v, lo, hi))
-                    active[f.name][c] = (t, t)
-                    added += 1
-        if not added:
-            break
-        trial = Problem(
-            kind, fits, moments, None, n, ame=ame, se_scale=pub_se, bands=active
+    final = prob
+    if shape:
+        z, norm, final = _shape_se(
+            kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, report
         )
-        zb, norm_b = min_norm_solve(trial, z_start, y_of, values_of, z_init=z)
-        report[f"active_{rnd}"] = (added, norm_b)
-        if norm_b >= BAND_TOL:
-            break
-        z, norm, banded = zb, norm_b, trial
     y, _ = y_of(z[:n])
     report["final_norm"] = norm
     report["phi"] = phi
     report["max_shift"] = float(np.max(np.abs(z[:n])))
-    report["se_ratios"] = se_ratios(kind, fits, y, banded.coefs(z), pub_se)
+    report["se_ratios"] = se_ratios(kind, fits, y, final.coefs(z), pub_se)
     return y, report
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The money outcomes of the part-2 rows (called by analytic._add_money)
 
 AMOUNT_PHI0 = 0.85  # Pearson dispersion start (the outer update centres the SE ratios)
