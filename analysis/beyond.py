@@ -85,8 +85,8 @@ def main(
     boot = None
     if reps > 0:
         boot = cfb.bootstrap(analytic, fits, frames, reps, seed, workers=workers)
-        failures = boot.failures.assign(row=range(len(boot.failures)))
-        save_table(failures, ("row",), out_dir / FAILURES)
+        # a sample's refit fails at most once per replication: (rep, sample) is a key
+        save_table(boot.failures, ("rep", "sample"), out_dir / FAILURES)
     cfs = add_bootstrap(cfs, boot)
     if not synthetic:
         cfs = suppress_small(cfs, MIN_CELL)
@@ -392,7 +392,8 @@ def changed_summary(rob: pd.DataFrame) -> str:
 
 def counterfactual_view(tables: Path) -> pd.DataFrame:
     """Report view of the counterfactuals: the 'all' rows, rounded."""
-    t = pd.read_csv(tables / "counterfactuals.csv").fillna({"note": ""})
+    t = pd.read_csv(tables / "counterfactuals.csv", dtype={"note": object})
+    t = t.fillna({"note": ""})
     t = t[t["group"] == "all"]
     cols = ["scenario", "sample", "quantity", "observed", "counterfactual", "change",
             "change_se", "change_se_boot", "change_se_boot_fixed_x",

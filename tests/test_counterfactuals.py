@@ -242,3 +242,34 @@ def test_stage_table_with_bootstrap_columns(frame, tmp_path):
     fig = beyond.figure_counterfactuals(out, "note")
     beyond.save(fig, tmp_path / "fig")
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_stage_end_to_end_on_a_toy_frame(tmp_path):
+    from analysis import beyond
+    from analysis.bootstrap.synthetic import toy_analytic
+    from analysis.config import RunPaths
+
+    paths = RunPaths(tmp_path)
+    paths.derived_dir.mkdir(parents=True)
+    toy = toy_analytic(1000, np.random.default_rng(8))
+    toy.to_parquet(paths.analytic)
+    beyond.main(paths.analytic, paths.tables_dir, paths.figures_dir, reps=20)
+    tables = paths.tables_dir
+    cfs = pd.read_csv(tables / "counterfactuals.csv")
+    fails = pd.read_csv(tables / beyond.FAILURES)
+    assert not fails.duplicated(["rep", "sample"]).any()
+    # every sample's failed replications are the rows' boot_failed (a failed
+    # refit is the only way to lose a row here: no group is ever empty)
+    for sample, rows in cfs.groupby("sample"):
+        lost = int((fails["sample"] == sample).sum())
+        assert (rows["boot_failed"] == lost).all(), sample
+    assert set(cfs["sample"]) == {"total", "ncms", "urban"}
+    for eq in beyond.EQUATIONS:
+        diag = pd.read_csv(tables / f"diagnostics_{eq}.csv")
+        assert list(dict.fromkeys(diag["sample"])) == ["total", "ncms", "urban"]
+    rob = pd.read_csv(tables / "robustness_table3.csv")
+    assert list(dict.fromkeys(rob["sample"])) == ["total", "ncms", "urban"]
+    items = beyond.report_section(paths)
+    text = " ".join(b for _, b in items if isinstance(b, str))
+    assert "Bootstrap: 20 pairs replications" in text
+    assert (paths.figures_dir / f"{beyond.FIGURE}.png").exists()
