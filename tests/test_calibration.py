@@ -1,19 +1,21 @@
 """The synthetic frame, fitted by the pipeline's own models, against Tables 3-4.
 
 What is asserted is what the generator achieves today (docs/calibration.md): the
-pipeline's fit_all runs on the frame (no perfectly predicted cell), and the probit
-column (participation calibration) is close to the published cells. The issue's full
-targets (report.target_summary all met) are NOT yet asserted: the GLM columns are not
-calibrated (see docs/calibration.md for the measured numbers).
+pipeline's fit_all runs on the frame (no perfectly predicted cell), the probit column
+(participation calibration) is close to the published cells, and the amount and ratio
+GLMs (score-preserving calibration with SE shaping, analysis/synth/calibrate_score.py)
+meet every point, SE and star of Tables 3-4. The issue's overall targets are not all
+met yet: the probit SEs are open (docs/calibration.md).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from analysis import config, estimates, report, specs
-from analysis.synth import analytic_seed
+from analysis.synth import analytic_seed, calibrate_score
 from analysis.synth.analytic import model_frame, synthesize_analytic
 
 
@@ -64,17 +66,49 @@ def test_glm_stars(verdicts):
     assert glm["stars_ok"].mean() >= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 open: on the shipped frame 50/60 GLM SEs are within 15% "
-    "(ratio SEs 0.77-0.85 of the published on 10 cells; docs/calibration.md)",
-)
 def test_glm_se_share_meets_the_target(verdicts):
+    """Issue 5's SE share on the GLM cells (measured 60/60 within 15% on the shipped
+    frame and on seeds 1 and 3, docs/calibration.md Update 3)."""
     glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
     assert glm["se_ok"].mean() >= 0.85
 
 
 def test_glm_se_share_regression_floor(verdicts):
-    """A floor under the measured 50/60 (not the issue's target, which is xfailed)."""
+    """A floor at the measured 60/60 (every amount and ratio SE within 15%)."""
     glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
-    assert glm["se_ok"].sum() >= 50
+    assert glm["se_ok"].sum() >= 60
+
+
+def test_se_window_is_the_reports():
+    """calibrate_score shapes the SEs into the window the report judges them by."""
+    assert calibrate_score.SE_WINDOW == report.SE_TOL
+
+
+@pytest.mark.parametrize("ame", [True, False])
+def test_log_se_gradient_matches_finite_differences(ame):
+    """The analytic d log SE / d b of the SE shaping (AMEs and coefficients)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = np.column_stack(
+        [
+            np.ones(n),
+            rng.integers(0, 2, n),
+            rng.integers(0, 2, n),
+            rng.uniform(20, 60, n) / 10,
+        ]
+    )
+    y = np.exp(x @ np.array([-0.8, 0.3, -0.2, 0.05])) * rng.gamma(5, 0.2, n)
+    b = np.array([-0.75, 0.28, -0.21, 0.04])
+    cells = np.array([1, 2, 3])
+    _, _, grad = calibrate_score._log_se(x, y, b, cells, ame)
+    h = 1e-6
+    fd = np.zeros_like(grad)
+    for j in range(len(b)):
+        up, dn = b.copy(), b.copy()
+        up[j] += h
+        dn[j] -= h
+        fd[:, j] = (
+            calibrate_score._log_se(x, y, up, cells, ame)[0]
+            - calibrate_score._log_se(x, y, dn, cells, ame)[0]
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
