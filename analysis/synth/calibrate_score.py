@@ -10,15 +10,17 @@ until
   coefficients whose published coordinates are the published values (amount:
   coefficients; ratio: column-wise derivative AMEs ``b_k mean(mu)``), the other
   coordinates being free unknowns;
-* the Pearson dispersion of each fit sits at the value that centres its SE ratios on 1
-  (an outer update, two or three passes);
 * the Table 1/2 moments of amount, ratio (and of cost = amount / ratio) keep their
-  published values.
+  published values;
+* every published SE lies inside its band (within SE_BAND of the published SE, on the
+  published side of the star thresholds), then each fit's Pearson dispersion is set so
+  its worst cell has the largest margin inside the issue's 15% window (``_shape_se``).
+  The amount's dispersion is first centred on the published SEs (outer update).
 
-Unknowns: one log (amount) or logit (ratio) shift per part-2 row plus the free
-coefficients. Solver: minimum-norm Gauss-Newton (each step is the point of the
-linearised constraint set closest to the start, the coefficients nearly unweighted),
-with step halving; analytic Jacobians; deterministic, tens of milliseconds per step.
+Unknowns: one log amount (amount) or log cost-above-floor (ratio) shift per part-2 row
+plus the free coefficients. Solvers: minimum-norm Levenberg-Marquardt for the
+equations; for the SE bands, Gauss-Newton projected onto the equations' null space
+(``projected_solve``). Analytic Jacobians; deterministic; a few seconds in all.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from analysis.synth.calibrate_targets import TERMS, columns, table_targets
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
 TOL = 1e-6
-# The SE dead zone creeps rather than converges (cells sit on the band edges); 60 steps
-# bring every ratio SE inside its band on the seeds measured (docs/calibration.md,
-# Update 3), ~3 s. The polish after it restores the equations, so the cap only decides
-# how far the SEs get, never whether the points hold.
+# The SE dead zone converges linearly (cells sit on the band edges); 60 projected steps
+# are where its objective flattens on the seeds measured (docs/calibration.md,
+# Update 3). The polish after it restores the equations, so the cap only decides how
+# far the SEs get, never whether the points hold.
 SHAPE_ITER = 60
 OUT_SLACK = 0.01  # a cell counts as outside its band beyond this (log SE)
 SE_WINDOW = 0.15  # the issue's SE window, analysis.report.SE_TOL (tested equal)
@@ -590,9 +592,11 @@ def calibrate_money(frame, x, amount, cost):
     ``frame``/``x``: the part-2 rows and their Table 3 design; ``amount``/``cost``: the
     moment step's integers (every Table 1/2 moment already in its window), the start.
     1. amount: Gamma-log coefficients exact, dispersion centring the SE ratios, Table 1
-       column and Table 2 scope moments kept; 2. ratio given the (rounded) amount:
-       Gamma-log derivative AMEs exact, ratio and part-2 cost (= amount / ratio)
-       moments kept; 3. cost = amount / ratio in whole yuan and the integer nudge.
+       column and Table 2 scope moments kept, then the SEs shaped into their bands;
+       2. ratio given the (rounded) amount: Gamma-log derivative AMEs exact, ratio and
+       part-2 cost (= amount / ratio) moments kept, SEs shaped (the dispersion is not
+       centred first: the shaping sets it); 3. cost = amount / ratio in whole yuan and
+       the integer nudge.
     """
     col = frame["column"].to_numpy()
     a_mom = _moments(frame, "amount", "reimb_amount", "reimb_amount")
