@@ -112,3 +112,43 @@ def test_log_se_gradient_matches_finite_differences(ame):
             - calibrate_score._log_se(x, y, dn, cells, ame)[0]
         ) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def targets(verdicts) -> pd.DataFrame:
+    return report.target_summary(verdicts).set_index("target")
+
+
+def test_star_target_met(targets):
+    """Issue 5: identical stars for at least 95% of the 90 cells (measured 0.956)."""
+    assert bool(targets.loc["share of cells with identical stars", "met"])
+
+
+def test_no_documented_conflict_is_needed(targets):
+    row = targets.loc["documented publication conflicts among point misses"]
+    assert bool(row["met"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 5 open: 76/90 SEs within 15% on the shipped frame (0.844); every "
+    "miss is a probit SE (docs/se_gap.md, session 2)",
+)
+def test_se_share_target_met(targets):
+    assert bool(targets.loc["share of SEs within 15%", "met"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 5 open: two probit points miss (total across_provinces, reason "
+    "other; docs/se_gap.md, session 2)",
+)
+def test_point_target_met(targets):
+    row = targets.loc["point estimates within 0.1 published SE (undocumented misses)"]
+    assert bool(row["met"])
+
+
+def test_se_share_regression_floor(verdicts):
+    """A floor at the measured 76 of 90 cells, not the issue's target (77)."""
+    assert len(verdicts) == 90
+    assert int(verdicts["se_ok"].sum()) >= 76
