@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .fastmargins import Layout, fast_margins
 from .lin import Reducer
 from .margins import (
     Context,
@@ -24,6 +25,10 @@ _Z975 = norm.ppf(0.975)
 MARGIN_BLOCK_ROWS = 32_768
 #: Gradient vectors per X'V product (``lin.Reducer`` batch).
 MARGIN_BATCH = 32
+#: Default ``dydx`` margins (no ``at()``) by the vectorised :mod:`.fastmargins`:
+#: the same formulas as the generic per-scenario path, evaluated for all levels
+#: and variables of a block at once. False forces the generic path.
+MARGIN_FAST = True
 MARGIN_COLUMNS = [
     "part",
     "component",
@@ -171,6 +176,13 @@ class TwoPartResults:
                 r = rows2 if mask is None else base_mask & rows2
             w = self.weights
             samples[part] = (r, float(r.sum() if w is None else np.sum(w[r])))
+        if (
+            MARGIN_FAST
+            and effect == "dydx"
+            and not at
+            and all(t > 0 for _, t in samples.values())
+        ):
+            return self._margins_fast(variables, parts, samples)
         acc: dict = {}  # part -> [rows with estimate and gradient summed over blocks]
         for start, stop, start2 in _blocks(n, self.sample.rows2):
             whole = stop - start == n
@@ -189,6 +201,20 @@ class TwoPartResults:
                 g = row[-1]
                 rows.append((*row[:-1], float(np.sqrt(max(g @ V @ g, 0.0)))))
         out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
+        return out.assign(
+            **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
+        )
+
+    def _margins_fast(self, variables, parts, samples) -> pd.DataFrame:
+        """``dydx`` margins without ``at()`` by :func:`.fastmargins.fast_margins`."""
+        lay = Layout(self, parts, variables)
+        est, G = fast_margins(
+            self, lay, samples, _blocks(self.nobs["part1"], self.sample.rows2)
+        )
+        V = self.cov.to_numpy()
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
+        out = pd.DataFrame(lay.labels, columns=MARGIN_COLUMNS[:6])
+        out["estimate"], out["se"] = est[lay.gather], se[lay.gather]
         return out.assign(
             **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
         )

@@ -1,0 +1,492 @@
+"""Default ``dydx`` margins as block matrix operations (no per-scenario objects).
+
+The generic path (:mod:`.margins` with :mod:`.lin`) builds one :class:`~.lin.Lin`
+per counterfactual scenario and variable. For the default request (``dydx``, no
+``at()``), every quantity it computes has a fixed shape, so here each block of
+rows is handled as a few matrices:
+
+* all levels of factor f: with idx_f the columns that involve f and C_k their
+  values when every row has f = k, the indices of all levels are the columns of
+  eta - X[:, idx_f] b[idx_f] + [C_0 b[idx_f], ..., C_{L-1} b[idx_f]] (rows x L),
+  and h, h' are evaluated on that matrix once;
+* all continuous variables: d eta / d v for every v as the columns of one matrix;
+* gradients: with w_l and w_0 the per-row coefficients of the two scenarios of a
+  contrast, d AME / d b = X'(w_l + w_0) with the rows idx_f replaced by
+  C_l' w_l + C_0' w_0 (the scenario designs differ from X only in idx_f). Every
+  margin's X'w is one column of a single X'W product per design and block;
+  continuous variables add D_v'(om h') on their derivative columns.
+
+Estimates and gradients add up over blocks exactly as in the generic path (the
+means' denominators are the whole averaging sample's), and the formulas are the
+generic path's (see :mod:`.margins`), so both agree to rounding.
+``tests/test_twopart_margins_fast.py`` compares them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Mean functions with h(e + c) = h(e) exp(c) and h' = h: a factor's levels
+#: then need one exp per row, not one per level.
+_EXP_MEANS = ("log", "ols_log")
+
+
+class _Fac:
+    """All levels of one factor in one part: scenario predictions and columns.
+
+    Scenario columns are ordered base first, then the non-base levels in
+    level order, so ``H[:, :1]`` is the base and ``H[:, 1:]`` the contrasts.
+
+    Attributes
+    ----------
+    idx : ndarray of int
+        Columns of the design that involve the factor.
+    cv : ndarray (L, |idx|) or None
+        Values of those columns under each scenario when they do not vary by row
+        (the factor's own indicators, no interaction with other regressors).
+    C : list of ndarray (rows x |idx|) or None
+        Those columns under each scenario otherwise.
+    H, Hd : ndarray (rows x L)
+        h and h' of each scenario's index (``Hd is H`` for exp-type means).
+    """
+
+    def __init__(self, design, X, eta, b, mean, f, codes):
+        n = eta.size
+        if f not in design.variables.codes:  # not in this part: every level is eta
+            self.idx, self.cv, self.C = np.empty(0, np.int64), None, None
+            L = len(codes)
+            self.H = np.asfortranarray(np.repeat(mean.h(eta)[:, None], L, axis=1))
+            self.Hd = self.H
+            if mean.d1 is not mean.h:
+                d1 = np.repeat(mean.d1(eta)[:, None], L, axis=1)
+                self.Hd = np.asfortranarray(d1)
+            return
+        self.idx = idx = design.touching({f})
+        cols = [design.columns[j] for j in idx]
+        bi = b[idx]
+        rest = eta - X[:, idx] @ bi
+        if all(not c.conts and all(v == f for v, _ in c.levels) for c in cols):
+            self.C = None
+            self.cv = np.asarray(
+                [[float(c.levels[0][1] == k) for c in cols] for k in codes]
+            )
+            shift = self.cv @ bi
+            # column-major scenario matrices: every later reduction runs down
+            # contiguous columns
+            out = np.empty((n, len(codes)), order="F")
+            if mean.name in _EXP_MEANS and mean.d1 is mean.h:
+                self.H = np.multiply(mean.h(rest)[:, None], np.exp(shift), out=out)
+                self.Hd = self.H
+                return
+            E = np.add(rest[:, None], shift, out=out)
+        else:
+            self.cv = None
+            self.C = [design.evaluate({f: k})[1] for k in codes]
+            E = np.empty((n, len(codes)), order="F")
+            for m, Ck in enumerate(self.C):
+                E[:, m] = rest + Ck @ bi
+        self.H = mean.h(E)
+        self.Hd = self.H if mean.d1 is mean.h else mean.d1(E)
+
+    def corrections(self, wl: list, w0: list) -> np.ndarray:
+        """C_l' wl + C_0' w0 for every contrast and component (|idx| x T P).
+
+        ``wl``, ``w0``: per component, (rows x P) coefficients of the level and
+        base scenarios of the P contrasts.
+        """
+        P = wl[0].shape[1]
+        if self.cv is not None:
+            base, lev = self.cv[0][:, None], self.cv[1:].T
+            return np.hstack(
+                [
+                    lev * a.sum(axis=0) + base * z.sum(axis=0)
+                    for a, z in zip(wl, w0, strict=True)
+                ]
+            )
+        vals = self.C[0].T @ np.hstack(w0)
+        for i in range(P):
+            vals[:, i::P] += self.C[1 + i].T @ np.column_stack([a[:, i] for a in wl])
+        return vals
+
+
+class _Side:
+    """One part's predictions and derivatives on a set of rows of a block.
+
+    Parameters
+    ----------
+    design : Design
+        The part's design restricted to the rows (its ``X`` is used as is).
+    b : ndarray
+        The part's coefficients.
+    mean : MeanFunction
+        h, h', h'' of the part.
+    om : ndarray or float
+        Row weights divided by the averaging sample's weight total.
+    cont : list of str
+        Continuous variables whose derivatives are needed.
+    facs : dict
+        factor -> (labels, non-base level codes, base code).
+    """
+
+    def __init__(self, design, b, mean, om, cont, facs):
+        X = design.X
+        self.X, self.om, self.n, self.cont = X, om, X.shape[0], cont
+        eta = X @ b
+        self.h = mean.h(eta)
+        self.h1 = self.h if mean.d1 is mean.h else mean.d1(eta)
+        self.h2 = self.h if mean.d2 is mean.h else mean.d2(eta)
+        have = set(design.continuous_variables())
+        self.deta = np.zeros((self.n, len(cont)), order="F")
+        coef, target, blocks = [], [], []
+        for t, v in enumerate(cont):
+            if v not in have:
+                continue
+            idx, blk = design.derivative(v, {})
+            self.deta[:, t] = blk @ b[idx]
+            coef += list(idx)
+            target += [t] * idx.size
+            blocks.append(blk)
+        # stacked derivative columns, their coefficient and variable
+        self.D = np.hstack(blocks) if blocks else np.empty((self.n, 0))
+        self.dcoef = np.asarray(coef, dtype=np.int64)
+        self.dtarget = np.asarray(target, dtype=np.int64)
+        self.fac = {}
+        for f, (labels, lv, base) in facs.items():
+            codes = [
+                design.variables.level_code(f, labels[k])
+                if f in design.variables.codes
+                else k
+                for k in [base, *lv]
+            ]
+            self.fac[f] = _Fac(design, X, eta, b, mean, f, codes)
+
+
+class _Sink:
+    """Columns w of X'w products for one design on one set of rows.
+
+    Factor margins record replacement rows (C' w on idx_f), continuous ones
+    additive corrections (D_v' w on their derivative columns).
+    """
+
+    def __init__(self, X, cap, offset):
+        self.X, self.offset = X, offset
+        self.W = np.empty((X.shape[0], cap), order="F")
+        self.outs: list[int] = []
+        self.replace: list = []  # (first column, idx, |idx| x ncols values)
+        self.add: list = []  # (outputs, coefficient indices, values)
+
+    def put(self, cols: np.ndarray, outs) -> int:
+        """Store columns for outputs ``outs``; return the first column's position."""
+        j = len(self.outs)
+        self.W[:, j : j + cols.shape[1]] = cols
+        self.outs += list(outs)
+        return j
+
+    def flush(self, G: np.ndarray) -> None:
+        """Add every stored margin's gradient to the rows ``outs`` of ``G``."""
+        m = len(self.outs)
+        if not m:
+            return
+        XtW = self.X.T @ self.W[:, :m]
+        for j, idx, vals in self.replace:
+            if idx.size:
+                XtW[idx[:, None], np.arange(j, j + vals.shape[1])] = vals
+        K = XtW.shape[0]
+        G[np.asarray(self.outs), self.offset : self.offset + K] += XtW.T
+        for outs, coef, vals in self.add:
+            np.add.at(G, (outs, self.offset + coef), vals)
+
+
+def _wsum(om, Q: np.ndarray) -> np.ndarray:
+    """Column sums of om * Q (om a row vector or a scalar)."""
+    return om @ Q if isinstance(om, np.ndarray) else om * Q.sum(axis=0)
+
+
+def _colw(om):
+    """``om`` shaped to scale the columns of a (rows x m) matrix."""
+    return om[:, None] if isinstance(om, np.ndarray) else om
+
+
+_COMPS = {
+    "part1": ("total",),
+    "part2": ("total",),
+    "combined": ("total", "extensive", "intensive"),
+}
+
+
+class Layout:
+    """Outputs of one ``margins()`` request, in the generic path's row order.
+
+    Parameters
+    ----------
+    res : TwoPartResults
+        The fitted model.
+    parts : tuple of str
+        Requested parts.
+    variables : list of str or None
+        Requested variables (None: all regressors).
+
+    Attributes
+    ----------
+    labels : list of tuple
+        (part, component, term, level, contrast, effect) of each returned row.
+    gather : ndarray of int
+        Unique output of each row (a variable listed twice is computed once).
+    """
+
+    def __init__(self, res, parts, variables):
+        self.parts = parts
+        wanted = {p: res._variables(p, variables) for p in parts}
+        self.wanted = {
+            p: (
+                list(dict.fromkeys(v for v, k in vs if k == "c")),
+                list(dict.fromkeys(v for v, k in vs if k == "f")),
+            )
+            for p, vs in wanted.items()
+        }
+        self.cont = list(dict.fromkeys(v for c, _ in self.wanted.values() for v in c))
+        self.levels = {}  # factor -> (labels, non-base level codes, base code)
+        for _, facs in self.wanted.values():
+            for f in facs:
+                d = next(d for d in res.designs if f in d.variables.codes)
+                labs, base = d.variables.levels[f], d.variables.base[f]
+                lv = np.asarray([k for k in range(len(labs)) if k != base], np.int64)
+                self.levels[f] = (labs, lv, base)
+        self.index: dict = {}  # (part, comp, var, level code or -1) -> output
+        self.labels: list = []
+        gather = []
+        for part in parts:
+            for var, kind in wanted[part]:
+                if kind == "c":
+                    keys = [(part, c, var, -1) for c in _COMPS[part]]
+                    labs = [(part, c, var, "", "dydx", "dydx") for c in _COMPS[part]]
+                else:
+                    labs_f, lv, base = self.levels[var]
+                    keys = [(part, c, var, k) for k in lv for c in _COMPS[part]]
+                    labs = [
+                        (
+                            part,
+                            c,
+                            var,
+                            str(labs_f[k]),
+                            f"{labs_f[k]} vs {labs_f[base]}",
+                            "dydx",
+                        )
+                        for k in lv
+                        for c in _COMPS[part]
+                    ]
+                for key, lab in zip(keys, labs, strict=True):
+                    self.index.setdefault(key, len(self.index))
+                    gather.append(self.index[key])
+                    self.labels.append(lab)
+        self.gather = np.asarray(gather, dtype=np.int64)
+        # combined totals: gradient = extensive + intensive (as the generic path)
+        self.totals = [
+            (
+                o,
+                self.index[("combined", "extensive", *k[2:])],
+                self.index[("combined", "intensive", *k[2:])],
+            )
+            for k, o in self.index.items()
+            if k[0] == "combined" and k[1] == "total"
+        ]
+
+    def outs(self, part: str, comp: str, var: str, ks) -> list[int]:
+        """Output positions of ``var`` at level codes ``ks`` (-1: continuous)."""
+        return [self.index[part, comp, var, int(k)] for k in ks]
+
+    def columns(self, p: int) -> int:
+        """X'w columns one block stores for part ``p``'s design at most."""
+        n = 0
+        for part, (cont, facs) in self.wanted.items():
+            if part == ("part2" if p == 0 else "part1"):
+                continue
+            npair = sum(self.levels[f][1].size for f in facs)
+            n += (2 if part == "combined" else 1) * (npair + len(cont))
+        return n
+
+
+def fast_margins(res, lay: Layout, samples: dict, blocks) -> tuple:
+    """Estimates and gradients of every unique output of ``lay``.
+
+    Parameters
+    ----------
+    res : TwoPartResults
+        The fitted model (its ``context``: designs, coefficients, weights).
+    lay : Layout
+        The requested outputs.
+    samples : dict
+        part -> (averaging row mask over the N part-1 rows, weight total > 0).
+    blocks : iterable of (start, stop, start2)
+        Row blocks (``results._blocks``).
+
+    Returns
+    -------
+    est : ndarray (n_out,)
+    G : ndarray (n_out, K1 + K2)
+        Gradients with respect to the (part 1, part 2) coefficients.
+    """
+    K1 = len(res.context.params[0])
+    n_out = len(lay.index)
+    est = np.zeros(n_out)
+    G = np.zeros((n_out, K1 + len(res.context.params[1])))
+    for start, stop, start2 in blocks:
+        blk = _Block(res.context, lay, samples, start, stop, start2)
+        for part in lay.parts:
+            cont, facs = lay.wanted[part]
+            if part == "combined":
+                S1, k1 = blk.side(0, part)
+                if S1 is not None:
+                    S2, k2 = blk.side(1, part)
+                    _combined(
+                        lay,
+                        S1,
+                        S2,
+                        blk.sink(0, k1, S1),
+                        blk.sink(1, k2, S2),
+                        est,
+                        cont,
+                        facs,
+                    )
+                continue
+            p = 0 if part == "part1" else 1
+            S, key = blk.side(p, part)
+            if S is not None:
+                _part_total(lay, part, S, blk.sink(p, key, S), est, cont, facs)
+        for sk in blk.sinks.values():
+            sk.flush(G)
+    for o, e, i in lay.totals:
+        G[o] = G[e] + G[i]
+    return est, G
+
+
+class _Block:
+    """Sides and sinks of one block of rows, shared by the parts averaging alike."""
+
+    def __init__(self, ctx, lay, samples, start, stop, start2):
+        self.ctx, self.lay, self.samples = ctx, lay, samples
+        self.sl, self.start2 = slice(start, stop), start2
+        self.n2 = int(np.count_nonzero(ctx.rows2[self.sl]))
+        self.sides: dict = {}
+        self.sinks: dict = {}
+
+    def side(self, p: int, part: str):
+        """(:class:`_Side` of part ``p`` on ``part``'s averaging rows, key)."""
+        mask, total = self.samples[part]
+        r = mask[self.sl]
+        if not r.any():
+            return None, None
+        key = (p, r.tobytes(), total)
+        if key not in self.sides:
+            ctx, sl = self.ctx, self.sl
+            d = ctx.designs[p].block(sl.start, sl.stop)
+            if r.all():
+                design = d
+            elif p == 1 and np.array_equal(r, ctx.rows2[sl]):
+                # part 2's estimation rows: the fit's X2 (a view, no copy)
+                design = d.take(r, ctx.X2[self.start2 : self.start2 + self.n2])
+            else:
+                design = d.take(r, d.X[r])
+            w = ctx.weights
+            om = 1.0 / total if w is None else w[sl][r] / total
+            self.sides[key] = _Side(
+                design, ctx.params[p], ctx.means[p], om, self.lay.cont, self.lay.levels
+            )
+        return self.sides[key], key
+
+    def sink(self, p: int, key, S: _Side) -> _Sink:
+        """The X'w collector of ``S``'s design (one per side)."""
+        if key not in self.sinks:
+            off = 0 if p == 0 else len(self.ctx.params[0])
+            self.sinks[key] = _Sink(S.X, self.lay.columns(p), off)
+        return self.sinks[key]
+
+
+def _factor_grads(sink: _Sink, outs, fac: _Fac, wl: list, w0: list) -> None:
+    """Queue the gradients of a factor's contrasts, component by component.
+
+    ``wl``, ``w0``: per component, (rows x P) coefficients of the level and
+    base scenarios; ``outs`` lists the outputs in the same order.
+    """
+    P = wl[0].shape[1]
+    j = len(sink.outs)
+    for t, (a, z) in enumerate(zip(wl, w0, strict=True)):
+        np.add(a, z, out=sink.W[:, j + t * P : j + (t + 1) * P])
+    sink.outs += list(outs)
+    if fac.idx.size:
+        sink.replace.append((j, fac.idx, fac.corrections(wl, w0)))
+
+
+def _dcorr(sk: _Sink, S: _Side, v: np.ndarray, cont, outs) -> None:
+    """Queue D_x' v on the derivative columns of the continuous ``cont``."""
+    pos = {cont_t: o for cont_t, o in zip(cont, outs, strict=True)}
+    sel = [m for m, t in enumerate(S.dtarget) if S.cont[t] in pos]
+    if not sel:
+        return
+    sel = np.asarray(sel, np.int64)
+    vals = v @ S.D[:, sel]
+    o = np.asarray([pos[S.cont[t]] for t in S.dtarget[sel]], np.int64)
+    sk.add.append((o, S.dcoef[sel], vals))
+
+
+def _part_total(lay, part, S: _Side, sk: _Sink, est, cont, facs) -> None:
+    om, omc = S.om, _colw(S.om)
+    if cont:
+        t = [S.cont.index(v) for v in cont]
+        outs = [lay.index[part, "total", v, -1] for v in cont]
+        deta = S.deta[:, t]
+        est[outs] += _wsum(om, S.h1[:, None] * deta)
+        sk.put(omc * S.h2[:, None] * deta, outs)
+        _dcorr(sk, S, om * S.h1, cont, outs)
+    for f in facs:
+        lv = lay.levels[f][1]
+        fac = S.fac[f]
+        outs = lay.outs(part, "total", f, lv)
+        est[outs] += _wsum(om, fac.H[:, 1:] - fac.H[:, :1])
+        wl = omc * fac.Hd[:, 1:]
+        w0 = np.broadcast_to(-omc * fac.Hd[:, :1], wl.shape)
+        _factor_grads(sk, outs, fac, [wl], [w0])
+
+
+def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs):
+    om, omc = S1.om, _colw(S1.om)
+    F, Fd1, Fd2 = S1.h, S1.h1, S1.h2
+    H, Hd1, Hd2 = S2.h, S2.h1, S2.h2
+    if cont:
+        t = [S1.cont.index(v) for v in cont]
+        de1, de2 = S1.deta[:, t], S2.deta[:, t]
+        ext = (Fd1 * H)[:, None] * de1
+        inn = (F * Hd1)[:, None] * de2
+        o_t = [lay.index["combined", "total", v, -1] for v in cont]
+        o_e = [lay.index["combined", "extensive", v, -1] for v in cont]
+        o_i = [lay.index["combined", "intensive", v, -1] for v in cont]
+        est[o_t] += _wsum(om, ext + inn)
+        est[o_e] += _wsum(om, ext)
+        est[o_i] += _wsum(om, inn)
+        # extensive F'(eta1) (d eta1/dx) h(eta2): b1 through F' and D1, b2 through h
+        sk1.put(omc * (Fd2 * H)[:, None] * de1, o_e)
+        _dcorr(sk1, S1, om * (Fd1 * H), cont, o_e)
+        sk2.put(omc * (Fd1 * Hd1)[:, None] * de1, o_e)
+        # intensive F(eta1) h'(eta2) (d eta2/dx): b1 through F, b2 through h' and D2
+        sk1.put(omc * (Fd1 * Hd1)[:, None] * de2, o_i)
+        sk2.put(omc * (F * Hd2)[:, None] * de2, o_i)
+        _dcorr(sk2, S2, om * (F * Hd1), cont, o_i)
+    for f in facs:
+        lv = lay.levels[f][1]
+        f1, f2 = S1.fac[f], S2.fac[f]
+        Fl, F0, Fdl, Fd0 = f1.H[:, 1:], f1.H[:, :1], f1.Hd[:, 1:], f1.Hd[:, :1]
+        Hl, H0, Hdl, Hd0 = f2.H[:, 1:], f2.H[:, :1], f2.Hd[:, 1:], f2.Hd[:, :1]
+        sH, sF = (H0 + Hl) * 0.5, (F0 + Fl) * 0.5
+        dF, dH = Fl - F0, Hl - H0
+        ext, inn = dF * sH, dH * sF
+        o_t = lay.outs("combined", "total", f, lv)
+        o_e = lay.outs("combined", "extensive", f, lv)
+        o_i = lay.outs("combined", "intensive", f, lv)
+        est[o_t] += _wsum(om, ext + inn)
+        est[o_e] += _wsum(om, ext)
+        est[o_i] += _wsum(om, inn)
+        # (F1-F0)(h0+h1)/2 and (h1-h0)(F0+F1)/2, differentiated scenario by scenario
+        a, c = omc * sH, omc * (dH * 0.5)
+        _factor_grads(sk1, o_e + o_i, f1, [a * Fdl, c * Fdl], [-a * Fd0, c * Fd0])
+        a, c = omc * (dF * 0.5), omc * sF
+        _factor_grads(sk2, o_e + o_i, f2, [a * Hdl, c * Hdl], [a * Hd0, -c * Hd0])
