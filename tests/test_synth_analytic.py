@@ -90,7 +90,7 @@ def test_contract_columns(frame):
         assert frame[b].dtype == np.int8 and set(frame[b]) <= {0, 1}
 
 
-# --- Table 1 ---------------------------------------------------------------------------
+# --- Table 1 --------------------------------------------------------------------------
 
 
 def _table1_cells():
@@ -128,7 +128,7 @@ def test_income_quintiles_are_qcut_with_233_each(frame):
     assert (q.astype(str) == frame["income_quintile"]).all()
 
 
-# --- Table 2 ---------------------------------------------------------------------------
+# --- Table 2 --------------------------------------------------------------------------
 
 
 def _table2_cells():
@@ -168,7 +168,7 @@ def test_table2_p_values(frame):
         assert _rounds_to(p, float(t2[variable]), 3), (variable, p)
 
 
-# --- Figures 1 and 2 ---------------------------------------------------------------------
+# --- Figures 1 and 2 ------------------------------------------------------------------
 
 
 def test_figure1_percentages(frame):
@@ -196,7 +196,7 @@ def test_figure2_go_back_share_rises_with_scope(frame):
         assert shares[0] < shares[1] < shares[2], name
 
 
-# --- coherence -------------------------------------------------------------------------
+# --- coherence ------------------------------------------------------------------------
 
 
 def test_money_coherence(frame):

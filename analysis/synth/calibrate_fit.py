@@ -19,15 +19,35 @@ SQRT2 = np.sqrt(2.0)
 
 
 def norm_cdf(z):
+    """Standard normal CDF via ``erfc`` (no scipy.stats overhead in the loops).
+
+    Returns
+    -------
+    ndarray or float
+        Phi(z), same shape as ``z``.
+    """
     return 0.5 * special.erfc(-z / SQRT2)
 
 
 def norm_pdf(z):
+    """Standard normal density, inlined for speed in the calibration loops.
+
+    Returns
+    -------
+    ndarray or float
+        phi(z), same shape as ``z``.
+    """
     return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
 
 
 def _mills(y, eta):
-    """d log L / d eta for a probit: phi/Phi if y=1, -phi/(1-Phi) if y=0 (stable)."""
+    """Probit score in eta, d log L / d eta (stable in the tails).
+
+    Returns
+    -------
+    ndarray
+        phi/Phi where y = 1 and -phi/(1-Phi) where y = 0.
+    """
     s = np.where(y == 1, 1.0, -1.0)
     z = s * eta
     # phi(z)/Phi(z) via the scaled complementary error function (no underflow)
@@ -37,6 +57,8 @@ def _mills(y, eta):
 
 @dataclass
 class ProbitFit:
+    """Result of :func:`probit`: coefficients, index, information, convergence flag."""
+
     b: np.ndarray
     eta: np.ndarray
     info: np.ndarray  # observed information
@@ -69,13 +91,26 @@ def probit_ame(fit: ProbitFit) -> np.ndarray:
 
 
 def probit_ame_jac(fit: ProbitFit, x: np.ndarray) -> np.ndarray:
-    """d AME / d b (columns x columns)."""
+    """Jacobian of the probit AMEs in the coefficients, d AME / d b.
+
+    Returns
+    -------
+    ndarray
+        (columns x columns) matrix; row ``i`` is the gradient of AME ``i``.
+    """
     phi = norm_pdf(fit.eta)
     m = (-(fit.eta * phi)[:, None] * x).mean(axis=0)
     return phi.mean() * np.eye(len(fit.b)) + np.outer(fit.b, m)
 
 
 def probit_ame_se(fit: ProbitFit, x: np.ndarray) -> np.ndarray:
+    """Delta-method SEs of the probit AMEs (OIM covariance).
+
+    Returns
+    -------
+    ndarray
+        One SE per design column.
+    """
     jac = probit_ame_jac(fit, x)
     cov = np.linalg.inv(fit.info)
     return np.sqrt(np.einsum("ij,jk,ik->i", jac, cov, jac))
@@ -83,6 +118,8 @@ def probit_ame_se(fit: ProbitFit, x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class GammaFit:
+    """Result of :func:`gamma_log`: coefficients, fitted means, dispersion, info."""
+
     b: np.ndarray
     mu: np.ndarray
     scale: float
@@ -116,6 +153,13 @@ def gamma_log(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Gam
 
 
 def gamma_coef_se(fit: GammaFit) -> np.ndarray:
+    """Coefficient SEs of a Gamma-log fit, scaled by the Pearson dispersion.
+
+    Returns
+    -------
+    ndarray
+        One SE per design column.
+    """
     return np.sqrt(np.diag(np.linalg.inv(fit.info)) * fit.scale)
 
 
@@ -125,6 +169,13 @@ def gamma_ame(fit: GammaFit) -> np.ndarray:
 
 
 def gamma_ame_se(fit: GammaFit, x: np.ndarray) -> np.ndarray:
+    """Delta-method SEs of the Gamma-log AMEs (dispersion-scaled covariance).
+
+    Returns
+    -------
+    ndarray
+        One SE per design column.
+    """
     mbar = fit.mu.mean()
     m = (fit.mu[:, None] * x).mean(axis=0)
     jac = mbar * np.eye(len(fit.b)) + np.outer(fit.b, m)

@@ -38,22 +38,25 @@ import numpy as np
 import pandas as pd
 
 from analysis import schema
-from analysis.synth import resolutions, targets
 from analysis.synth import calibrate_fit as cf
+from analysis.synth import resolutions, targets
 from analysis.synth.calibrate_targets import SCOPE_TERMS, TERMS, columns, table_targets
 
 SAMPLES = ("total", "ncms", "urban")
 TOL = 0.07  # aim: |fitted - published| / published SE (the target is 0.1)
 BAND = 0.6  # share of each cell's ones/zeros nearest the threshold that may swap
-# polish rounds: (share of rows near the threshold that may flip, AIM of the batch polish)
-# One round: further rounds (0.8, 0.03), (1.0, 0.05), (0.7, 0.03), (0.9, 0.04) took the
-# shipped seed from 2 probit cells over 0.1 SE to 1, at 30 s more generation time
-# (measured: 16 s vs 47 s for the raw file), which breaks `make reproduce` in a minute.
+# polish rounds: (share of rows near the threshold that may flip, AIM of the batch
+# polish). One round: further rounds (0.8, 0.03), (1.0, 0.05), (0.7, 0.03),
+# (0.9, 0.04) took the shipped seed from 2 probit cells over 0.1 SE to 1, at 30 s more
+# generation time (measured: 16 s vs 47 s for the raw file), which breaks
+# `make reproduce` in a minute.
 ROUNDS = ((0.6, 0.05),)
 DONE = 0.095  # stop polishing once every |deviation| is below this (target 0.1)
 AIM = 0.05  # the polish penalty is flat inside +-AIM (changed per round, ROUNDS)
-LP_AIM = 0.04  # predicted |deviation| the LP plans aim under (slack for the linearisation)
-N_ROUNDINGS = 200  # seeded randomised roundings of the LP relaxation, scored on the linear model
+# predicted |deviation| the LP plans aim under (slack for the linearisation)
+LP_AIM = 0.04
+# seeded randomised roundings of the LP relaxation, scored on the linear model
+N_ROUNDINGS = 200
 DEBUG = False
 MIN_LEFT = 3  # at least this many non-reimbursed (and reimbursed) per cell
 
@@ -66,14 +69,30 @@ class ProbitProblem:
         self.n = len(x)
         col = frame["column"].to_numpy()
         scope = frame["scope"].astype(str).to_numpy()
-        self.masks = {"total": np.ones(self.n, bool), "ncms": col == "ncms", "urban": col == "urban"}
+        self.masks = {
+            "total": np.ones(self.n, bool),
+            "ncms": col == "ncms",
+            "urban": col == "urban",
+        }
         self.xs = {s: x[self.masks[s]][:, columns(s)] for s in SAMPLES}
         scopes = schema.FACTORS["scope"]
-        self.cell = np.array([targets.COLUMNS.index(c) * 3 + scopes.index(s) for c, s in zip(col, scope)])
+        self.cell = np.array(
+            [
+                targets.COLUMNS.index(c) * 3 + scopes.index(s)
+                for c, s in zip(col, scope, strict=True)
+            ]
+        )
         self.sizes = np.bincount(self.cell, minlength=6).reshape(2, 3)
-        self.rows = np.array([targets.t1_counts("reimbursed", c)["yes"] for c in targets.COLUMNS])
+        self.rows = np.array(
+            [targets.t1_counts("reimbursed", c)["yes"] for c in targets.COLUMNS]
+        )
         pct = {s: m for s, (m, _) in targets.t2_moments("reimbursed_pct").items()}
-        self.cols = np.array([round(pct[s] * self.sizes[:, j].sum() / 100) for j, s in enumerate(scopes)])
+        self.cols = np.array(
+            [
+                round(pct[s] * self.sizes[:, j].sum() / 100)
+                for j, s in enumerate(scopes)
+            ]
+        )
         self.urban_scope = np.column_stack(
             [(col == "urban") & (scope == s.split(":")[1]) for s in SCOPE_TERMS]
         ).astype(float)
@@ -84,15 +103,36 @@ class ProbitProblem:
         self.where = []
         for t in self.targets:
             cols = columns(t.sample)
-            self.where.append((t.sample, int(np.flatnonzero(cols == TERMS.index(t.term))[0])))
+            self.where.append(
+                (t.sample, int(np.flatnonzero(cols == TERMS.index(t.term))[0]))
+            )
         self.b_start = {s: None for s in SAMPLES}
 
     # --- DGP ------------------------------------------------------------------------
     def index(self, b, g):
+        """Latent index without the fixed noise, ``X b + urban_scope g``.
+
+        Returns
+        -------
+        ndarray
+            One value per row.
+        """
         return self.x @ b + self.urban_scope @ g
 
     def cell_counts(self, eta) -> np.ndarray:
-        expected = np.bincount(self.cell, weights=cf.norm_cdf(eta), minlength=6).reshape(2, 3)
+        """Reimbursed count of each (column x scope) cell, both margins exact.
+
+        The interior is the IPF fit of the DGP's expected counts, so ``b`` and ``g``
+        move the two free interior counts (and hence the Table 4 scope effects).
+
+        Returns
+        -------
+        ndarray
+            Integer ``(2, 3)`` table; every cell leaves at least MIN_LEFT on each side.
+        """
+        expected = np.bincount(
+            self.cell, weights=cf.norm_cdf(eta), minlength=6
+        ).reshape(2, 3)
         table = resolutions.ipf_2x3(expected, self.rows, self.cols)
         lo, hi = MIN_LEFT, self.sizes - MIN_LEFT
         if np.any(table < lo) or np.any(table > hi):
@@ -100,6 +140,13 @@ class ProbitProblem:
         return table
 
     def outcome(self, b, g) -> np.ndarray:
+        """The reimbursed indicator: top-n of ``index + e`` inside each cell.
+
+        Returns
+        -------
+        ndarray
+            int8 0/1 per row.
+        """
         eta = self.index(b, g)
         counts = self.cell_counts(eta).ravel()
         score = eta + self.e
@@ -111,6 +158,16 @@ class ProbitProblem:
 
     # --- fits -----------------------------------------------------------------------
     def fits(self, y):
+        """Probit fits of ``y`` on the total and both Table 4 subsamples.
+
+        Each fit starts from the previous one's coefficients (warm start), which is
+        why this method updates ``b_start``.
+
+        Returns
+        -------
+        dict
+            ``{sample: ProbitFit}`` for every sample in SAMPLES.
+        """
         out = {}
         for s in SAMPLES:
             out[s] = cf.probit(self.xs[s], y[self.masks[s]], self.b_start[s])
@@ -118,10 +175,24 @@ class ProbitProblem:
         return out
 
     def ames(self, fits):
+        """Fitted AMEs at the published cells.
+
+        Returns
+        -------
+        ndarray
+            One AME per target, in ``self.targets`` order.
+        """
         ame = {s: cf.probit_ame(fits[s]) for s in SAMPLES}
         return np.array([ame[s][k] for s, k in self.where])
 
     def dev(self, fits):
+        """Standardised deviations from the published values.
+
+        Returns
+        -------
+        ndarray
+            ``(fitted AME - published) / published SE`` per target.
+        """
         return (self.ames(fits) - self.tval) / self.tse
 
 
@@ -136,8 +207,13 @@ def _feasible(table, sizes, rows, cols):
         sign = 1 if t[i, j] > sizes[i, j] - MIN_LEFT else -1
         k = 1 - i
         # move one unit from (i, j) to (i, j2) and back through (k, j2) -> (k, j)
-        room = [j2 for j2 in range(3) if j2 != j and MIN_LEFT < t[i, j2] + sign < sizes[i, j2] - MIN_LEFT
-                and MIN_LEFT < t[k, j2] - sign < sizes[k, j2] - MIN_LEFT]
+        room = [
+            j2
+            for j2 in range(3)
+            if j2 != j
+            and MIN_LEFT < t[i, j2] + sign < sizes[i, j2] - MIN_LEFT
+            and MIN_LEFT < t[k, j2] - sign < sizes[k, j2] - MIN_LEFT
+        ]
         j2 = room[0]
         t[i, j] -= sign
         t[i, j2] += sign
@@ -146,7 +222,9 @@ def _feasible(table, sizes, rows, cols):
     raise RuntimeError("no feasible reimbursed cell counts")
 
 
-def calibrate(problem: ProbitProblem, b0: np.ndarray, n_fixed: int = 40, n_polish: int = 400):
+def calibrate(
+    problem: ProbitProblem, b0: np.ndarray, n_fixed: int = 40, n_polish: int = 400
+):
     """Return (reimbursed, b, g, report) on the problem's fixed draws."""
     p = problem
     b, g = b0.copy(), np.zeros(2)
@@ -165,7 +243,11 @@ def calibrate(problem: ProbitProblem, b0: np.ndarray, n_fixed: int = 40, n_polis
         phi = {s: cf.norm_pdf(fits[s].eta).mean() for s in SAMPLES}
         by = {(t.sample, t.term): gap[k] for k, t in enumerate(p.targets)}
         for k, t in enumerate(TERMS):
-            if t in ("const", "age_sq") or t.startswith("scope:") or t.startswith("scheme:"):
+            if (
+                t in ("const", "age_sq")
+                or t.startswith("scope:")
+                or t.startswith("scheme:")
+            ):
                 continue
             b[k] -= step * by[("total", t)] / phi["total"]
         d = by[("total", "scheme:UEBMI")] - by[("total", "scheme:URBMI")]
@@ -244,7 +326,12 @@ def _try_plan(p, y, fits, r, cur, plan):
                     print("  try", k, round(new, 3))
                 if new < cur - 1e-9:
                     if DEBUG:
-                        print("batch", k, round(new, 3), round(float(np.max(np.abs(r2))), 3))
+                        print(
+                            "batch",
+                            k,
+                            round(new, 3),
+                            round(float(np.max(np.abs(r2))), 3),
+                        )
                     return y2, fits2, r2, new, True
             k //= 2
     return y, fits, r, cur, False
@@ -293,7 +380,13 @@ def _plan_moves(p: ProbitProblem, y, score, r, infl, max_moves):
 
 
 def _influence(p: ProbitProblem, fits, y):
-    """Predicted change of the 29 deviations (SE units) from flipping each row (N x 29)."""
+    """Predicted change of the 29 deviations (SE units) from flipping each row.
+
+    Returns
+    -------
+    ndarray
+        ``(N, 29)``: one-step (Newton) influence of each row's flip on every target.
+    """
     out = np.zeros((p.n, len(p.targets)))
     for s in SAMPLES:
         f = fits[s]
@@ -312,7 +405,10 @@ def _influence(p: ProbitProblem, fits, y):
 
 def _focus(r):
     """Penalty of the polish: the excess over AIM (steep), plus a little of the rest."""
-    return 10.0 * np.sum(np.maximum(np.abs(r) - AIM, 0.0) ** 2, axis=-1) + 0.02 * np.sum(r**2, axis=-1)
+    return (
+        10.0 * np.sum(np.maximum(np.abs(r) - AIM, 0.0) ** 2, axis=-1)
+        + 0.02 * np.sum(r**2, axis=-1)
+    )
 
 
 def polish(p: ProbitProblem, y, b, g, n_iter):
@@ -361,7 +457,12 @@ def polish(p: ProbitProblem, y, b, g, n_iter):
             new = float(_focus(r2))
             if new < cur - 1e-9:
                 if DEBUG:
-                    print(swaps, len(i), round(new, 2), round(float(np.max(np.abs(r2))), 3))
+                    print(
+                        swaps,
+                        len(i),
+                        round(new, 2),
+                        round(float(np.max(np.abs(r2))), 3),
+                    )
                 y, fits, r, cur = y2, fits2, r2, new
                 swaps += 1
                 moved = True
@@ -411,9 +512,15 @@ def _combos(cands, r, infl, w, n_best=40):
     """Best predicted pairs of moves (disjoint rows): a larger neighbourhood."""
     if len(cands) < 2:
         return []
-    d = np.array([infl[list(i)].sum(axis=0) + infl[list(j)].sum(axis=0) for _, i, j in cands])
+    d = np.array(
+        [infl[list(i)].sum(axis=0) + infl[list(j)].sum(axis=0) for _, i, j in cands]
+    )
     a = r + d
-    val = np.sum(w * a * a, axis=1)[:, None] + 2 * (a * w) @ d.T + np.sum(w * d * d, axis=1)[None, :]
+    val = (
+        np.sum(w * a * a, axis=1)[:, None]
+        + 2 * (a * w) @ d.T
+        + np.sum(w * d * d, axis=1)[None, :]
+    )
     val[np.tril_indices(len(cands))] = np.inf
     out = []
     for f in np.argsort(val, axis=None)[: 4 * n_best]:
@@ -422,7 +529,9 @@ def _combos(cands, r, infl, w, n_best=40):
         rv = set(cands[v][1]) | set(cands[v][2])
         if ru & rv:
             continue
-        out.append((float(val[u, v]), cands[u][1] + cands[v][1], cands[u][2] + cands[v][2]))
+        out.append(
+            (float(val[u, v]), cands[u][1] + cands[v][1], cands[u][2] + cands[v][2])
+        )
         if len(out) >= n_best:
             break
     return out
@@ -498,7 +607,8 @@ def _anneal_plan(p: ProbitProblem, y, score, r, infl, max_moves, steps=20000, se
             best = (cur, [(list(o), list(z)) for o, z in chosen])
     plan = []
     for co, cz in best[1]:
-        plan += [((int(i),), (int(j),)) for i, j in zip(co, cz)]
+        # co and cz grow, shrink and swap entries together: always equal length
+        plan += [((int(i),), (int(j),)) for i, j in zip(co, cz, strict=True)]
     return plan
 
 
@@ -519,7 +629,8 @@ def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
     d = infl[cand].T
     eye = np.eye(k)
     a_ub = np.vstack([np.hstack([d, -eye]), np.hstack([-d, -eye])])
-    # aim at the deviations moved a share alpha of the way (damped steps flip fewer rows)
+    # aim at the deviations moved a share alpha of the way (damped steps flip fewer
+    # rows)
     r = alpha * r
     b_ub = np.concatenate([LP_AIM - r, LP_AIM + r])
     net = np.zeros((6, m))
@@ -527,12 +638,20 @@ def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
     a_eq = np.hstack([net, np.zeros((6, k))])
     cost = np.concatenate([np.full(m, 2e-3), np.ones(k)])
     bounds = [(0, 1)] * m + [(0, None)] * k
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.zeros(6), bounds=bounds,
-                  method="highs")
+    res = linprog(
+        cost,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq,
+        b_eq=np.zeros(6),
+        bounds=bounds,
+        method="highs",
+    )
     if res.x is None:
         return []
     lam = np.clip(res.x[:m], 0.0, 1.0)
-    # randomised rounding (seeded), each draw balanced per cell, scored on the linear model
+    # randomised rounding (seeded), each draw balanced per cell, scored on the linear
+    # model
     rng = np.random.default_rng(0)
     r0 = r / alpha
     best = (float(_focus(r0)), [])
@@ -546,7 +665,10 @@ def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
             o = o[np.argsort(-lam[o], kind="stable")]
             z = z[np.argsort(-lam[z], kind="stable")]
             n = min(len(o), len(z))
-            plan += [(int(cand[i]), int(cand[j]), lam[i] + lam[j]) for i, j in zip(o[:n], z[:n])]
+            plan += [
+                (int(cand[i]), int(cand[j]), lam[i] + lam[j])
+                for i, j in zip(o[:n], z[:n], strict=True)
+            ]
         if not plan:
             continue
         plan.sort(key=lambda t: -t[2])
@@ -556,7 +678,14 @@ def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
         if val < best[0]:
             best = (val, plan)
     if DEBUG:
-        print("lp excess", round(float(res.x[m:].sum()), 3), "pairs", len(best[1]), "pred", round(best[0], 3))
+        print(
+            "lp excess",
+            round(float(res.x[m:].sum()), 3),
+            "pairs",
+            len(best[1]),
+            "pred",
+            round(best[0], 3),
+        )
     return [((i,), (j,)) for i, j, _ in best[1]]
 
 

@@ -56,7 +56,11 @@ def table_targets(equation: str) -> list[Target]:
                 term,
                 float(row[f"{equation}_me"]),
                 float(row[f"{equation}_se"]),
-                "" if pd.isna(row[f"{equation}_stars"]) else str(row[f"{equation}_stars"]),
+                (
+                    ""
+                    if pd.isna(row[f"{equation}_stars"])
+                    else str(row[f"{equation}_stars"])
+                ),
             )
         )
     t4 = pd.read_csv(config.PUBLISHED_DIR / "table4.csv")
@@ -67,7 +71,11 @@ def table_targets(equation: str) -> list[Target]:
                 f"scope:{row['term']}",
                 float(row[f"{equation}_me"]),
                 float(row[f"{equation}_se"]),
-                "" if pd.isna(row[f"{equation}_stars"]) else str(row[f"{equation}_stars"]),
+                (
+                    ""
+                    if pd.isna(row[f"{equation}_stars"])
+                    else str(row[f"{equation}_stars"])
+                ),
             )
         )
     return out

@@ -1,11 +1,12 @@
-"""Covariates of the 1,165-person analytic sample, exact to Table 1 by insurance column.
+"""Covariates of the 1,165-person analytic sample, exact to Table 1 by column.
 
 Method (the feasibility note's recommendation): a Gaussian copula gives every person a
 vector of correlated latent scores; inside each Table 1 column (NCMS 777, URBMI+UEBMI
 388) every categorical is assigned by ranking its latent score against the published
-counts, so counts are exact and the dependence between columns is the copula's. Age and
-income are continuous functions of their latent scores, rounded to integers and nudged
-until the column means and SDs (and the total column's) round to the published values.
+counts, so counts are exact and the dependence between columns is the copula's. Age
+and income are continuous functions of their latent scores, rounded to integers and
+nudged until the column means and SDs (and the total column's) round to the published
+values.
 
 Rows 0..776 are the NCMS column, rows 777..1164 the urban column.
 """
@@ -27,8 +28,9 @@ LATENTS = (
 )  # fmt: skip
 
 # Latent-scale correlations (the rest are 0). Signs follow the paper's descriptions:
-# UEBMI enrollees are employed and better educated, across-province migrants richer and
-# less often in urban areas, family-following migrants more often women without a job.
+# UEBMI enrollees are employed and better educated, across-province migrants richer
+# and less often in urban areas, family-following migrants more often women without a
+# job.
 CORRELATIONS = {
     ("age", "married"): 0.55, ("age", "duration"): 0.45, ("age", "education"): -0.30,
     ("age", "hh_size"): 0.20, ("age", "has_job"): -0.10, ("female", "reason"): 0.30,
@@ -52,17 +54,22 @@ AGE_MIN, AGE_MAX = 15, 59
 # latent's normal scores, scaled to the column's Table 1 mean and SD (None: normal).
 # a = 1 is flat (kurtosis 1.8, ages about 21-55 at the published mean/SD); a = 1.5 has
 # kurtosis 2.0 (about 18-57). The probit's age cell is identified only by the part of
-# age not explained by age_sq, which a flat shape enlarges: age SE ratio (ours/published)
-# 0.68 (normal) -> 0.92 (a = 1) on the master seed (docs/se_gap.md, "Measured in the
-# generator").
+# age not explained by age_sq, which a flat shape enlarges: age SE ratio
+# (ours/published) 0.68 (normal) -> 0.92 (a = 1) on the master seed (docs/se_gap.md,
+# "Measured in the generator").
 AGE_BETA = 1.0
 # UEBMI is employment-based: added to the has_job latent of UEBMI enrollees (urban
 # column) before the column's has_job count is assigned by rank. Off: measured no net
-# gain in the probit SEs (URBMI cell +5%, the rest within seed noise) and it lowered the
-# GLM SE agreement on the master seed (docs/se_gap.md).
+# gain in the probit SEs (URBMI cell +5%, the rest within seed noise) and it lowered
+# the GLM SE agreement on the master seed (docs/se_gap.md).
 JOB_SHIFT_UEBMI = 0.0
 # Months between arrival and the May 2014 interview that define each duration class.
-DURATION_MONTHS = {"0-1": (1, 11), "1-5": (12, 59), "5-10": (60, 119), "10+": (120, 420)}
+DURATION_MONTHS = {
+    "0-1": (1, 11),
+    "1-5": (12, 59),
+    "5-10": (60, 119),
+    "10+": (120, 420),
+}
 
 
 def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
@@ -78,7 +85,9 @@ def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
     for var in ("female", "married", "has_job", "urban_area", "rural_hukou"):
         frame[var] = frame[var].astype(np.int8)
     frame["age"] = synthesize_age(latent["age"].to_numpy(), column)
-    frame["birth_year"], frame["birth_month"] = birth_dates(frame["age"], uniforms[:, 0])
+    frame["birth_year"], frame["birth_month"] = birth_dates(
+        frame["age"], uniforms[:, 0]
+    )
     frame["arrival_year"], frame["arrival_month"] = arrival_dates(
         frame["duration"], frame["age"], uniforms[:, 1]
     )
@@ -90,7 +99,13 @@ def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def latent_correlation() -> np.ndarray:
-    """The copula's correlation matrix, made positive definite by eigenvalue clipping."""
+    """The copula's correlation matrix, made positive definite by eigenvalue clipping.
+
+    Returns
+    -------
+    ndarray
+        ``(len(LATENTS), len(LATENTS))`` correlation matrix, unit diagonal.
+    """
     k = len(LATENTS)
     r = np.eye(k)
     for (a, b), rho in CORRELATIONS.items():
@@ -103,13 +118,19 @@ def latent_correlation() -> np.ndarray:
 
 
 def draw_latents(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n draws of the latent vector, N(0, R)."""
+    """Draw the copula's latent scores.
+
+    Returns
+    -------
+    ndarray
+        ``(n, len(LATENTS))`` draws of N(0, R), R from :func:`latent_correlation`.
+    """
     chol = np.linalg.cholesky(latent_correlation())
     return rng.standard_normal((n, len(LATENTS))) @ chol.T
 
 
 def assign_by_rank(score: np.ndarray, counts: dict[str, int]) -> np.ndarray:
-    """Give the lowest ``counts[level_1]`` scores level 1, the next level 2, and so on."""
+    """Give the lowest ``counts[level_1]`` scores level 1, the next level 2, etc."""
     order = np.argsort(score, kind="stable")
     out = np.empty(len(score), dtype=object)
     out[order] = np.repeat(list(counts), list(counts.values()))
@@ -122,10 +143,14 @@ def _assign_categoricals(frame, latent, rows, col):
     if col == "urban":
         scheme = targets.table1().query("variable == 'scheme'").set_index("level")
         scheme_counts = {k: int(scheme.loc[k, "urban"]) for k in ("URBMI", "UEBMI")}
-        frame.loc[rows, "scheme"] = assign_by_rank(lat["uebmi"].to_numpy(), scheme_counts)
+        frame.loc[rows, "scheme"] = assign_by_rank(
+            lat["uebmi"].to_numpy(), scheme_counts
+        )
         uebmi = (frame.loc[rows, "scheme"] == "UEBMI").to_numpy()
     for var in ("female", "married", "has_job", "urban_area"):
-        score = lat[var].to_numpy() + (JOB_SHIFT_UEBMI * uebmi if var == "has_job" else 0.0)
+        score = lat[var].to_numpy() + (
+            JOB_SHIFT_UEBMI * uebmi if var == "has_job" else 0.0
+        )
         yes = assign_by_rank(score, _binary(var, col)) == "yes"
         frame.loc[rows, var] = yes.astype(np.int8)
     for var in ("education", "scope", "reason", "duration"):
@@ -136,7 +161,9 @@ def _assign_categoricals(frame, latent, rows, col):
         frame.loc[rows, "scheme"] = "NCMS"
         frame.loc[rows, "rural_hukou"] = 1
     else:
-        rural = assign_by_rank(lat["rural_hukou"].to_numpy(), _binary("rural_hukou", col))
+        rural = assign_by_rank(
+            lat["rural_hukou"].to_numpy(), _binary("rural_hukou", col)
+        )
         frame.loc[rows, "rural_hukou"] = (rural == "yes").astype(np.int8)
 
 
@@ -149,7 +176,8 @@ def _facility(lat: pd.DataFrame, col: str) -> np.ndarray:
     """Private hospitals by their own latent; the public levels by an ordered latent."""
     counts = targets.t1_counts("facility_level", col)
     private = assign_by_rank(
-        lat["private"].to_numpy(), {"no": len(lat) - counts["private"], "yes": counts["private"]}
+        lat["private"].to_numpy(),
+        {"no": len(lat) - counts["private"], "yes": counts["private"]},
     )
     out = np.full(len(lat), "private", dtype=object)
     public = private == "no"
@@ -229,7 +257,8 @@ def synthesize_income(latent: pd.DataFrame, column: np.ndarray):
         shares = np.array(HH_SIZE_SHARES)
         counts = _largest_remainder(shares * rows.sum())
         sizes = assign_by_rank(
-            latent["hh_size"].to_numpy()[rows], {str(k + 1): c for k, c in enumerate(counts)}
+            latent["hh_size"].to_numpy()[rows],
+            {str(k + 1): c for k, c in enumerate(counts)},
         )
         hh[rows] = sizes.astype(np.int64)
         mean, sd = targets.t1_moments("income_pc_month", col)
@@ -254,7 +283,14 @@ def _largest_remainder(quotas: np.ndarray) -> np.ndarray:
 
 
 def _lognormal_exact(score: np.ndarray, mean: float, sd: float) -> np.ndarray:
-    """exp(sigma * z), sigma solved so the realised CV is exact, then scaled to the mean."""
+    """Lognormal-shaped values with exactly the target mean and CV.
+
+    Returns
+    -------
+    ndarray
+        ``exp(sigma * z)`` with sigma solved so the realised CV is ``sd / mean``,
+        then scaled so the mean is ``mean``.
+    """
     z = (score - score.mean()) / score.std()
     cv = lambda s: np.std(np.exp(s * z), ddof=1) / np.mean(np.exp(s * z))  # noqa: E731
     sigma = optimize.brentq(lambda s: cv(s) - sd / mean, 0.01, 3.0)
@@ -263,7 +299,13 @@ def _lognormal_exact(score: np.ndarray, mean: float, sd: float) -> np.ndarray:
 
 
 def _quintile_boundary_tie(income: np.ndarray) -> int | None:
-    """Row just above a quintile boundary whose income ties the row just below, if any."""
+    """Find a tie across a quintile boundary (qcut would then split unevenly).
+
+    Returns
+    -------
+    int or None
+        Row just above a boundary whose income ties the row just below; None if none.
+    """
     order = np.argsort(income, kind="stable")
     n = len(income)
     for k in range(1, 5):

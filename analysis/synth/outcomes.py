@@ -1,7 +1,7 @@
 """Outcome data-generating process of the analytic sample (before moment matching).
 
-The DGP follows the calibration feasibility note, with every random draw fixed so that a
-later calibration can solve for the index parameters by deterministic root finding:
+The DGP follows the calibration feasibility note, with every random draw fixed so that
+a later calibration can solve for the index parameters by deterministic root finding:
 
 * participation: reimbursed = top-n of ``X b + e`` inside each cell of (insurance column
   x migration scope), ``e ~ N(0, 1)`` fixed; the cell counts are exact (both Table 1 and
@@ -36,7 +36,13 @@ COST_SHAPE = 1.68  # Gamma shape of cost at the note's amount-SE match
 
 
 def design_terms() -> tuple[str, ...]:
-    """Names of the design columns: intercept, then Table 3's terms in published order."""
+    """Names of the design columns.
+
+    Returns
+    -------
+    tuple of str
+        ``"const"``, then Table 3's terms in published order.
+    """
     terms = ["const"]
     for factor in ("scheme",):
         terms += [f"{factor}:{lev}" for lev in schema.FACTORS[factor][1:]]
@@ -67,7 +73,7 @@ def design_matrix(frame: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OutcomeParams:
-    """Index coefficients (aligned with :func:`design_terms`) and two shape parameters."""
+    """Index coefficients (aligned with :func:`design_terms`) and two shapes."""
 
     probit: np.ndarray
     ratio: np.ndarray
@@ -102,7 +108,7 @@ def published_table3() -> pd.DataFrame:
     t = t[t["term_group"] != "n"].copy()
     group_to_factor = {"facility": "facility_level"}
     names = []
-    for g, term in zip(t["term_group"], t["term"]):
+    for g, term in zip(t["term_group"], t["term"], strict=True):
         factor = group_to_factor.get(g, g)
         names.append(f"{factor}:{term}" if factor in schema.FACTORS else term)
     return t.assign(name=names).set_index("name")
@@ -132,7 +138,9 @@ def participation_index(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraw
     return x @ params.probit + draws.probit
 
 
-def latent_ratio(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws) -> np.ndarray:
+def latent_ratio(
+    x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws
+) -> np.ndarray:
     """Reimbursement ratio from the Beta DGP, in (0, 1)."""
     mu = special.expit(x @ params.ratio)
     k = params.ratio_precision
@@ -140,7 +148,9 @@ def latent_ratio(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws) -> n
     return np.clip(r, 1e-4, 1.0 - 1e-4)
 
 
-def latent_cost(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws) -> np.ndarray:
+def latent_cost(
+    x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws
+) -> np.ndarray:
     """Cost of the stay (yuan, continuous) from the Gamma-log DGP, mean exp(X c)."""
     s = params.cost_shape
     return np.exp(x @ params.cost) * stats.gamma.ppf(draws.cost, s) / s

@@ -14,18 +14,18 @@ from analysis import schema
 
 SCOPES = schema.FACTORS["scope"]
 
-# C06: the 663 part-2 cases by Table 1 column. Table 1's total amount and ratio means are
-# the n-weighted averages of its column means only at NCMS 391 / urban 272.
+# C06: the 663 part-2 cases by Table 1 column. Table 1's total amount and ratio means
+# are the n-weighted averages of its column means only at NCMS 391 / urban 272.
 PART2_BY_COLUMN = {"ncms": 391, "urban": 272}
 
 # C07: the 663 part-2 cases by scope. Table 2's amount mean and SD weighted by these
 # counts give back Table 1's 5,506.16 and 9,761.79 exactly; ANOVA p = 0.056 (amount).
-PART2_BY_SCOPE = dict(zip(SCOPES, (214, 199, 250)))
+PART2_BY_SCOPE = dict(zip(SCOPES, (214, 199, 250), strict=True))
 
 # C09: Figure 1 reasons come from 227 of the 387 non-reimbursed (151/38/24/14 give back
 # 66.5/16.7/10.6/6.2 %); the other 160 were not asked. Split by scope (non-reimbursed
 # 54/101/232) so that the go-back share rises with scope under any denominator (C11).
-ANSWERED_BY_SCOPE = dict(zip(SCOPES, (30, 57, 140)))
+ANSWERED_BY_SCOPE = dict(zip(SCOPES, (30, 57, 140), strict=True))
 REASON_BY_SCOPE = {
     "within_city_across_counties": (10, 10, 6, 4),
     "within_province_across_cities": (24, 16, 11, 6),

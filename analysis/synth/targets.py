@@ -7,7 +7,7 @@ reimbursed. Column names follow ``data/published/README``-style keys.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,7 @@ from analysis import config, schema
 COLUMNS = ("ncms", "urban")  # the two Table 1 scheme columns; "total" is their union
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str, root: Path = config.PUBLISHED_DIR) -> pd.DataFrame:
     return pd.read_csv(root / name, dtype={"level": str})
 
@@ -47,7 +47,7 @@ def t1_counts(variable: str, column: str) -> dict[str, int]:
     n_col = column_size(column)
     if variable in schema.FACTORS:
         levels = schema.FACTORS[variable]
-        got = dict(zip(rows["level"], rows[column]))
+        got = dict(zip(rows["level"], rows[column], strict=True))
         return {lev: int(got[lev]) for lev in levels}
     yes = int(rows[column].iloc[0])
     return {"yes": yes, "no": n_col - yes}
