@@ -94,7 +94,7 @@ bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, 
 	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster
 
 montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation
-	$(CLI) montecarlo --workers $(WORKERS)
+	$(CLI) montecarlo --workers $(WORKERS) $(MODE)
 
 ##@ EXHIBITS
 

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=tuple(SUBSAMPLES),
         help="samples to check (default: all three)",
     )
+    add_real_flags(mc)
 
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
@@ -248,6 +249,7 @@ def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
         samples=tuple(args.samples),
         seed=args.seed,
         workers=args.workers,
+        synthetic=not args.real,
     )
     return 0
 

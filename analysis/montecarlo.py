@@ -120,6 +120,7 @@ def main(
     seed: int = config.MASTER_SEED,
     workers: int = 1,
     progress: bool = True,
+    synthetic: bool = True,
 ) -> pd.DataFrame:
     """Run the Monte-Carlo check and write its tables and figure.
 
@@ -141,6 +142,9 @@ def main(
         Local processes (joblib loky); results do not depend on it.
     progress : bool
         Show a progress bar.
+    synthetic : bool
+        The analytic sample is the synthetic one: the summary and the figure
+        carry the synthetic-data notice.
 
     Returns
     -------
@@ -159,14 +163,14 @@ def main(
     save_table(table, MC_KEYS, estimates_dir / "montecarlo.csv")
     save_table(verdict, SUMMARY_KEYS, estimates_dir / "montecarlo_summary.csv")
     (estimates_dir / "montecarlo_summary.md").write_text(
-        summary_markdown(verdict, sims, reps)
+        summary_markdown(verdict, sims, reps, synthetic)
     )
     save_table(
         run_log(dgps, runs, sims, reps, seed, workers, wall),
         ("sample", "outcome"),
         estimates_dir / "montecarlo_run.csv",
     )
-    figure(table, figures_dir / "montecarlo_coverage.png")
+    figure(table, figures_dir / "montecarlo_coverage.png", synthetic)
     save_draws(runs, dgps, estimates_dir / "montecarlo_sims.npz")
     return table
 
@@ -469,9 +473,13 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_markdown(verdict: pd.DataFrame, sims: int, reps: int) -> str:
+def summary_markdown(
+    verdict: pd.DataFrame, sims: int, reps: int, synthetic: bool = True
+) -> str:
     """The verdict as a Markdown table (coverage in %, SE ratios to 2 d.p.)."""
-    head = (
+    from analysis.report import SYNTHETIC_NOTICE
+
+    head = (SYNTHETIC_NOTICE + "\n\n" if synthetic else "") + (
         "| sample | equation | cells | sims ok (failed) | max abs bias / MC SE"
         " | median SE ratio delta (min) | median SE ratio boot"
         " | coverage delta: mean, min, cells low"
@@ -541,7 +549,7 @@ def run_log(
     return pd.DataFrame(rows)
 
 
-def figure(table: pd.DataFrame, path: Path) -> None:
+def figure(table: pd.DataFrame, path: Path, synthetic: bool = True) -> None:
     """Coverage of the published cells' 95% CIs, one panel per (equation, sample).
 
     The grey band is 0.95 -/+ 1.96 MC SEs: a CI that covers at the nominal rate
@@ -552,8 +560,10 @@ def figure(table: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from analysis.figures import SYNTHETIC_NOTE, footnote
+
     cells = paper_rows(table)
-    samples = list(dict.fromkeys(cells["sample"]))
+    samples = [s for s in SUBSAMPLES if s in set(cells["sample"])]
     eqs = list(PAPER_CELLS)
     n_max = cells.groupby(["sample", "equation"]).size().max()
     fig, axes = plt.subplots(
@@ -591,10 +601,11 @@ def figure(table: pd.DataFrame, path: Path) -> None:
     axes[0, 0].legend(fontsize=6, loc="lower left")
     fig.suptitle(
         f"Monte-Carlo coverage ({int(cells['sims_ok'].max())} simulations per"
-        " sample; band: 0.95 -/+ 1.96 MC SE). Synthetic data.",
+        " sample; band: 0.95 -/+ 1.96 MC SE)",
         fontsize=8,
     )
-    fig.tight_layout()
+    footnote(fig, SYNTHETIC_NOTE if synthetic else "")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
+    # no Software stamp: reruns write identical bytes
+    fig.savefig(path, dpi=150, metadata={"Software": None})
     plt.close(fig)
