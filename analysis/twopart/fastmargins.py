@@ -29,6 +29,18 @@ import numpy as np
 #: Mean functions with h(e + c) = h(e) exp(c) and h' = h: a factor's levels
 #: then need one exp per row, not one per level.
 _EXP_MEANS = ("log", "ols_log")
+_RSQ2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+def _d1(mean, e: np.ndarray) -> np.ndarray:
+    """h'(e); the normal density in place (half the temporaries of ``links``)."""
+    if mean.name != "probit":
+        return mean.d1(e)
+    t = np.multiply(e, e)
+    t *= -0.5
+    np.exp(t, out=t)
+    t *= _RSQ2PI
+    return t
 
 
 class _Fac:
@@ -50,30 +62,28 @@ class _Fac:
         h and h' of each scenario's index (``Hd is H`` for exp-type means).
     """
 
-    def __init__(self, design, X, eta, b, mean, f, codes):
-        n = eta.size
+    def __init__(self, design, X, eta, b, mean, f, codes, base):
+        n, L = eta.size, len(codes)
         if f not in design.variables.codes:  # not in this part: every level is eta
             self.idx, self.cv, self.C = np.empty(0, np.int64), None, None
-            L = len(codes)
-            self.H = np.asfortranarray(np.repeat(mean.h(eta)[:, None], L, axis=1))
+            self.H = np.asfortranarray(np.repeat(base[0][:, None], L, axis=1))
             self.Hd = self.H
-            if mean.d1 is not mean.h:
-                d1 = np.repeat(mean.d1(eta)[:, None], L, axis=1)
-                self.Hd = np.asfortranarray(d1)
+            if base[1] is not base[0]:
+                self.Hd = np.asfortranarray(np.repeat(base[1][:, None], L, axis=1))
             return
         self.idx = idx = design.touching({f})
         cols = [design.columns[j] for j in idx]
         bi = b[idx]
         rest = eta - X[:, idx] @ bi
+        # column-major scenario matrices: later reductions run down contiguous
+        # columns
+        out = np.empty((n, L), order="F")
         if all(not c.conts and all(v == f for v, _ in c.levels) for c in cols):
             self.C = None
             self.cv = np.asarray(
                 [[float(c.levels[0][1] == k) for c in cols] for k in codes]
             )
             shift = self.cv @ bi
-            # column-major scenario matrices: every later reduction runs down
-            # contiguous columns
-            out = np.empty((n, len(codes)), order="F")
             if mean.name in _EXP_MEANS and mean.d1 is mean.h:
                 self.H = np.multiply(mean.h(rest)[:, None], np.exp(shift), out=out)
                 self.Hd = self.H
@@ -82,11 +92,11 @@ class _Fac:
         else:
             self.cv = None
             self.C = [design.evaluate({f: k})[1] for k in codes]
-            E = np.empty((n, len(codes)), order="F")
+            E = out
             for m, Ck in enumerate(self.C):
                 E[:, m] = rest + Ck @ bi
         self.H = mean.h(E)
-        self.Hd = self.H if mean.d1 is mean.h else mean.d1(E)
+        self.Hd = self.H if mean.d1 is mean.h else _d1(mean, E)
 
     def corrections(self, wl: list, w0: list) -> np.ndarray:
         """C_l' wl + C_0' w0 for every contrast and component (|idx| x T P).
@@ -133,7 +143,7 @@ class _Side:
         self.X, self.om, self.n, self.cont = X, om, X.shape[0], cont
         eta = X @ b
         self.h = mean.h(eta)
-        self.h1 = self.h if mean.d1 is mean.h else mean.d1(eta)
+        self.h1 = self.h if mean.d1 is mean.h else _d1(mean, eta)
         self.h2 = self.h if mean.d2 is mean.h else mean.d2(eta)
         have = set(design.continuous_variables())
         self.deta = np.zeros((self.n, len(cont)), order="F")
@@ -158,7 +168,7 @@ class _Side:
                 else k
                 for k in [base, *lv]
             ]
-            self.fac[f] = _Fac(design, X, eta, b, mean, f, codes)
+            self.fac[f] = _Fac(design, X, eta, b, mean, f, codes, (self.h, self.h1))
 
 
 class _Sink:
@@ -181,6 +191,12 @@ class _Sink:
         self.W[:, j : j + cols.shape[1]] = cols
         self.outs += list(outs)
         return j
+
+    def claim(self, m: int, outs) -> tuple[int, np.ndarray]:
+        """Reserve ``m`` columns for outputs ``outs``: (position, writable view)."""
+        j = len(self.outs)
+        self.outs += list(outs)
+        return j, self.W[:, j : j + m]
 
     def flush(self, G: np.ndarray) -> None:
         """Add every stored margin's gradient to the rows ``outs`` of ``G``."""
@@ -402,19 +418,25 @@ class _Block:
         return self.sinks[key]
 
 
-def _factor_grads(sink: _Sink, outs, fac: _Fac, wl: list, w0: list) -> None:
-    """Queue the gradients of a factor's contrasts, component by component.
+def _replace(sink: _Sink, j: int, fac: _Fac, s0: np.ndarray, wl, w0) -> None:
+    """Queue the replacement rows C_l' wl + C_0' w0 of stored contrast columns.
 
-    ``wl``, ``w0``: per component, (rows x P) coefficients of the level and
-    base scenarios; ``outs`` lists the outputs in the same order.
+    Columns ``j:j + s0.size`` of the sink hold wl + w0 (components of P
+    contrasts side by side); ``s0`` are the column sums of w0. When the factor's
+    columns are constant in each scenario, C' w only needs column sums, and
+    those of wl are the stored columns' sums minus ``s0``. Otherwise ``wl()``
+    and ``w0()`` build the per-component coefficient matrices.
     """
-    P = wl[0].shape[1]
-    j = len(sink.outs)
-    for t, (a, z) in enumerate(zip(wl, w0, strict=True)):
-        np.add(a, z, out=sink.W[:, j + t * P : j + (t + 1) * P])
-    sink.outs += list(outs)
-    if fac.idx.size:
-        sink.replace.append((j, fac.idx, fac.corrections(wl, w0)))
+    if not fac.idx.size:
+        return
+    if fac.cv is None:
+        sink.replace.append((j, fac.idx, fac.corrections(wl(), w0())))
+        return
+    m = s0.size
+    P = fac.cv.shape[0] - 1
+    sl = sink.W[:, j : j + m].sum(axis=0) - s0
+    vals = np.tile(fac.cv[1:].T, m // P) * sl + fac.cv[0][:, None] * s0
+    sink.replace.append((j, fac.idx, vals))
 
 
 def _dcorr(sk: _Sink, S: _Side, v: np.ndarray, cont, outs) -> None:
@@ -442,10 +464,24 @@ def _part_total(lay, part, S: _Side, sk: _Sink, est, cont, facs) -> None:
         lv = lay.levels[f][1]
         fac = S.fac[f]
         outs = lay.outs(part, "total", f, lv)
-        est[outs] += _wsum(om, fac.H[:, 1:] - fac.H[:, :1])
-        wl = omc * fac.Hd[:, 1:]
-        w0 = np.broadcast_to(-omc * fac.Hd[:, :1], wl.shape)
-        _factor_grads(sk, outs, fac, [wl], [w0])
+        Hl, H0, Hdl, Hd0 = fac.H[:, 1:], fac.H[:, :1], fac.Hd[:, 1:], fac.Hd[:, :1]
+        j, W = sk.claim(lv.size, outs)
+        if fac.Hd is fac.H:  # h' = h: one difference serves both
+            np.subtract(Hl, H0, out=W)
+            est[outs] += _wsum(om, W)
+        else:
+            est[outs] += _wsum(om, Hl - H0)
+            np.subtract(Hdl, Hd0, out=W)
+        W *= omc
+        s0 = np.repeat(-_wsum(om, Hd0), lv.size)
+        _replace(
+            sk,
+            j,
+            fac,
+            s0,
+            lambda: [omc * Hdl],  # noqa: B023  (called before the next level)
+            lambda: [np.broadcast_to(-omc * Hd0, Hdl.shape)],  # noqa: B023
+        )
 
 
 def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs):
@@ -471,22 +507,62 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
         sk1.put(omc * (Fd1 * Hd1)[:, None] * de2, o_i)
         sk2.put(omc * (F * Hd2)[:, None] * de2, o_i)
         _dcorr(sk2, S2, om * (F * Hd1), cont, o_i)
+    # the 1/2 of the symmetric split folded into the weights
+    omh = 0.5 * om
+    omhc = _colw(omh)
     for f in facs:
         lv = lay.levels[f][1]
+        P = lv.size
         f1, f2 = S1.fac[f], S2.fac[f]
         Fl, F0, Fdl, Fd0 = f1.H[:, 1:], f1.H[:, :1], f1.Hd[:, 1:], f1.Hd[:, :1]
         Hl, H0, Hdl, Hd0 = f2.H[:, 1:], f2.H[:, :1], f2.Hd[:, 1:], f2.Hd[:, :1]
-        sH, sF = (H0 + Hl) * 0.5, (F0 + Fl) * 0.5
-        dF, dH = Fl - F0, Hl - H0
-        ext, inn = dF * sH, dH * sF
         o_t = lay.outs("combined", "total", f, lv)
         o_e = lay.outs("combined", "extensive", f, lv)
         o_i = lay.outs("combined", "intensive", f, lv)
-        est[o_t] += _wsum(om, ext + inn)
-        est[o_e] += _wsum(om, ext)
-        est[o_i] += _wsum(om, inn)
-        # (F1-F0)(h0+h1)/2 and (h1-h0)(F0+F1)/2, differentiated scenario by scenario
-        a, c = omc * sH, omc * (dH * 0.5)
-        _factor_grads(sk1, o_e + o_i, f1, [a * Fdl, c * Fdl], [-a * Fd0, c * Fd0])
-        a, c = omc * (dF * 0.5), omc * sF
-        _factor_grads(sk2, o_e + o_i, f2, [a * Hdl, c * Hdl], [a * Hd0, -c * Hd0])
+        j1, W1 = sk1.claim(2 * P, o_e + o_i)
+        j2, W2 = sk2.claim(2 * P, o_e + o_i)
+        dF, dH = Fl - F0, Hl - H0
+        sHw = np.add(H0, Hl)
+        sHw *= omhc  # om (h0 + h1) / 2
+        sFw = np.add(F0, Fl)
+        sFw *= omhc  # om (F0 + F1) / 2
+        # om x extensive (F1-F0)(h0+h1)/2 and om x intensive (h1-h0)(F0+F1)/2;
+        # with h' = h they are also part 2's gradient columns
+        exp2 = f2.Hd is f2.H
+        ew = np.multiply(dF, sHw, out=W2[:, :P] if exp2 else None)
+        iw = np.multiply(dH, sFw, out=W2[:, P:] if exp2 else None)
+        est[o_t] += (ew + iw).sum(axis=0)
+        est[o_e] += ew.sum(axis=0)
+        est[o_i] += iw.sum(axis=0)
+        # part 1 coefficients, through F'(eta1) of the level and base scenarios:
+        # extensive wl = om sH/2 F'_l, w0 = -om sH/2 F'_0; intensive
+        # wl = om dH/2 F'_l, w0 = om dH/2 F'_0
+        np.subtract(Fdl, Fd0, out=W1[:, :P])
+        np.add(Fdl, Fd0, out=W1[:, P:])
+        W1[:, :P] *= sHw
+        W1[:, P:] *= dH
+        W1[:, P:] *= omhc
+        _replace(
+            sk1,
+            j1,
+            f1,
+            np.concatenate([-(Fd0[:, 0] @ sHw), (omh * Fd0[:, 0]) @ dH]),
+            lambda: [sHw * Fdl, omhc * dH * Fdl],  # noqa: B023
+            lambda: [-sHw * Fd0, omhc * dH * Fd0],  # noqa: B023
+        )
+        # part 2 coefficients, through h'(eta2): extensive wl = om dF/2 h'_l,
+        # w0 = om dF/2 h'_0; intensive wl = om sF/2 h'_l, w0 = -om sF/2 h'_0
+        if not exp2:
+            np.add(Hdl, Hd0, out=W2[:, :P])
+            np.subtract(Hdl, Hd0, out=W2[:, P:])
+            W2[:, :P] *= dF
+            W2[:, :P] *= omhc
+            W2[:, P:] *= sFw
+        _replace(
+            sk2,
+            j2,
+            f2,
+            np.concatenate([(omh * Hd0[:, 0]) @ dF, -(Hd0[:, 0] @ sFw)]),
+            lambda: [omhc * dF * Hdl, sFw * Hdl],  # noqa: B023
+            lambda: [omhc * dF * Hd0, -sFw * Hd0],  # noqa: B023
+        )
