@@ -78,7 +78,7 @@ class _Fac:
         # column-major scenario matrices: later reductions run down contiguous
         # columns
         out = np.empty((n, L), order="F")
-        if all(not c.conts and all(v == f for v, _ in c.levels) for c in cols):
+        if all(not c.conts and [v for v, _ in c.levels] == [f] for c in cols):
             self.C = None
             self.cv = np.asarray(
                 [[float(c.levels[0][1] == k) for c in cols] for k in codes]
@@ -101,18 +101,12 @@ class _Fac:
     def corrections(self, wl: list, w0: list) -> np.ndarray:
         """C_l' wl + C_0' w0 for every contrast and component (|idx| x T P).
 
+        For factors whose columns vary by row (``C``); see :func:`_replace`.
+
         ``wl``, ``w0``: per component, (rows x P) coefficients of the level and
         base scenarios of the P contrasts.
         """
         P = wl[0].shape[1]
-        if self.cv is not None:
-            base, lev = self.cv[0][:, None], self.cv[1:].T
-            return np.hstack(
-                [
-                    lev * a.sum(axis=0) + base * z.sum(axis=0)
-                    for a, z in zip(wl, w0, strict=True)
-                ]
-            )
         vals = self.C[0].T @ np.hstack(w0)
         for i in range(P):
             vals[:, i::P] += self.C[1 + i].T @ np.column_stack([a[:, i] for a in wl])
@@ -160,15 +154,23 @@ class _Side:
         self.D = np.hstack(blocks) if blocks else np.empty((self.n, 0))
         self.dcoef = np.asarray(coef, dtype=np.int64)
         self.dtarget = np.asarray(target, dtype=np.int64)
-        self.fac = {}
-        for f, (labels, lv, base) in facs.items():
+        self._design, self._b, self._mean, self._facs = design, b, mean, facs
+        self._eta = eta
+        self._fac: dict = {}
+
+    def fac(self, f: str) -> _Fac:
+        """Scenario predictions of factor ``f`` (built on first use)."""
+        if f not in self._fac:
+            d = self._design
+            labels, lv, base = self._facs[f]
             codes = [
-                design.variables.level_code(f, labels[k])
-                if f in design.variables.codes
-                else k
+                d.variables.level_code(f, labels[k]) if f in d.variables.codes else k
                 for k in [base, *lv]
             ]
-            self.fac[f] = _Fac(design, X, eta, b, mean, f, codes, (self.h, self.h1))
+            self._fac[f] = _Fac(
+                d, self.X, self._eta, self._b, self._mean, f, codes, (self.h, self.h1)
+            )
+        return self._fac[f]
 
 
 class _Sink:
@@ -178,9 +180,9 @@ class _Sink:
     additive corrections (D_v' w on their derivative columns).
     """
 
-    def __init__(self, X, cap, offset):
+    def __init__(self, X, W, offset):
         self.X, self.offset = X, offset
-        self.W = np.empty((X.shape[0], cap), order="F")
+        self.W = W[: X.shape[0]]
         self.outs: list[int] = []
         self.replace: list = []  # (first column, idx, |idx| x ncols values)
         self.add: list = []  # (outputs, coefficient indices, values)
@@ -346,8 +348,9 @@ def fast_margins(res, lay: Layout, samples: dict, blocks) -> tuple:
     n_out = len(lay.index)
     est = np.zeros(n_out)
     G = np.zeros((n_out, K1 + len(res.context.params[1])))
+    pool: dict = {}  # X'w buffers reused by every block (no page faults)
     for start, stop, start2 in blocks:
-        blk = _Block(res.context, lay, samples, start, stop, start2)
+        blk = _Block(res.context, lay, samples, start, stop, start2, pool)
         for part in lay.parts:
             cont, facs = lay.wanted[part]
             if part == "combined":
@@ -379,8 +382,8 @@ def fast_margins(res, lay: Layout, samples: dict, blocks) -> tuple:
 class _Block:
     """Sides and sinks of one block of rows, shared by the parts averaging alike."""
 
-    def __init__(self, ctx, lay, samples, start, stop, start2):
-        self.ctx, self.lay, self.samples = ctx, lay, samples
+    def __init__(self, ctx, lay, samples, start, stop, start2, pool):
+        self.ctx, self.lay, self.samples, self.pool = ctx, lay, samples, pool
         self.sl, self.start2 = slice(start, stop), start2
         self.n2 = int(np.count_nonzero(ctx.rows2[self.sl]))
         self.sides: dict = {}
@@ -414,7 +417,14 @@ class _Block:
         """The X'w collector of ``S``'s design (one per side)."""
         if key not in self.sinks:
             off = 0 if p == 0 else len(self.ctx.params[0])
-            self.sinks[key] = _Sink(S.X, self.lay.columns(p), off)
+            slot = (p, sum(k[0] == p for k in self.sinks))
+            n = S.X.shape[0]
+            if slot not in self.pool or self.pool[slot].shape[0] < n:
+                cap = self.lay.columns(p)
+                self.pool[slot] = np.empty(
+                    (self.sl.stop - self.sl.start, cap), order="F"
+                )
+            self.sinks[key] = _Sink(S.X, self.pool[slot], off)
         return self.sinks[key]
 
 
@@ -462,7 +472,7 @@ def _part_total(lay, part, S: _Side, sk: _Sink, est, cont, facs) -> None:
         _dcorr(sk, S, om * S.h1, cont, outs)
     for f in facs:
         lv = lay.levels[f][1]
-        fac = S.fac[f]
+        fac = S.fac(f)
         outs = lay.outs(part, "total", f, lv)
         Hl, H0, Hdl, Hd0 = fac.H[:, 1:], fac.H[:, :1], fac.Hd[:, 1:], fac.Hd[:, :1]
         j, W = sk.claim(lv.size, outs)
@@ -513,7 +523,7 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
     for f in facs:
         lv = lay.levels[f][1]
         P = lv.size
-        f1, f2 = S1.fac[f], S2.fac[f]
+        f1, f2 = S1.fac(f), S2.fac(f)
         Fl, F0, Fdl, Fd0 = f1.H[:, 1:], f1.H[:, :1], f1.Hd[:, 1:], f1.Hd[:, :1]
         Hl, H0, Hdl, Hd0 = f2.H[:, 1:], f2.H[:, :1], f2.Hd[:, 1:], f2.Hd[:, :1]
         o_t = lay.outs("combined", "total", f, lv)
