@@ -184,6 +184,7 @@ class _Sink:
         self.X, self.offset = X, offset
         self.W = W[: X.shape[0]]
         self.outs: list[int] = []
+        self.scale: list[float] = []  # per column: X'w = scale X'(stored column)
         self.replace: list = []  # (first column, idx, |idx| x ncols values)
         self.add: list = []  # (outputs, coefficient indices, values)
 
@@ -192,12 +193,18 @@ class _Sink:
         j = len(self.outs)
         self.W[:, j : j + cols.shape[1]] = cols
         self.outs += list(outs)
+        self.scale += [1.0] * len(outs)
         return j
 
-    def claim(self, m: int, outs) -> tuple[int, np.ndarray]:
-        """Reserve ``m`` columns for outputs ``outs``: (position, writable view)."""
+    def claim(self, m: int, outs, scale: float = 1.0) -> tuple[int, np.ndarray]:
+        """Reserve ``m`` columns for outputs ``outs``: (position, writable view).
+
+        The gradients are ``scale`` times X'(column), replacement rows included
+        (a common row weight applied to K-vectors instead of N-vectors).
+        """
         j = len(self.outs)
         self.outs += list(outs)
+        self.scale += [scale] * m
         return j, self.W[:, j : j + m]
 
     def flush(self, G: np.ndarray) -> None:
@@ -209,6 +216,7 @@ class _Sink:
         for j, idx, vals in self.replace:
             if idx.size:
                 XtW[idx[:, None], np.arange(j, j + vals.shape[1])] = vals
+        XtW *= np.asarray(self.scale)
         K = XtW.shape[0]
         G[np.asarray(self.outs), self.offset : self.offset + K] += XtW.T
         for outs, coef, vals in self.add:
@@ -470,27 +478,31 @@ def _part_total(lay, part, S: _Side, sk: _Sink, est, cont, facs) -> None:
         est[outs] += _wsum(om, S.h1[:, None] * deta)
         sk.put(omc * S.h2[:, None] * deta, outs)
         _dcorr(sk, S, om * S.h1, cont, outs)
+    # unit weights: the common 1/total scales K-vectors, not rows
+    unit = not isinstance(om, np.ndarray)
+    k, om_r = (om, 1.0) if unit else (1.0, om)
     for f in facs:
         lv = lay.levels[f][1]
         fac = S.fac(f)
         outs = lay.outs(part, "total", f, lv)
         Hl, H0, Hdl, Hd0 = fac.H[:, 1:], fac.H[:, :1], fac.Hd[:, 1:], fac.Hd[:, :1]
-        j, W = sk.claim(lv.size, outs)
+        j, W = sk.claim(lv.size, outs, k)
         if fac.Hd is fac.H:  # h' = h: one difference serves both
             np.subtract(Hl, H0, out=W)
-            est[outs] += _wsum(om, W)
+            est[outs] += k * _wsum(om_r, W)
         else:
-            est[outs] += _wsum(om, Hl - H0)
+            est[outs] += k * _wsum(om_r, Hl - H0)
             np.subtract(Hdl, Hd0, out=W)
-        W *= omc
-        s0 = np.repeat(-_wsum(om, Hd0), lv.size)
+        if not unit:
+            W *= omc
+        s0 = np.repeat(-_wsum(om_r, Hd0), lv.size)
         _replace(
             sk,
             j,
             fac,
             s0,
-            lambda: [omc * Hdl],  # noqa: B023  (called before the next level)
-            lambda: [np.broadcast_to(-omc * Hd0, Hdl.shape)],  # noqa: B023
+            lambda: [_colw(om_r) * Hdl],  # noqa: B023  (called before the next level)
+            lambda: [np.broadcast_to(-_colw(om_r) * Hd0, Hdl.shape)],  # noqa: B023
         )
 
 
@@ -517,8 +529,10 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
         sk1.put(omc * (Fd1 * Hd1)[:, None] * de2, o_i)
         sk2.put(omc * (F * Hd2)[:, None] * de2, o_i)
         _dcorr(sk2, S2, om * (F * Hd1), cont, o_i)
-    # the 1/2 of the symmetric split folded into the weights
-    omh = 0.5 * om
+    # the 1/2 of the symmetric split folded into the weights; unit weights:
+    # the common 1/(2 total) scales K-vectors, not rows
+    unit = not isinstance(om, np.ndarray)
+    k, omh = (0.5 * om, 1.0) if unit else (1.0, 0.5 * om)
     omhc = _colw(omh)
     for f in facs:
         lv = lay.levels[f][1]
@@ -529,21 +543,23 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
         o_t = lay.outs("combined", "total", f, lv)
         o_e = lay.outs("combined", "extensive", f, lv)
         o_i = lay.outs("combined", "intensive", f, lv)
-        j1, W1 = sk1.claim(2 * P, o_e + o_i)
-        j2, W2 = sk2.claim(2 * P, o_e + o_i)
+        j1, W1 = sk1.claim(2 * P, o_e + o_i, k)
+        j2, W2 = sk2.claim(2 * P, o_e + o_i, k)
         dF, dH = Fl - F0, Hl - H0
-        sHw = np.add(H0, Hl)
-        sHw *= omhc  # om (h0 + h1) / 2
-        sFw = np.add(F0, Fl)
-        sFw *= omhc  # om (F0 + F1) / 2
+        sHw = np.add(H0, Hl)  # om (h0 + h1) / 2, up to k
+        sFw = np.add(F0, Fl)  # om (F0 + F1) / 2, up to k
+        if not unit:
+            sHw *= omhc
+            sFw *= omhc
         # om x extensive (F1-F0)(h0+h1)/2 and om x intensive (h1-h0)(F0+F1)/2;
         # with h' = h they are also part 2's gradient columns
         exp2 = f2.Hd is f2.H
         ew = np.multiply(dF, sHw, out=W2[:, :P] if exp2 else None)
         iw = np.multiply(dH, sFw, out=W2[:, P:] if exp2 else None)
-        est[o_t] += (ew + iw).sum(axis=0)
-        est[o_e] += ew.sum(axis=0)
-        est[o_i] += iw.sum(axis=0)
+        se, si = ew.sum(axis=0), iw.sum(axis=0)
+        est[o_t] += k * (se + si)
+        est[o_e] += k * se
+        est[o_i] += k * si
         # part 1 coefficients, through F'(eta1) of the level and base scenarios:
         # extensive wl = om sH/2 F'_l, w0 = -om sH/2 F'_0; intensive
         # wl = om dH/2 F'_l, w0 = om dH/2 F'_0
@@ -551,7 +567,8 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
         np.add(Fdl, Fd0, out=W1[:, P:])
         W1[:, :P] *= sHw
         W1[:, P:] *= dH
-        W1[:, P:] *= omhc
+        if not unit:
+            W1[:, P:] *= omhc
         _replace(
             sk1,
             j1,
@@ -566,8 +583,9 @@ def _combined(lay, S1: _Side, S2: _Side, sk1: _Sink, sk2: _Sink, est, cont, facs
             np.add(Hdl, Hd0, out=W2[:, :P])
             np.subtract(Hdl, Hd0, out=W2[:, P:])
             W2[:, :P] *= dF
-            W2[:, :P] *= omhc
             W2[:, P:] *= sFw
+            if not unit:
+                W2[:, :P] *= omhc
         _replace(
             sk2,
             j2,
