@@ -8,9 +8,12 @@ Baseline: sm.Probit(...).fit() + sm.GLM(..., Gamma(Log())).fit(method="newton") 
 get_margeff(dummy=True) per part; with ``--no-baseline-margins-above`` N the
 baseline skips get_margeff (it needs O(N K^2) memory).
 
-``cpu_seconds`` (process CPU time) and ``load1_before`` (1-minute load average when
-the child starts) show whether other jobs shared the machine: with one BLAS thread,
-wall time well above CPU time means the process waited for a core.
+``cpu_seconds`` (process CPU time) and ``load1_before``/``load1_after`` (1-minute load
+average when the timed job starts and ends) show whether other jobs shared the
+machine: with one BLAS thread, wall time well above CPU time means the process waited
+for a core. twopart rows also give the CPU split between fit and margins;
+``twopart-generic`` is the same job with the generic per-scenario margins
+(``results.MARGIN_FAST = False``), the code path before the vectorised one.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_twopart.py [N ...]
 """
@@ -60,11 +63,22 @@ def make_data(n: int, seed: int = 1) -> pd.DataFrame:
     return df
 
 
-def run_twopart(df: pd.DataFrame) -> None:
+def run_twopart(df: pd.DataFrame, fast: bool = True) -> dict:
+    """Fit and margins; returns the CPU seconds of each (``fast``: vectorised).
+
+    ``fast=False`` forces the generic per-scenario margins
+    (``results.MARGIN_FAST``), the code path before the vectorised one.
+    """
+    import analysis.twopart.results as results
     from analysis.twopart import twopm  # imported before the clock starts
 
+    results.MARGIN_FAST = fast
+    c0 = time.process_time()
     res = twopm(df, "y", RHS)
+    c1 = time.process_time()
     res.margins()
+    c2 = time.process_time()
+    return {"fit_cpu_seconds": c1 - c0, "margins_cpu_seconds": c2 - c1}
 
 
 def run_baseline(df: pd.DataFrame, margins: bool) -> None:
@@ -131,7 +145,11 @@ def child(method: str, n: int, margins: bool) -> None:
     before = _rss_mib()
     load = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
-    run_twopart(df) if method == "twopart" else run_baseline(df, margins)
+    split = {}
+    if method.startswith("twopart"):
+        split = run_twopart(df, fast=method == "twopart")
+    else:
+        run_baseline(df, margins)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -145,6 +163,8 @@ def child(method: str, n: int, margins: bool) -> None:
                 "peak_mib": peak,
                 "rss_before_mib": before,
                 "margins": margins,
+                "load1_after": os.getloadavg()[0],
+                **split,
             }
         )
     )
@@ -162,7 +182,7 @@ def _rss_mib() -> float:
 def main(sizes=(1_165, 200_000, 2_000_000), margins_max=200_000) -> None:
     rows = []
     for n in sizes:
-        for method in ("xtwx", "twopart", "statsmodels"):
+        for method in ("xtwx", "twopart", "twopart-generic", "statsmodels"):
             margins = method != "statsmodels" or n <= margins_max
             out = subprocess.run(
                 [
