@@ -30,6 +30,10 @@ import numpy as np
 #: then need one exp per row, not one per level.
 _EXP_MEANS = ("log", "ols_log")
 _RSQ2PI = 1.0 / np.sqrt(2.0 * np.pi)
+#: Columns of an X'W buffer (at least the widest single request): 32 columns of
+#: a 32,768-row block are 8 MiB, so margins stay under the fit's peak memory
+#: while each product still makes one pass over X for many margins.
+SINK_COLUMNS = 32
 
 
 def _d1(mean, e: np.ndarray) -> np.ndarray:
@@ -158,6 +162,10 @@ class _Side:
         self._eta = eta
         self._fac: dict = {}
 
+    def forget(self, f: str) -> None:
+        """Drop factor ``f``'s scenario matrices."""
+        self._fac.pop(f, None)
+
     def fac(self, f: str) -> _Fac:
         """Scenario predictions of factor ``f`` (built on first use)."""
         if f not in self._fac:
@@ -180,16 +188,25 @@ class _Sink:
     additive corrections (D_v' w on their derivative columns).
     """
 
-    def __init__(self, X, W, offset):
-        self.X, self.offset = X, offset
+    def __init__(self, X, W, offset, G):
+        self.X, self.offset, self.G = X, offset, G
         self.W = W[: X.shape[0]]
+        self._reset()
+
+    def _reset(self) -> None:
         self.outs: list[int] = []
         self.scale: list[float] = []  # per column: X'w = scale X'(stored column)
         self.replace: list = []  # (first column, idx, |idx| x ncols values)
         self.add: list = []  # (outputs, coefficient indices, values)
 
+    def _room(self, m: int) -> None:
+        # a full buffer is reduced into G first: W stays a few MiB
+        if len(self.outs) + m > self.W.shape[1]:
+            self.flush()
+
     def put(self, cols: np.ndarray, outs) -> int:
         """Store columns for outputs ``outs``; return the first column's position."""
+        self._room(cols.shape[1])
         j = len(self.outs)
         self.W[:, j : j + cols.shape[1]] = cols
         self.outs += list(outs)
@@ -202,13 +219,15 @@ class _Sink:
         The gradients are ``scale`` times X'(column), replacement rows included
         (a common row weight applied to K-vectors instead of N-vectors).
         """
+        self._room(m)
         j = len(self.outs)
         self.outs += list(outs)
         self.scale += [scale] * m
         return j, self.W[:, j : j + m]
 
-    def flush(self, G: np.ndarray) -> None:
-        """Add every stored margin's gradient to the rows ``outs`` of ``G``."""
+    def flush(self) -> None:
+        """Add every stored margin's gradient to its row of ``G``; empty the sink."""
+        G = self.G
         m = len(self.outs)
         if not m:
             return
@@ -221,6 +240,7 @@ class _Sink:
         G[np.asarray(self.outs), self.offset : self.offset + K] += XtW.T
         for outs, coef, vals in self.add:
             np.add.at(G, (outs, self.offset + coef), vals)
+        self._reset()
 
 
 def _wsum(om, Q: np.ndarray) -> np.ndarray:
@@ -306,6 +326,11 @@ class Layout:
                     gather.append(self.index[key])
                     self.labels.append(lab)
         self.gather = np.asarray(gather, dtype=np.int64)
+        # widest single X'W request: a factor's 2 (levels - 1) combined columns
+        # or all continuous variables at once
+        self.widest = max(
+            [2 * lv.size for _, lv, _ in self.levels.values()] + [len(self.cont), 1]
+        )
         # combined totals: gradient = extensive + intensive (as the generic path)
         self.totals = [
             (
@@ -358,40 +383,46 @@ def fast_margins(res, lay: Layout, samples: dict, blocks) -> tuple:
     G = np.zeros((n_out, K1 + len(res.context.params[1])))
     pool: dict = {}  # X'w buffers reused by every block (no page faults)
     for start, stop, start2 in blocks:
-        blk = _Block(res.context, lay, samples, start, stop, start2, pool)
+        blk = _Block(res.context, lay, samples, start, stop, start2, pool, G)
         for part in lay.parts:
-            cont, facs = lay.wanted[part]
-            if part == "combined":
-                S1, k1 = blk.side(0, part)
-                if S1 is not None:
-                    S2, k2 = blk.side(1, part)
-                    _combined(
-                        lay,
-                        S1,
-                        S2,
-                        blk.sink(0, k1, S1),
-                        blk.sink(1, k2, S2),
-                        est,
-                        cont,
-                        facs,
-                    )
-                continue
-            p = 0 if part == "part1" else 1
-            S, key = blk.side(p, part)
-            if S is not None:
-                _part_total(lay, part, S, blk.sink(p, key, S), est, cont, facs)
+            _one(blk, lay, part, est, lay.wanted[part][0], [])
+        # factor by factor, each factor's scenario matrices dropped once used:
+        # margins' working set stays below the fit's peak
+        for f in lay.levels:
+            for part in lay.parts:
+                if f in lay.wanted[part][1]:
+                    _one(blk, lay, part, est, [], [f])
+            for S in blk.sides.values():
+                S.forget(f)
         for sk in blk.sinks.values():
-            sk.flush(G)
+            sk.flush()
     for o, e, i in lay.totals:
         G[o] = G[e] + G[i]
     return est, G
 
 
+def _one(blk, lay, part, est, cont, facs) -> None:
+    """Queue ``part``'s margins of ``cont`` and ``facs`` for one block."""
+    if not cont and not facs:
+        return
+    if part == "combined":
+        S1, k1 = blk.side(0, part)
+        if S1 is not None:
+            S2, k2 = blk.side(1, part)
+            sk1, sk2 = blk.sink(0, k1, S1), blk.sink(1, k2, S2)
+            _combined(lay, S1, S2, sk1, sk2, est, cont, facs)
+        return
+    p = 0 if part == "part1" else 1
+    S, key = blk.side(p, part)
+    if S is not None:
+        _part_total(lay, part, S, blk.sink(p, key, S), est, cont, facs)
+
+
 class _Block:
     """Sides and sinks of one block of rows, shared by the parts averaging alike."""
 
-    def __init__(self, ctx, lay, samples, start, stop, start2, pool):
-        self.ctx, self.lay, self.samples, self.pool = ctx, lay, samples, pool
+    def __init__(self, ctx, lay, samples, start, stop, start2, pool, G):
+        self.ctx, self.lay, self.samples, self.pool, self.G = ctx, lay, samples, pool, G
         self.sl, self.start2 = slice(start, stop), start2
         self.n2 = int(np.count_nonzero(ctx.rows2[self.sl]))
         self.sides: dict = {}
@@ -428,11 +459,11 @@ class _Block:
             slot = (p, sum(k[0] == p for k in self.sinks))
             n = S.X.shape[0]
             if slot not in self.pool or self.pool[slot].shape[0] < n:
-                cap = self.lay.columns(p)
+                cap = min(self.lay.columns(p), max(SINK_COLUMNS, self.lay.widest))
                 self.pool[slot] = np.empty(
                     (self.sl.stop - self.sl.start, cap), order="F"
                 )
-            self.sinks[key] = _Sink(S.X, self.pool[slot], off)
+            self.sinks[key] = _Sink(S.X, self.pool[slot], off, self.G)
         return self.sinks[key]
 
 
