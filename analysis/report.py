@@ -217,7 +217,7 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         ours = pd.read_csv(paths.tables_dir / f"{name}.csv")
         published = pd.read_csv(PUBLISHED_DIR / f"{name}.csv")
         cmp = compare_to_published(ours, published)
-        items.append((f"## {name.title()} cell by cell", cmp))
+        items.append((f"## Table {name[-1]}, cell by cell", cmp))
     items += [
         ("## Sample flow", pd.read_csv(paths.tables_dir / "sample_flow.csv")),
         ("## Publication inconsistencies and their resolution", conflicts),
