@@ -129,26 +129,16 @@ def test_no_documented_conflict_is_needed(targets):
     assert bool(row["met"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 open: 76/90 SEs within 15% on the shipped frame (0.844); every "
-    "miss is a probit SE (docs/se_gap.md, session 2)",
-)
 def test_se_share_target_met(targets):
+    """Issue 5: SEs within 15% for at least 85% of the 90 cells (measured 78/90)."""
     assert bool(targets.loc["share of SEs within 15%", "met"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 open: two probit points miss (total across_provinces, reason "
-    "other; docs/se_gap.md, session 2)",
-)
 def test_point_target_met(targets):
+    """Issue 5: every point within 0.1 published SE, no conflict needed (measured)."""
     row = targets.loc["point estimates within 0.1 published SE (undocumented misses)"]
     assert bool(row["met"])
 
 
-def test_se_share_regression_floor(verdicts):
-    """A floor at the measured 76 of 90 cells, not the issue's target (77)."""
-    assert len(verdicts) == 90
-    assert int(verdicts["se_ok"].sum()) >= 76
+def test_all_targets_met(targets):
+    assert targets["met"].all()

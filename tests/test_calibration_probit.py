@@ -30,21 +30,15 @@ def probit(frame) -> pd.DataFrame:
     return verdicts[verdicts["equation"] == "probit"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 open: on the shipped frame 27/29 probit points are within 0.1 SE "
-    "(total across_provinces -0.21 SE, reason other -0.11 SE) with one polish round",
-)
 def test_every_probit_point_within_a_tenth_of_its_se(probit):
     """All 29 probit cells (age_sq: rounds to 0.000) meet the point target."""
     assert len(probit) == 30
     assert probit["point_ok"].all()
 
 
-def test_probit_points_regression_floor(probit):
-    """A floor under the measured 28/30 (age_sq included), not the issue's target."""
-    assert probit["point_ok"].sum() >= 28
-    assert probit["dev_se"].abs().max() < 0.25
+def test_probit_points_have_margin(probit):
+    """Measured max |deviation| 0.086 SE after the exchanges (target 0.1)."""
+    assert probit["dev_se"].abs().max() < 0.095
 
 
 def test_probit_cells_need_no_documented_conflict(probit):

@@ -18,6 +18,7 @@ from analysis.synth import (
     calibrate_moments,
     calibrate_probit,
     calibrate_score,
+    calibrate_swaps,
     covariates,
     outcomes,
     resolutions,
@@ -54,10 +55,11 @@ def _child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
 
 def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
     """Reimbursement, part-2 membership, money outcomes and reasons (exact counts)."""
-    frame = frame.copy()
-    cells = frame["column"].astype(str) + "|" + frame["scope"].astype(str)
     problem = calibrate_probit.ProbitProblem(frame, x, draws.probit)
     reimbursed, _, _, _ = calibrate_probit.calibrate(problem, params.probit)
+    # exchanges of scope/reason that keep every published margin finish the points
+    frame, x, _ = calibrate_swaps.swap_polish(problem, frame, reimbursed)
+    cells = frame["column"].astype(str) + "|" + frame["scope"].astype(str)
     frame["reimbursed"] = reimbursed
     reimb_counts = {
         cell: int(frame.loc[cells == cell, "reimbursed"].sum())

@@ -1,0 +1,147 @@
+"""Finish the probit calibration by exchanging covariates that no published table fixes.
+
+Why: the flip polish of ``calibrate_probit`` chooses who is reimbursed, and one
+within-cell swap of outcomes moves the 29 probit cells by 0.1-0.3 published SE in
+many directions at once; on the master seed it leaves two cells stuck (total
+across-provinces -0.21 SE, reason "other" -0.11 SE) although the LP relaxation says a
+fractional plan exists (``docs/se_gap.md``, session 2). Exchanging the migration scope
+(or migration reason) of two respondents who are in the same Table 1 column and have
+the same outcome is a finer lever, and it moves no published number: Table 1 counts
+scope and reason by column (unchanged), Table 2 counts the reimbursed by scope
+(unchanged: both rows have the same outcome), the probit DGP's column x scope cells
+keep their sizes and reimbursed counts, and everything by scope downstream (part-2
+membership, money moments, reasons for no reimbursement) is drawn after this step.
+
+Greedy: every admissible exchange is scored by its predicted effect on the 29
+deviations (the one-step change of each probit fit from the two rows' new scores,
+exact in those rows, plus the change of mean phi), and the best one is applied if
+exact refits lower the polish penalty. Stops when every |deviation| < DONE or after
+MAX_SWAPS exchanges. Deterministic (ties go to the first pair in row order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.synth import calibrate_fit as cf
+from analysis.synth import calibrate_probit as cp
+from analysis.synth.calibrate_targets import TERMS, columns
+
+FACTORS = ("scope", "reason")
+MAX_SWAPS = 12
+
+
+def swap_polish(
+    p: cp.ProbitProblem, frame: pd.DataFrame, y: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, list]:
+    """Return (frame, design, exchanges) with the probit deviations polished.
+
+    Parameters
+    ----------
+    p : ProbitProblem
+        The calibration problem; its design arrays are updated in place.
+    frame : DataFrame
+        The analytic frame the problem was built from (rows aligned with ``p.x``).
+    y : ndarray
+        Reimbursed (0/1) after the flip polish; not changed.
+
+    Returns
+    -------
+    frame : DataFrame
+        A copy with the exchanged ``scope`` / ``reason`` values.
+    x : ndarray
+        The design matrix of the new frame (``p.x``).
+    exchanges : list of (factor, row, row)
+        The exchanges applied, in order.
+    """
+    frame = frame.copy()
+    fits = p.fits(y)
+    r = p.dev(fits)
+    done = []
+    for _ in range(MAX_SWAPS):
+        if np.max(np.abs(r)) < cp.DONE:
+            break
+        best = _best_exchange(p, frame, y, fits, r)
+        if best is None:
+            break
+        factor, i, j = best
+        _exchange(p, frame, factor, i, j)
+        fits2 = p.fits(y)
+        r2 = p.dev(fits2)
+        converged = all(f.converged for f in fits2.values())
+        if not converged or cp._focus(r2) >= cp._focus(r):
+            _exchange(p, frame, factor, i, j)  # undo: the prediction did not hold
+            break
+        fits, r = fits2, r2
+        done.append((factor, i, j))
+    return frame, p.x, done
+
+
+def _best_exchange(p, frame, y, fits, r):
+    """The admissible exchange with the lowest predicted penalty, or None."""
+    best = (float(cp._focus(r)), None)
+    col = frame["column"].to_numpy()
+    for factor in FACTORS:
+        idx = [k for k, t in enumerate(TERMS) if t.startswith(factor + ":")]
+        level = frame[factor].astype(str).to_numpy()
+        for c in np.unique(col):
+            for outcome in (0, 1):
+                rows = np.flatnonzero((col == c) & (y == outcome))
+                ii, jj = np.triu_indices(len(rows), k=1)
+                keep = level[rows[ii]] != level[rows[jj]]
+                ii, jj = rows[ii[keep]], rows[jj[keep]]
+                if len(ii) == 0:
+                    continue
+                pred = _predicted(p, fits, outcome, ii, jj, idx)
+                val = cp._focus(r[None, :] + pred)
+                k = int(np.argmin(val))
+                if val[k] < best[0] - 1e-12:
+                    best = (float(val[k]), (factor, int(ii[k]), int(jj[k])))
+    return best[1]
+
+
+def _predicted(p, fits, outcome, ii, jj, idx) -> np.ndarray:
+    """Predicted change of the 29 deviations (SE units) of exchanging rows ii <-> jj."""
+    x = p.x
+    delta = np.zeros((len(ii), x.shape[1]))
+    delta[:, idx] = x[jj][:, idx] - x[ii][:, idx]
+    out = np.zeros((len(ii), len(p.targets)))
+    y_pair = np.full(len(ii), outcome)
+    for s in cp.SAMPLES:
+        if not p.masks[s][ii[0]]:
+            continue  # both rows are in the same column, hence in the same fits
+        cols = columns(s)
+        f = fits[s]
+        xi, xj, d = x[ii][:, cols], x[jj][:, cols], delta[:, cols]
+        dscore = np.zeros_like(xi)
+        dphi = np.zeros(len(ii))
+        for xr, dr in ((xi, d), (xj, -d)):
+            new, old = (xr + dr) @ f.b, xr @ f.b
+            dscore += cf._mills(y_pair, new)[:, None] * (xr + dr)
+            dscore -= cf._mills(y_pair, old)[:, None] * xr
+            dphi += cf.norm_pdf(new) - cf.norm_pdf(old)
+        db = np.linalg.solve(f.info, dscore.T).T
+        dame = db @ cf.probit_ame_jac(f, p.xs[s]).T
+        dame += (dphi / p.masks[s].sum())[:, None] * f.b[None, :]
+        ks = [k for k, (smp, _) in enumerate(p.where) if smp == s]
+        pos = [p.where[k][1] for k in ks]
+        out[:, ks] += dame[:, pos] / p.tse[ks]
+    return out
+
+
+def _exchange(p, frame, factor, i, j) -> None:
+    """Swap ``factor`` between rows i and j in the frame and the problem's arrays."""
+    values = frame[factor].copy()
+    vi, vj = values.iloc[i], values.iloc[j]
+    values.iloc[i], values.iloc[j] = vj, vi
+    frame[factor] = values
+    idx = [k for k, t in enumerate(TERMS) if t.startswith(factor + ":")]
+    x = p.x.copy()
+    x[i, idx], x[j, idx] = p.x[j, idx], p.x[i, idx]
+    p.x = x
+    for s in cp.SAMPLES:
+        p.xs[s] = x[p.masks[s]][:, columns(s)]
+    if factor == "scope":
+        p.cell[[i, j]] = p.cell[[j, i]]
+        p.urban_scope[[i, j]] = p.urban_scope[[j, i]]
