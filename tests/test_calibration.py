@@ -142,3 +142,40 @@ def test_point_target_met(targets):
 
 def test_all_targets_met(targets):
     assert targets["met"].all()
+
+
+def test_every_miss_is_listed_with_a_reason(verdicts):
+    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    reasons = report.miss_reasons(verdicts, conflicts)
+    expected = set()
+    for r in verdicts.itertuples():
+        for criterion, ok in (
+            ("point", r.point_ok),
+            ("se", r.se_ok),
+            ("stars", r.stars_ok),
+        ):
+            if not ok:
+                expected.add((r.sample, r.equation, r.term, criterion))
+    listed = set(
+        zip(
+            reasons["sample"],
+            reasons["equation"],
+            reasons["term"],
+            reasons["criterion"],
+            strict=True,
+        )
+    )
+    assert listed == expected and len(listed) > 0
+    assert reasons["reason"].str.len().min() > 20
+
+
+def test_a_documented_point_miss_names_its_conflict(verdicts):
+    row = verdicts.iloc[[0]].copy()
+    row["point_ok"] = False
+    cid = report.cell_id(
+        row["sample"].iloc[0], row["equation"].iloc[0], row["term"].iloc[0]
+    )
+    conflicts = pd.DataFrame({"id": ["C99"], "unmatched_cells": [cid]})
+    reasons = report.miss_reasons(row, conflicts)
+    point = reasons[reasons["criterion"] == "point"]
+    assert point["reason"].iloc[0].startswith("publication conflict C99")
