@@ -38,6 +38,7 @@ import pandas as pd
 from analysis import counterfactuals as cf
 from analysis.bootstrap import resample
 from analysis.bootstrap.intervals import summarise_draws
+from analysis.bootstrap.problem import PartOneKernel
 from analysis.bootstrap.replicate import REFIT_ERRORS
 from analysis.schema import SUBSAMPLES
 from analysis.twopart.arrays import binary_columns, check_columns, fit_binary, fit_glm
@@ -79,16 +80,9 @@ class ScenarioKernel:
 
 
 @dataclass
-class SampleKernel:
+class SampleKernel(PartOneKernel):
     """One sample's published fit as arrays, with the scenarios evaluated on it."""
 
-    name: str
-    pos: np.ndarray  # positions of the part-1 rows in the analytic frame
-    X1: np.ndarray
-    d: np.ndarray
-    bin1: np.ndarray
-    b1: np.ndarray
-    model1: str
     X2: np.ndarray  # part-2 design on every part-1 row (predictions)
     rows2: np.ndarray  # positions of the part-2 estimation rows
     X2r: np.ndarray  # X2 on those rows (the refit's design)

@@ -20,48 +20,18 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import norm
+from twopart_toy import SCHEMES, SCOPES, simulate
 
 from analysis import counterfactual_bootstrap as cfb
 from analysis import counterfactuals as cf
-from analysis import specs
 from analysis.bootstrap.resample import child_rng
 from analysis.twopart import twopm
 
-SCOPES = (
-    "within_city_across_counties",
-    "within_province_across_cities",
-    "across_provinces",
-)
-SCHEMES = ("NCMS", "URBMI", "UEBMI")
 GENERAL = (
     "c.scope__within_province_across_cities c.scope__across_provinces "
     "c.scheme__URBMI c.scheme__UEBMI c.age"
 )
 SATURATED = "c.scope__within_province_across_cities c.scope__across_provinces"
-
-
-def simulate(n, seed, scope_p=(0.3, 0.3, 0.4), scope_eta=(0.9, 0.5, 0.1)):
-    """Probit participation and Gamma-log amounts, correctly specified by GENERAL."""
-    rng = np.random.default_rng(seed)
-    scope = rng.choice(SCOPES, size=n, p=scope_p)
-    scheme = rng.choice(SCHEMES, size=n, p=[0.6, 0.15, 0.25])
-    age = rng.uniform(20, 60, size=n)
-    base = pd.Series(scope).map(dict(zip(SCOPES, scope_eta, strict=True)))
-    eta = base.to_numpy() + 0.5 * (scheme == "UEBMI") + 0.01 * (age - 40)
-    reimbursed = (rng.uniform(size=n) < norm.cdf(eta)).astype(int)
-    mu = np.exp(8.0 + 0.3 * (scope != SCOPES[0]) + 0.4 * (scheme != "NCMS"))
-    amount = np.where(reimbursed == 1, rng.gamma(2.0, mu / 2.0), 0.0)
-    df = pd.DataFrame(
-        {
-            "scope": pd.Categorical(scope, categories=SCOPES),
-            "scheme": pd.Categorical(scheme, categories=SCHEMES),
-            "age": age,
-            "reimbursed": reimbursed,
-            "reimb_amount": amount,
-        }
-    )
-    return specs.design_frame(df)
 
 
 def fit(frame, part1, part2=None):

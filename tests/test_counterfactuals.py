@@ -14,46 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from twopart_toy import SCOPES, simulate
 
 from analysis import counterfactuals as cf
-from analysis import specs
 from analysis.twopart import twopm
-
-SCOPES = (
-    "within_city_across_counties",
-    "within_province_across_cities",
-    "across_provinces",
-)
-SCHEMES = ("NCMS", "URBMI", "UEBMI")
 
 
 @pytest.fixture(scope="module")
 def frame():
-    rng = np.random.default_rng(2022)
-    n = 3000
-    scope = rng.choice(SCOPES, size=n, p=[0.3, 0.3, 0.4])
-    scheme = rng.choice(SCHEMES, size=n, p=[0.6, 0.15, 0.25])
-    age = rng.uniform(20, 60, size=n)
-    eta = (
-        0.9
-        - 0.4 * (scope == SCOPES[1])
-        - 0.8 * (scope == SCOPES[2])
-        + 0.6 * (scheme == "UEBMI")
-        + 0.01 * (age - 40)
-    )
-    reimbursed = (rng.uniform(size=n) < norm.cdf(eta)).astype(int)
-    mu = np.exp(8.0 + 0.3 * (scope != SCOPES[0]) + 0.4 * (scheme != "NCMS"))
-    amount = np.where(reimbursed == 1, rng.gamma(2.0, mu / 2.0), 0.0)
-    df = pd.DataFrame(
-        {
-            "scope": pd.Categorical(scope, categories=SCOPES),
-            "scheme": pd.Categorical(scheme, categories=SCHEMES),
-            "age": age,
-            "reimbursed": reimbursed,
-            "amount": amount,
-        }
-    )
-    return specs.design_frame(df)
+    return simulate(3000, 2022, scope_eta=(0.9, 0.5, 0.1), uebmi=0.6, amount="amount")
 
 
 def scope_only(frame, columnwise):

@@ -48,8 +48,8 @@ class FitKernel:
 
 
 @dataclass
-class SampleKernel:
-    """One sample: its rows in the analytic frame, part 1 and its fits."""
+class PartOneKernel:
+    """One sample's rows in the analytic frame and its part 1 as arrays."""
 
     name: str
     pos: np.ndarray  # positions of the part-1 rows in the analytic frame
@@ -58,6 +58,12 @@ class SampleKernel:
     bin1: np.ndarray
     b1: np.ndarray
     model1: str
+
+
+@dataclass
+class SampleKernel(PartOneKernel):
+    """One sample: its rows in the analytic frame, part 1 and its fits."""
+
     fits: list[FitKernel] = field(default_factory=list)
 
 
