@@ -30,7 +30,9 @@ TABLES   := $(RUN)/outputs/tables
 FLOW     := $(TABLES)/sample_flow.csv
 DESCRIPTIVE_TABLES := $(TABLES)/table1.csv $(TABLES)/table2.csv
 CELLS    := $(RUN)/outputs/estimates/paper_cells.csv
-MODEL_TABLES := $(TABLES)/table3.csv $(TABLES)/table4.csv
+MODEL_TABLES := $(TABLES)/table3.csv $(TABLES)/table4.csv \
+        $(foreach t,table3 table4,$(TABLES)/$(t).md $(TABLES)/$(t).tex) \
+        $(TABLES)/table_combined_margins.csv $(TABLES)/table_combined_margins.md
 FIGURES  := $(addprefix $(RUN)/outputs/figures/,$(addsuffix .png,figure1_noreimb_reasons \
               figure2_hometown_by_scope figure_forest_published_vs_replicated))
 BEYOND   := $(TABLES)/counterfactuals.csv $(TABLES)/robustness_table3.csv \
@@ -111,7 +113,7 @@ $(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py
 	$(CLI) describe $(MODE)
 
 $(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py \
-        analysis/figures.py $(COMMON_SRC)
+        analysis/model_tables.py analysis/render.py analysis/figures.py $(COMMON_SRC)
 	$(CLI) exhibits $(MODE)
 
 $(BEYOND) &: $(ANALYTIC) analysis/beyond.py analysis/diagnostics.py \

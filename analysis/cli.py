@@ -189,12 +189,13 @@ def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
 
 
 def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
-    """Stage ``exhibits``: Tables 3-4 (CSV) and Figures 1-2 with the forest plot."""
-    from analysis import figures, tables
+    """Stage ``exhibits``: Tables 3-4, combined margins, Figures 1-2, forest plot."""
+    from analysis import figures, model_tables, tables
 
     cells = paths.estimates_dir / "paper_cells.csv"
     min_cell = args.min_cell if args.real else None
     tables.main(cells, paths.tables_dir, paths.analytic, min_cell)
+    model_tables.main(paths.tables_dir, paths.estimates_dir, synthetic=not args.real)
     figures.main(
         paths.analytic,
         cells,

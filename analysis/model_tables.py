@@ -1,0 +1,231 @@
+"""Tables 3-4 in the paper's printed layout (Markdown, LaTeX) and the twopm margins.
+
+Inputs: the CSV Tables 3-4 of :mod:`analysis.tables` (published keys and columns) and
+``outputs/estimates/margins_all.csv`` (every margin of :mod:`analysis.estimates`).
+Outputs in ``outputs/tables/``:
+
+* ``table3.{md,tex}``, ``table4.{md,tex}``: the paper's rows, section titles with their
+  reference groups, "coefficient**" and SE columns, observations, notes;
+* ``table_combined_margins.{csv,md}``: the combined-mean (twopm) AMEs of the paper's
+  regressors on the expected reimbursement per inpatient stay, E[y|x] =
+  P(y>0|x) E[y|y>0,x], for the amount (yuan) and the ratio (zeros included), with
+  their extensive and intensive parts (delta-method SEs), for the total sample and
+  both subsamples. Not in the paper: it reports the two parts separately.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import estimates, io, render
+from analysis.render import Row, Section, TableLayout
+from analysis.specs import published_term
+
+SECTIONS = {
+    "scheme": "Social health insurance (referred to NCMS)",
+    "education": "Education attainment (referred to primary school and below)",
+    "income_quintile": (
+        "Monthly household income per capita (referred to first quintile)"
+    ),
+    "scope": (
+        "Geographical scope of migration (referred to migration across counties "
+        "within a city)"
+    ),
+    "reason": "Reasons for migration (referred to seeking jobs)",
+    "duration": "Migration duration (referred to 0-)",
+    "facility": "Facility level of hospitalisation (referred to primary care facility)",
+}
+TERM_LABELS = {
+    "URBMI": "URBMI",
+    "UEBMI": "UEBMI",
+    "age": "Age (years)",
+    "age_sq": "Age² (years)",
+    "female": "Female",
+    "married": "Married",
+    "junior_high": "Junior high school",
+    "senior_high": "Senior high school",
+    "college_or_above": "College and above",
+    "q2": "Second quintile",
+    "q3": "Third quintile",
+    "q4": "Fourth quintile",
+    "q5": "Fifth quintile",
+    "has_job": "Having any job",
+    "rural_hukou": "Rural hukou",
+    "urban_area": "Living in an urban area",
+    "within_province_across_cities": "Across cities within a province",
+    "across_provinces": "Across provinces",
+    "family_following": "Family members following migrants",
+    "other": "Other reasons",
+    "1-5": "1–",
+    "5-10": "5–",
+    "10+": "10+",
+    "secondary": "Secondary hospital",
+    "tertiary": "Tertiary hospital",
+    "private": "Private hospital",
+}
+COLUMNS = (
+    "Variables",
+    "Probit: probability of getting reimbursements, coefficient",
+    "SE",
+    "GLM: reimbursement amount, coefficient",
+    "SE",
+    "GLM: reimbursement ratio, coefficient",
+    "SE",
+)
+EQUATIONS = ("probit", "amount", "ratio")
+ABBREVIATIONS = (
+    "NCMS, New Rural Cooperative Medical Scheme; UEBMI, Urban Employee Basic Medical "
+    "Insurance; URBMI, Urban Resident Basic Medical Insurance."
+)
+SUBSAMPLE_TITLES = {"ncms": "NCMS subsample", "urban": "URBMI and UEBMI subsample"}
+MARGIN_COMPONENTS = ("total", "extensive", "intensive")
+
+
+def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
+    """Write the rendered Tables 3-4 and the combined-margins table."""
+    t3 = pd.read_csv(tables_dir / "table3.csv", dtype=str, keep_default_na=False)
+    t4 = pd.read_csv(tables_dir / "table4.csv", dtype=str, keep_default_na=False)
+    for name, layout in (("table3", table3_layout(t3)), ("table4", table4_layout(t4))):
+        for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
+            path = tables_dir / f"{name}.{ext}"
+            path.write_text(writer(layout, synthetic=synthetic), encoding="utf-8")
+            io.log_file(path, (), (len(layout.rows()), len(layout.columns)))
+    margins = combined_margins(pd.read_csv(estimates_dir / "margins_all.csv"))
+    keys = ("outcome", "sample", "term")
+    io.save_table(margins, keys, tables_dir / "table_combined_margins.csv", sort=False)
+    layout = combined_layout(margins)
+    path = tables_dir / "table_combined_margins.md"
+    path.write_text(render.to_markdown(layout, synthetic=synthetic), encoding="utf-8")
+
+
+def _cells(row: pd.Series) -> tuple[str, ...]:
+    """The six printed cells of one row: coefficient with stars, SE, per equation."""
+    out = []
+    for eq in EQUATIONS:
+        me = row[f"{eq}_me"]
+        out += [f"{me}{row[f'{eq}_stars']}" if me else render.EMPTY, row[f"{eq}_se"]]
+    return tuple(c if c else render.EMPTY for c in out)
+
+
+def table3_layout(t3: pd.DataFrame) -> TableLayout:
+    """Table 3 as printed: untitled rows and titled factor blocks, observations last."""
+    sections: list[Section] = []
+    for group, block in t3.groupby("term_group", sort=False):
+        if group == "n":
+            obs = tuple(block.iloc[0][f"{eq}_me"] for eq in EQUATIONS)
+            cells = (obs[0], "", obs[1], "", obs[2], "")
+            sections.append(Section(None, (Row("Observations", cells),)))
+            continue
+        rows = tuple(
+            Row(TERM_LABELS[r.term], _cells(r), indent=group in SECTIONS)
+            for _, r in block.iterrows()
+        )
+        sections.append(Section(SECTIONS.get(group), rows))
+    return TableLayout(
+        "Table 3 Association between insurance programmes, migration scope, other "
+        "factors and social health insurance benefits",
+        COLUMNS,
+        tuple(sections),
+        (
+            "Note: ** and * denote statistical significance at 1% and 5% level, "
+            "respectively.",
+            ABBREVIATIONS,
+        ),
+        "tab:table3",
+    )
+
+
+def table4_layout(t4: pd.DataFrame) -> TableLayout:
+    """Table 4 as printed: the scope rows of each subsample under its title."""
+    sections = []
+    for sample, block in t4.groupby("sample", sort=False):
+        rows = tuple(
+            Row(TERM_LABELS[r.term], _cells(r), indent=True)
+            for _, r in block.iterrows()
+        )
+        sections.append(Section(SUBSAMPLE_TITLES[sample], ()))
+        sections.append(Section(SECTIONS["scope"], rows))
+    return TableLayout(
+        "Table 4 Association between migration scope and benefit of social health "
+        "insurance programmes",
+        COLUMNS,
+        tuple(sections),
+        (
+            "Note: All models included confounding factors in table 3. ** and * denote "
+            "statistical significance at 1% and 5% levels.",
+            ABBREVIATIONS,
+        ),
+        "tab:table4",
+    )
+
+
+def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
+    """Combined-mean AMEs and their extensive/intensive split, one row per regressor.
+
+    Both outcomes: the amount (expected reimbursement in yuan per inpatient stay) and
+    the ratio (expected reimbursement ratio, zeros included). Rows in Table 3's order.
+    """
+    keep = margins[
+        (margins["part"] == "combined") & margins["component"].isin(MARGIN_COMPONENTS)
+    ].copy()
+    keep["term"] = [
+        estimates.published_term(t, lv) if isinstance(lv, str) else published_term(t)
+        for t, lv in zip(keep["term"], keep["level"], strict=True)
+    ]
+    rows = []
+    for (sample, outcome, term), block in keep.groupby(
+        ["sample", "outcome", "term"], sort=False
+    ):
+        row = {"sample": sample, "outcome": outcome, "term": term}
+        by = block.set_index("component")
+        for comp in MARGIN_COMPONENTS:
+            for stat in ("estimate", "se", "p"):
+                row[f"{comp}_{stat}"] = float(by.loc[comp, stat])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    order = {t: k for k, t in enumerate(TERM_LABELS)}
+    samples = {s: k for k, s in enumerate(("total", *SUBSAMPLE_TITLES))}
+    out = out.assign(
+        _s=out["sample"].map(samples), _t=out["term"].map(order)
+    ).sort_values(["outcome", "_s", "_t"], kind="stable")
+    return out.drop(columns=["_s", "_t"]).reset_index(drop=True)
+
+
+def combined_layout(margins: pd.DataFrame) -> TableLayout:
+    """The combined-margins table in Markdown: yuan per inpatient stay, SEs below."""
+    from analysis.tables import stars
+
+    sections = []
+    titles = {"total": "Total sample", **SUBSAMPLE_TITLES}
+    units = {"reimb_amount": "amount (yuan)", "reimb_ratio": "ratio"}
+    digits = {"reimb_amount": 1, "reimb_ratio": 4}
+    for (outcome, sample), block in margins.groupby(["outcome", "sample"], sort=False):
+        d = digits[outcome]
+        rows = tuple(
+            Row(
+                TERM_LABELS[r.term],
+                tuple(
+                    f"{r[f'{c}_estimate']:.{d}f}{stars(r[f'{c}_p'])} "
+                    f"({r[f'{c}_se']:.{d}f})"
+                    for c in MARGIN_COMPONENTS
+                ),
+                indent=True,
+            )
+            for _, r in block.iterrows()
+        )
+        sections.append(Section(f"{titles[sample]}: expected {units[outcome]}", rows))
+    return TableLayout(
+        "Combined-mean (two-part) AMEs on the expected reimbursement per inpatient "
+        "stay (amount in yuan; ratio, zeros included), with their extensive and "
+        "intensive parts",
+        ("Regressor", "Total AME (SE)", "Extensive (SE)", "Intensive (SE)"),
+        tuple(sections),
+        (
+            "E[y|x] = P(y>0|x) E[y|y>0,x]; total = extensive (change in P times the "
+            "conditional mean) + intensive (change in the conditional mean times P); "
+            "delta-method SEs. Not in the paper.",
+        ),
+        "tab:combined_margins",
+    )
