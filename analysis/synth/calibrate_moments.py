@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from analysis.synth import targets
-from analysis.synth.moments import MomentTarget, group_stat, nudge
+from analysis.synth.moments import MomentTarget, nudge
 
 # No inpatient stay is cheaper than this (yuan): costs are COST_FLOOR + a lognormal-like
 # part, so the heavy right tail the published SDs need does not drag stays to 1 yuan.
@@ -164,7 +164,9 @@ def match_part2(frame, ratio0, cost0, max_nfev=MAX_NFEV):
         money = {"amount": r * c, "cost": c}
         return np.concatenate([z_money(money), z_soft(money), RIDGE * (q - q0)[k:]])
 
-    q0 = np.concatenate([np.log(np.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)])
+    q0 = np.concatenate(
+        [np.log(np.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)]
+    )
     c = cost_of(optimize.least_squares(residuals, q0, x_scale=0.1, max_nfev=max_nfev).x)
     amount = np.maximum(np.rint(r * c), 1)
     cost = np.maximum(np.rint(c), amount)
@@ -212,9 +214,9 @@ def _part2_derive(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def match_other_costs(frame, cost, fixed, cost0):
-    """Integer costs of the non-part-2 rows so Table 1's cost moments hold over all rows.
+    """Integer costs of the non-part-2 rows so Table 1's cost moments hold on all rows.
 
-    ``cost`` holds the already fixed part-2 costs where ``fixed``; ``cost0`` the DGP cost.
+    ``cost`` holds the fixed part-2 costs where ``fixed``; ``cost0`` the DGP cost.
     """
     column = frame["column"].to_numpy()
     out = cost.astype(float).copy()
@@ -244,7 +246,7 @@ def match_other_costs(frame, cost, fixed, cost0):
 
 
 def _lognormal_affine(lc: np.ndarray, s1: float, s2: float) -> np.ndarray:
-    """COST_FLOOR + exp(alpha + beta * (lc - mean)) with the given sum and sum of squares."""
+    """COST_FLOOR + exp(alpha + beta * (lc - mean)), given sum and sum of squares."""
     n = len(lc)
     mean, ms = s1 / n - COST_FLOOR, s2 / n - 2 * COST_FLOOR * s1 / n + COST_FLOOR**2
     if ms <= mean**2:

@@ -10,8 +10,9 @@ window. Moves are tiny (a yuan, a year), so ranks and the regression structure s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -51,7 +52,8 @@ def z_scores(derived: dict[str, np.ndarray], targets: list[MomentTarget]) -> np.
 
 def _penalised(z: np.ndarray) -> np.ndarray:
     """Sum over targets (axis 0) of z^2 plus a steep penalty outside the safe window."""
-    return np.sum(z**2 + 100.0 * np.maximum(np.abs(z) - WINDOW_SAFETY, 0.0) ** 2, axis=0)
+    outside = np.maximum(np.abs(z) - WINDOW_SAFETY, 0.0)
+    return np.sum(z**2 + 100.0 * outside**2, axis=0)
 
 
 def _moves_z(x, j, step, derive, old, tables, movable, valid):
@@ -99,7 +101,7 @@ def _best_pair(z, zs, current, n_first=12):
     gain = sign * deltas[:, worst, :]  # (moves, rows); negative = improves the worst
     flat = np.argsort(gain, axis=None, kind="stable")[:n_first]
     best = (current - 1e-9, None)
-    for m1, i1 in zip(*np.unravel_index(flat, gain.shape)):
+    for m1, i1 in zip(*np.unravel_index(flat, gain.shape), strict=True):
         if gain[m1, i1] >= 0:
             break
         base = z + deltas[m1, :, i1]
@@ -136,11 +138,20 @@ def nudge(
 
     Parameters
     ----------
-    x : integer array (n, d), the decision variables (e.g. amount and cost in yuan).
-    derive : maps ``x`` to the per-row variables the targets refer to.
-    targets : the moments to hit, each within ``WINDOW_SAFETY`` of its half-width.
-    movable : rows that may move; the others only enter the moments.
-    valid : row-wise feasibility of a candidate ``x`` (bounds, amount <= cost, ...).
+    x : integer array (n, d)
+        The decision variables (e.g. amount and cost in yuan).
+    derive : callable
+        Maps ``x`` to the per-row variables the targets refer to.
+    targets : list of MomentTarget
+        The moments to hit, each within ``WINDOW_SAFETY`` of its half-width.
+    movable : ndarray of bool
+        Rows that may move; the others only enter the moments.
+    valid : callable
+        Row-wise feasibility of a candidate ``x`` (bounds, amount <= cost, ...).
+    steps : tuple of int
+        The integer moves tried on one cell.
+    max_iter : int
+        Moves before giving up.
 
     Returns
     -------
@@ -157,7 +168,10 @@ def nudge(
             return x
         tables = _tables(targets, derived)
         current = float(_penalised(z[:, None])[0])
-        zs = [_moves_z(x, j, st, derive, derived, tables, movable, valid) for j, st in moves]
+        zs = [
+            _moves_z(x, j, st, derive, derived, tables, movable, valid)
+            for j, st in moves
+        ]
         scores = [np.where(ok, _penalised(zm), np.inf) for zm, ok in zs]
         m = int(np.argmin([sc.min() for sc in scores]))
         i = int(np.argmin(scores[m]))
@@ -175,7 +189,8 @@ def nudge(
         for m, i in pair:
             x[i, moves[m][0]] += moves[m][1]
     z = z_scores(derive(x), targets)
-    bad = [f"{t.name} (z={zk:.2f})" for t, zk in zip(targets, z) if abs(zk) >= 1.0]
+    named = zip(targets, z, strict=True)  # one z per target
+    bad = [f"{t.name} (z={zk:.2f})" for t, zk in named if abs(zk) >= 1.0]
     if bad:
         raise RuntimeError(f"moments outside their rounding window: {bad}")
     return x
