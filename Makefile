@@ -56,7 +56,8 @@ help: ## list the targets
 
 reproduce: tables figures beyond report ## rebuild data, estimates and every exhibit
 
-test: $(VENV)/.installed ## run the test suite (tests/)
+test: $(VENV)/.installed ## lint, then the test suite (tests/)
+	$(VENV)/bin/ruff check analysis tests bench
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 ##@ DATA
