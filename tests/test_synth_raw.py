@@ -359,3 +359,9 @@ def test_encoding_rejects_a_bad_member_frame():
     bad.loc[0, "total_expenditure"] = 10.5
     with pytest.raises(ValueError, match="total_expenditure"):
         check_members(bad)
+
+
+def test_province_label_set_matches_the_design():
+    """The codebook's province labels (resi_place_1) are the design's provinces."""
+    labels = CODEBOOK.labels("province")
+    assert labels == {code: en for code, _, en, *_ in design_mod.PROVINCES}
