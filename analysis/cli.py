@@ -13,13 +13,13 @@ from pathlib import Path
 from analysis.config import (
     BOOTSTRAP_REPS,
     MASTER_SEED,
+    MONTECARLO_REPS,
     MONTECARLO_SIMS,
     SYNTHETIC,
     RunPaths,
 )
 from analysis.schema import SUBSAMPLES
 
-MONTECARLO_REPS = 199  # default of --reps; the choice: docs/montecarlo.md
 MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
 EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check

@@ -26,6 +26,7 @@ N_ANALYTIC = 1_165
 # Inference settings (override on the CLI).
 BOOTSTRAP_REPS = 999  # replications per bootstrap run (Stata's default reps() is 50)
 MONTECARLO_SIMS = 200  # simulated data sets in the Monte-Carlo check
+MONTECARLO_REPS = 199  # bootstrap replications per simulated data set
 
 
 @dataclass(frozen=True)
