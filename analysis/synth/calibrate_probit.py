@@ -40,7 +40,13 @@ import pandas as pd
 from analysis import schema
 from analysis.synth import calibrate_fit as cf
 from analysis.synth import resolutions, targets
-from analysis.synth.calibrate_targets import SCOPE_TERMS, TERMS, columns, table_targets
+from analysis.synth.calibrate_targets import (
+    SCOPE_TERMS,
+    TERMS,
+    columns,
+    position,
+    table_targets,
+)
 
 SAMPLES = ("total", "ncms", "urban")
 TOL = 0.07  # aim: |fitted - published| / published SE (the target is 0.1)
@@ -100,12 +106,7 @@ class ProbitProblem:
         self.tval = np.array([t.value for t in self.targets])
         self.tse = np.array([t.se for t in self.targets])
         # where each target sits: (sample, position within that sample's columns)
-        self.where = []
-        for t in self.targets:
-            cols = columns(t.sample)
-            self.where.append(
-                (t.sample, int(np.flatnonzero(cols == TERMS.index(t.term))[0]))
-            )
+        self.where = [(t.sample, position(t.sample, t.term)) for t in self.targets]
         self.b_start = {s: None for s in SAMPLES}
 
     # --- DGP ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import numpy as np
 from analysis.synth import calibrate_fit as cf
 from analysis.synth import calibrate_moments as cm
 from analysis.synth import targets
-from analysis.synth.calibrate_targets import TERMS, columns, table_targets
+from analysis.synth.calibrate_targets import TERMS, columns, position, table_targets
 
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
@@ -86,22 +86,20 @@ def samples(x: np.ndarray, column: np.ndarray) -> list[Sample]:
 
 def published(equation: str) -> dict[str, dict[int, float]]:
     """Published cells of ``equation`` as {sample: {position in its design: value}}."""
-    out = {s: {} for s in SAMPLES}
-    for t in table_targets(equation):
-        out[t.sample][
-            int(np.flatnonzero(columns(t.sample) == TERMS.index(t.term))[0])
-        ] = t.value
+    out = _by_position(equation, "value")
     out["total"][TERMS.index("age_sq")] = 0.0  # printed 0.000 (SE 0.000)
     return out
 
 
 def published_se(equation: str) -> dict[str, dict[int, float]]:
     """Published SEs of ``equation`` as {sample: {position in its design: SE}}."""
+    return _by_position(equation, "se")
+
+
+def _by_position(equation: str, field: str) -> dict[str, dict[int, float]]:
     out = {s: {} for s in SAMPLES}
     for t in table_targets(equation):
-        out[t.sample][
-            int(np.flatnonzero(columns(t.sample) == TERMS.index(t.term))[0])
-        ] = t.se
+        out[t.sample][position(t.sample, t.term)] = getattr(t, field)
     return out
 
 
@@ -125,7 +123,7 @@ def se_bands(equation, lo_ratio=None, hi_ratio=None):
     hi_ratio = np.exp(SE_BAND) if hi_ratio is None else hi_ratio
     out = {s: {} for s in SAMPLES}
     for t in table_targets(equation):
-        pos = int(np.flatnonzero(columns(t.sample) == TERMS.index(t.term))[0])
+        pos = position(t.sample, t.term)
         lo, hi = np.log(t.se * lo_ratio), np.log(t.se * hi_ratio)
         zlo, zhi = Z_STARS[{"**": 0, "*": 1, "": 2}[t.stars]]
         if abs(t.value) > 0:
