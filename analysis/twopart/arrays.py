@@ -164,27 +164,28 @@ def _lean_newton(X, y, w, kind, start, maxiter):
     b = np.array(start, dtype=float)
     eta = X @ b
     f = objective(eta)
-    for it in range(1, maxiter + 1):
-        g, a = factors(eta)
-        info = XT @ (X * a[:, None])
+
+    def newton_step(weights, g):
+        """Return (step, solved) for (X'WX) step = X'g, equilibrated.
+
+        ``step`` None: a zero diagonal (give up); ``solved`` False: not PD.
+        """
+        info = XT @ (X * weights[:, None])
         d = np.sqrt(np.abs(info.diagonal()))
         if not np.all(d > 0):
-            return b, it, False, X, y, w
+            return None, False
         s = 1.0 / d
         _, step, bad = _dposv(info * np.outer(s, s), (XT @ g) * s)
-        if bad or not np.all(np.isfinite(step)):
-            if kind != "gamma_log":
-                return b, it, False, X, y, w
+        return step * s, not bad and np.all(np.isfinite(step))
+
+    for it in range(1, maxiter + 1):
+        g, a = factors(eta)
+        step, solved = newton_step(a, g)
+        if step is not None and not solved and kind == "gamma_log":
             # Fisher scoring (expected information w) when observed is not PD
-            info = XT @ (X * ww[:, None])
-            d = np.sqrt(np.abs(info.diagonal()))
-            if not np.all(d > 0):
-                return b, it, False, X, y, w
-            s = 1.0 / d
-            _, step, bad = _dposv(info * np.outer(s, s), (XT @ g) * s)
-            if bad:
-                return b, it, False, X, y, w
-        step = step * s
+            step, solved = newton_step(ww, g)
+        if step is None or not solved:
+            return b, it, False, X, y, w
         deta = X @ step
         t = 1.0
         for _ in range(30):
