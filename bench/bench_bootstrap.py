@@ -78,22 +78,33 @@ class PeakRSS:
         return self.peak / 2**20
 
 
+class Clock:
+    """Wall and CPU time, load and peak RSS of one timed job (the record both share)."""
+
+    def __init__(self):
+        self.mem = PeakRSS()
+        self.load1 = os.getloadavg()[0]
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self, reps: int) -> dict:
+        return {
+            "seconds": time.perf_counter() - self.wall,
+            "cpu_seconds_main_process": time.process_time() - self.cpu,
+            "load1_before": self.load1,
+            "reps": reps,
+            "peak_mib": self.mem.close(),
+        }
+
+
 def run_package(data, reps: int, workers: int) -> dict:
     from analysis.bootstrap import results
 
     frame = load(data)
-    mem = PeakRSS()
-    load1 = os.getloadavg()[0]
-    t, c = time.perf_counter(), time.process_time()
+    clock = Clock()
     res = results.bootstrap(frame, reps, seed=1, scheme="pairs", workers=workers)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
     f = res.failures
     return {
-        "seconds": wall,
-        "cpu_seconds_main_process": cpu,
-        "load1_before": load1,
-        "reps": reps,
-        "peak_mib": mem.close(),
+        **clock.stop(reps),
         "refits_failed": int((f["rep"] >= 0).sum()),
         "full_sample_failed": int((f["rep"] < 0).sum()),
         "failed_by": {
@@ -122,10 +133,8 @@ def run_naive(data, reps: int) -> dict:
         ]
         for s in SUBSAMPLES
     }
-    mem = PeakRSS()
     failed, fits = 0, 0
-    load1 = os.getloadavg()[0]
-    t, c = time.perf_counter(), time.process_time()
+    clock = Clock()
     for r in range(reps):
         boot = frame.iloc[child_rng(1, r).integers(0, len(frame), len(frame))]
         for s in SUBSAMPLES:
@@ -148,13 +157,8 @@ def run_naive(data, reps: int) -> dict:
                         g.get_margeff(at="overall")
             except Exception:
                 failed += 1
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
     return {
-        "seconds": wall,
-        "cpu_seconds_main_process": cpu,
-        "load1_before": load1,
-        "reps": reps,
-        "peak_mib": mem.close(),
+        **clock.stop(reps),
         "sample_refits": fits,
         "sample_refits_failed": failed,
     }
