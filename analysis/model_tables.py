@@ -21,7 +21,6 @@ import pandas as pd
 
 from analysis import estimates, io, render
 from analysis.render import Row, Section, TableLayout
-from analysis.specs import published_term
 
 SECTIONS = {
     "scheme": "Social health insurance (referred to NCMS)",
@@ -171,7 +170,7 @@ def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
         (margins["part"] == "combined") & margins["component"].isin(MARGIN_COMPONENTS)
     ].copy()
     keep["term"] = [
-        estimates.published_term(t, lv) if isinstance(lv, str) else published_term(t)
+        estimates.published_term(t, lv)
         for t, lv in zip(keep["term"], keep["level"], strict=True)
     ]
     rows = []

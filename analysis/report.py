@@ -71,7 +71,7 @@ def cell_verdicts(cells: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame
     long["published_stars"] = [published_stars(r) for r in long.itertuples()]
     long["stars_ok"] = long["stars"] == long["published_stars"]
     documented = documented_cells(exceptions)
-    long["documented_conflict"] = long["cell"].isin(documented)
+    long["documented_conflict"] = long["cell"].isin(list(documented))
     long["verdict"] = [verdict(r) for r in long.itertuples()]
     return long
 
@@ -104,14 +104,17 @@ def cell_id(sample: str, equation: str, term: str) -> str:
     return f"table4:{sample}:{term}:{equation}"
 
 
-def documented_cells(exceptions: pd.DataFrame) -> set[str]:
-    """Cell ids named in the conflict log's ``unmatched_cells`` column."""
+def documented_cells(exceptions: pd.DataFrame) -> dict[str, str]:
+    """{cell id: conflict id} of the conflict log's ``unmatched_cells`` column."""
     if "unmatched_cells" not in exceptions:
-        return set()
-    ids = set()
-    for text in exceptions["unmatched_cells"].dropna():
-        ids.update(str(text).split())
-    return ids
+        return {}
+    out = {}
+    for cid, text in zip(
+        exceptions["id"], exceptions["unmatched_cells"], strict=True
+    ):
+        if pd.notna(text):
+            out.update({cell: cid for cell in str(text).split()})
+    return out
 
 
 def verdict(row) -> str:
@@ -243,13 +246,7 @@ def miss_reasons(verdicts: pd.DataFrame, conflicts: pd.DataFrame) -> pd.DataFram
     cells to the evidence on their SE gap; a star miss gives both z-statistics, so a
     reader sees whether it follows from the SE or from the point.
     """
-    logged = {}
-    if "unmatched_cells" in conflicts:
-        for cid, text in zip(
-            conflicts["id"], conflicts["unmatched_cells"].fillna(""), strict=True
-        ):
-            for cell in str(text).split():
-                logged[cell] = cid
+    logged = documented_cells(conflicts)
     rows = []
     for r in verdicts.itertuples():
         cell = cell_id(r.sample, r.equation, r.term)
