@@ -9,7 +9,8 @@ SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-SEED   ?= 20140501
+MASTER_SEED := 20140501
+SEED   ?= $(MASTER_SEED)
 CODEBOOK ?= data/codebook
 MIN_CELL ?= 10
 
@@ -18,7 +19,13 @@ ifdef DATA
   RAW  := $(DATA)
   MODE := --real --min-cell $(MIN_CELL)
   DISCLOSURE_SRC := analysis/disclosure.py
+else ifneq ($(SEED),$(MASTER_SEED))
+  # another synthetic draw: generated and analysed under runs/ (git-ignored)
+  RUN  := runs/seed-$(SEED)
+  RAW  := $(RUN)/data/raw/cmds2014_synthetic.dta
+  MODE :=
 else
+  # the provided synthetic survey (committed, checksummed in data/raw/SHA256SUMS)
   RUN  := .
   RAW  := data/raw/cmds2014_synthetic.dta
   MODE :=
@@ -45,7 +52,7 @@ CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/f
               $(wildcard analysis/validate*.py) analysis/codebook.py
 
 .DEFAULT_GOAL := help
-.PHONY: help reproduce data estimates tables figures beyond report bootstrap \
+.PHONY: help reproduce synthetic data estimates tables figures beyond report bootstrap \
         montecarlo test lint clean distclean
 
 ##@ Main targets
@@ -71,11 +78,19 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 ifndef DATA
+ifneq ($(SEED),$(MASTER_SEED))
 $(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py) $(COMMON_SRC) \
         data/codebook/variables.csv data/codebook/value_labels.csv \
         $(wildcard data/published/*.csv)
 	$(CLI) generate --seed $(SEED) --out $@
 endif
+endif
+
+REGENERATED := data/derived/cmds2014_synthetic_regenerated.dta
+
+synthetic: $(VENV)/.installed ## regenerate the provided survey from MASTER_SEED and compare
+	$(PY) -m analysis generate --seed $(MASTER_SEED) --out $(REGENERATED)
+	$(PY) -m analysis compare-raw data/raw/cmds2014_synthetic.dta $(REGENERATED)
 
 $(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(RAW) $(CLEAN_SRC) $(COMMON_SRC) \
         $(wildcard $(CODEBOOK)/*.csv)
@@ -135,9 +150,9 @@ lint: $(VENV)/.installed ## ruff on the package and tests
 
 ##@ CLEAN
 
-clean: ## remove generated data and outputs of the synthetic run (keeps the venv)
-	rm -rf data/raw/*.dta data/derived/*.parquet outputs/figures outputs/estimates \
-	  outputs/logs
+clean: ## remove derived data and outputs of the synthetic run (keeps the venv and the provided survey)
+	rm -rf data/derived/*.parquet data/derived/*.dta outputs/figures outputs/estimates \
+	  outputs/logs runs
 
 distclean: clean ## also remove the virtual environment and real-data outputs
 	rm -rf $(VENV) real

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
     gen.add_argument("--out", type=Path, help="output .dta (default data/raw/...)")
 
+    cmp = stages.add_parser(
+        "compare-raw", help="is a regenerated raw survey the provided one?"
+    )
+    cmp.add_argument("provided", type=Path, help="the provided raw survey (.dta)")
+    cmp.add_argument("regenerated", type=Path, help="a regeneration of it (.dta)")
+
     clean = stages.add_parser("clean", help="raw survey -> analytic sample + flow")
     clean.add_argument("--raw", type=Path, help="raw survey (.dta, .sav or .csv)")
     clean.add_argument("--codebook", type=Path, help="codebook directory")
@@ -133,6 +139,15 @@ def run_generate(args: argparse.Namespace, paths: RunPaths) -> int:
 
     synth.main(seed=args.seed, out_path=args.out or paths.raw_survey)
     return 0
+
+
+def run_compare_raw(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``compare-raw``: how a regeneration differs from the provided file."""
+    from analysis.synth.compare import compare
+
+    identical, lines = compare(args.provided, args.regenerated)
+    print("\n".join(lines))
+    return 0 if identical else 1
 
 
 def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
@@ -267,6 +282,7 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
 
 STAGES = {
     "generate": run_generate,
+    "compare-raw": run_compare_raw,
     "clean": run_clean,
     "describe": run_describe,
     "estimate": run_estimate,
