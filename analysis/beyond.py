@@ -38,7 +38,7 @@ from analysis import diagnostics, robustness, specs  # noqa: E402
 from analysis.config import MASTER_SEED  # noqa: E402
 from analysis.estimates import subsample  # noqa: E402
 from analysis.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
-from analysis.io import save_table  # noqa: E402
+from analysis.io import TABLE_DIGITS, save_table  # noqa: E402
 from analysis.schema import SUBSAMPLES  # noqa: E402
 from analysis.twopart import TwoPartError, twopm  # noqa: E402
 
@@ -78,19 +78,29 @@ def main(
     for eq in EQUATIONS:
         table = diagnostics_table(fits, eq)
         path = out_dir / f"diagnostics_{eq}.csv"
-        save_table(table, DIAGNOSTIC_KEYS, path, sort=False)
+        save_table(table, DIAGNOSTIC_KEYS, path, sort=False, digits=TABLE_DIGITS)
     rob = robustness.robustness_tables(frames)
-    save_table(rob, robustness.KEYS, out_dir / "robustness_table3.csv", sort=False)
+    save_table(
+        rob,
+        robustness.KEYS,
+        out_dir / "robustness_table3.csv",
+        sort=False,
+        digits=TABLE_DIGITS,
+    )
     cfs = counterfactual_table(fits, frames)
     boot = None
     if reps > 0:
         boot = cfb.bootstrap(analytic, fits, frames, reps, seed, workers=workers)
         # a sample's refit fails at most once per replication: (rep, sample) is a key
-        save_table(boot.failures, ("rep", "sample"), out_dir / FAILURES)
+        save_table(
+            boot.failures, ("rep", "sample"), out_dir / FAILURES, digits=TABLE_DIGITS
+        )
     cfs = add_bootstrap(cfs, boot)
     if not synthetic:
         cfs = suppress_small(cfs, MIN_CELL)
-    save_table(cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False)
+    save_table(
+        cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False, digits=TABLE_DIGITS
+    )
     figures_dir.mkdir(parents=True, exist_ok=True)
     note = SYNTHETIC_NOTE if synthetic else ""
     save(figure_counterfactuals(cfs, note), figures_dir / FIGURE)

@@ -119,7 +119,13 @@ def main(
     # produces Table 1 and Table 2
     io.save_table(printed["table1"], TABLE1_KEYS, out_dir / "table1.csv", sort=False)
     io.save_table(printed["table2"], TABLE2_KEYS, out_dir / "table2.csv", sort=False)
-    io.save_table(tests, ("variable",), out_dir / "table2_tests.csv", sort=False)
+    io.save_table(
+        tests,
+        ("variable",),
+        out_dir / "table2_tests.csv",
+        sort=False,
+        digits=io.TABLE_DIGITS,
+    )
     for name, layout in layouts.items():
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
             path = out_dir / f"{name}.{ext}"

@@ -16,6 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 MANIFEST_COLUMNS = ["path", "keys", "rows", "columns", "md5"]
+# Committed CSV tables carry six significant digits: another BLAS kernel, thread count
+# or SIMD path moves a fitted number in its 10th-16th digit (measured: at most 2e-9
+# relative on the shipped data), which full precision would print as a change.
+TABLE_DIGITS = 6
 
 
 def save_table(
@@ -24,6 +28,7 @@ def save_table(
     path: Path,
     manifest: Path | None = None,
     sort: bool = True,
+    digits: int | None = None,
 ) -> Path:
     """Write ``df`` (CSV or parquet) after checking its key, and log its hash.
 
@@ -41,6 +46,9 @@ def save_table(
     sort : bool
         Sort rows by ``keys`` before writing (turn off for tables whose row order is
         the published layout).
+    digits : int, optional
+        Significant digits of floats in a CSV (``TABLE_DIGITS`` for the committed
+        tables); default full precision.
 
     Raises
     ------
@@ -54,7 +62,8 @@ def save_table(
     if path.suffix == ".parquet":
         df.to_parquet(path, index=False)
     else:
-        df.to_csv(path, index=False, lineterminator="\n")
+        float_format = None if digits is None else f"%.{digits}g"
+        df.to_csv(path, index=False, lineterminator="\n", float_format=float_format)
     log_file(path, keys, df.shape, manifest)
     return path
 

@@ -93,7 +93,13 @@ def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
             io.log_file(path, (), (len(layout.rows()), len(layout.columns)))
     margins = combined_margins(pd.read_csv(estimates_dir / "margins_all.csv"))
     keys = ("outcome", "sample", "term")
-    io.save_table(margins, keys, tables_dir / "table_combined_margins.csv", sort=False)
+    io.save_table(
+        margins,
+        keys,
+        tables_dir / "table_combined_margins.csv",
+        sort=False,
+        digits=io.TABLE_DIGITS,
+    )
     layout = combined_layout(margins)
     path = tables_dir / "table_combined_margins.md"
     path.write_text(render.to_markdown(layout, synthetic=synthetic), encoding="utf-8")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis.config import PUBLISHED_DIR
 from analysis.figures import published_vs_replicated
+from analysis.io import TABLE_DIGITS
 from analysis.tables import stars
 
 POINT_TOL_SE = 0.1  # |ours - published| / published SE
@@ -193,7 +194,7 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
         paths.tables_dir / "replication_verdicts.csv",
         index=False,
         lineterminator="\n",
-        float_format="%.6g",
+        float_format=f"%.{TABLE_DIGITS}g",
     )
     sections = build_sections(paths, verdicts, conflicts, synthetic)
     if not synthetic:
