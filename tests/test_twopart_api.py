@@ -171,9 +171,12 @@ def test_missing_raise_and_drop(data):
 
 
 def test_separation_and_collinearity(data):
-    d = data.assign(sep=(data.y > 0).astype(float) * (data.f3 == "a"))
-    with pytest.raises(PerfectPredictionError, match="sep"):
-        twopm(d, "y", "c.x sep")
+    # a 0/1 regressor that predicts participation is dropped (Stata), not an
+    # error: see tests/test_twopart_conventions.py; a separating continuous
+    # regressor is an error (Stata r(2000)), a PerfectPredictionError
+    d = data.assign(z=np.where(data.y > 0, 2.0, 1.0) + 0.1 * (data.f3 == "a"))
+    with pytest.raises(PerfectPredictionError, match="outcome = z > 1.1 predicts"):
+        twopm(d, "y", "c.x c.z")
     with pytest.raises(CollinearityError, match="collinear"):
         twopm(data.assign(x2=2 * data.x), "y", "c.x c.x2")
 

@@ -30,24 +30,32 @@ from .errors import (
     ClusterError,
     CollinearityError,
     ConvergenceError,
+    EmptySampleError,
     MissingDataError,
     OutcomeError,
     PerfectPredictionError,
+    SeparationError,
     TwoPartError,
 )
 from .model import TwoPartModel, twopm
+from .partresults import PartResults
 from .results import TwoPartResults
+from .separation import Omitted
 from .spec import Part1Spec, Part2Spec, TwoPartSpec, VceSpec
 
 __all__ = [
     "ClusterError",
     "CollinearityError",
     "ConvergenceError",
+    "EmptySampleError",
     "MissingDataError",
+    "Omitted",
     "OutcomeError",
     "Part1Spec",
     "Part2Spec",
+    "PartResults",
     "PerfectPredictionError",
+    "SeparationError",
     "TwoPartError",
     "TwoPartModel",
     "TwoPartResults",

@@ -8,6 +8,9 @@ pandas:
   estimates), raising the package's errors on failure;
 * :func:`check_columns`: the cheap checks a resample can fail (a factor level lost,
   a 0/1 regressor that predicts participation perfectly, no zeros or no positives);
+  fitted probabilities of 0 or 1 are not a failure (Stata fits such models), only
+  a refit that does not converge is, reported as separation when the outcomes
+  are separated by a combination of columns (:mod:`.separation`);
 * :class:`MarginPlan`: every ``dydx`` average marginal effect of
   :meth:`TwoPartResults.margins` (part 1, part 2 on its positives, combined with the
   extensive/intensive split) as a function of the coefficients and row weights,
@@ -36,17 +39,20 @@ from math import isfinite
 
 import numpy as np
 from scipy.linalg.lapack import dposv as _dposv
-from scipy.special import expit, log_ndtr, ndtr
+from scipy.special import expit, log_ndtr
 
+from .design import level_label
 from .errors import (
     CollinearityError,
     ConvergenceError,
     OutcomeError,
     PerfectPredictionError,
+    SeparationError,
 )
-from .fit import _FAMILIES, _LINKS, MAXITER
-from .links import MEANS, _npdf
+from .fit import _FAMILIES, _LINKS, MAXITER, probit_lambda
+from .links import MEANS
 from .newton import glm_newton
+from .separation import separating_direction, separation_message
 
 _FLOAT_EPS = np.finfo(float).eps  # statsmodels' clip of y/mu in the Gamma deviance
 
@@ -63,22 +69,31 @@ def fit_binary(
 ) -> Arr:
     """Probit/logit coefficients by Newton from ``start`` (zeros by default).
 
+    Fitted probabilities of 0 or 1 are not a failure (Stata fits such models
+    and only notes the rows "completely determined"); a refit fails only when
+    Newton does not converge, and is then reported as separation when a
+    direction exists along which the likelihood keeps rising.
+
     Raises
     ------
+    SeparationError
+        Non-convergence with the outcomes separated by a combination of the
+        columns, among rows with positive weight
+        (:func:`.separation.separating_direction`).
     ConvergenceError
-        Non-convergence or a singular information matrix.
-    PerfectPredictionError
-        Fitted probabilities of 0 or 1 among rows with positive weight.
+        Non-convergence otherwise, or a singular information matrix.
     """
     b0 = np.zeros(X.shape[1]) if start is None else start
     with np.errstate(all="ignore"):
         b, iters, ok, X, y, w = _lean_newton(X, y, w, model, b0, maxiter)
     if not ok or not np.all(np.isfinite(b)):
+        direction = separating_direction(X, y)
+        if direction is not None:
+            names = [f"column {j}" for j in range(X.shape[1])]
+            raise SeparationError(
+                separation_message(f"part 1 {model}", names, X, y, direction)
+            )
         raise ConvergenceError(f"part 1 {model} did not converge ({iters} steps)")
-    p = MEANS[model].h(X @ b)  # X: the rows with positive weight
-    bad = (p < 1e-10) | (p > 1.0 - 1e-10)
-    if bad.any():
-        raise PerfectPredictionError(f"part 1 {model}: {int(bad.sum())} fitted 0/1")
     return b
 
 
@@ -148,7 +163,7 @@ def _lean_newton(X, y, w, kind, start, maxiter):
             return float(ww @ log_ndtr(q * eta))
 
         def factors(eta):
-            lam = q * _npdf(eta) / ndtr(q * eta)
+            lam = probit_lambda(y, eta)
             return ww * lam, ww * (lam * (lam + eta))
 
     else:  # logit
@@ -229,8 +244,10 @@ def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
     CollinearityError
         A 0/1 column constant among the drawn rows (a lost category).
     PerfectPredictionError
-        A 0/1 column whose value 1 or 0 fixes participation (Stata drops those
-        rows; a bootstrap replication that needs it is counted as failed).
+        A 0/1 column whose value 1 or 0 fixes participation among the drawn
+        rows. Stata would drop the column and those rows; the replication's
+        coefficient vector would then lack that element (and its margins
+        would be of another model), so the replication is counted as failed.
     OutcomeError
         No zeros or no participants among the drawn rows.
     """
@@ -389,7 +406,7 @@ def _layout(res, parts, cont, facs, scen):
         for k, lev in enumerate(d.variables.levels[f]):
             if k != base:
                 pairs.append(
-                    (f, k, str(lev), scen.index((f, k)), scen.index((f, base)))
+                    (f, k, level_label(lev), scen.index((f, k)), scen.index((f, base)))
                 )
     npair = len(pairs)
     kinds = {

@@ -155,7 +155,7 @@ class Variables:
             if not 1 <= k <= len(levels):
                 raise ValueError(f"ib{k}.{var}: {var} has only {len(levels)} levels")
             return k - 1
-        labels = [str(lv) for lv in levels]
+        labels = [level_label(lv) for lv in levels]
         if base == "first":
             return 0
         if base == "last":
@@ -173,11 +173,41 @@ class Variables:
         return out
 
     def level_code(self, var: str, level: object) -> int:
-        """Code of ``level`` (a label) in factor ``var``; ValueError if absent."""
-        labels = [str(lv) for lv in self.levels[var]]
-        if str(level) not in labels:
-            raise ValueError(f"level {level!r} is not a level of {var}: {labels}")
-        return labels.index(str(level))
+        """Code of ``level`` in factor ``var``; ValueError if absent.
+
+        ``level`` matches a stored level by value (``4`` matches ``4.0``), or by
+        its printed label (``"4"``, ``"a"``).
+        """
+        levels = self.levels[var]
+        for k, lv in enumerate(levels):
+            if _same_value(lv, level):
+                return k
+        labels = [level_label(lv) for lv in levels]
+        for text in (str(level), level_label(level)):
+            if text in labels:
+                return labels.index(text)
+        raise ValueError(f"level {level!r} is not a level of {var}: {labels}")
+
+
+def _same_value(a: object, b: object) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def level_label(level: object) -> str:
+    """Printed label of a factor level: an integral float prints as an integer.
+
+    The level itself stays as stored (a number stays a number); only names and
+    margin labels use this text, so a float-coded factor reads ``religious=4``
+    rather than ``religious=4.0``.
+    """
+    if isinstance(level, (float, np.floating)) and float(level).is_integer():
+        return str(int(level))
+    return str(level)
 
 
 def _as_float(s: pd.Series, name: str) -> np.ndarray:
@@ -196,7 +226,10 @@ def expand_columns(terms: list[tuple[Atom, ...]], v: Variables) -> list[Column]:
         for combo in itertools.product(*choices):
             levels = tuple(zip(facs, combo, strict=True))
             name = (
-                "#".join([f"{f}={v.levels[f][k]}" for f, k in levels] + list(conts))
+                "#".join(
+                    [f"{f}={level_label(v.levels[f][k])}" for f, k in levels]
+                    + list(conts)
+                )
                 if facs
                 else "#".join(conts)
             )
@@ -350,3 +383,35 @@ def build_design(data: pd.DataFrame, spec) -> Design:
     terms = parse_regressors(spec)
     variables = Variables(data, terms)
     return Design(expand_columns(terms, variables), variables, len(data))
+
+
+def design_for(design: Design, data: pd.DataFrame) -> Design:
+    """The design of a fit evaluated on new rows (same columns, levels, bases).
+
+    Parameters
+    ----------
+    design : Design
+        A fitted part's design.
+    data : pandas.DataFrame
+        New rows without missing values in the used columns.
+
+    Raises
+    ------
+    ValueError
+        A factor value that is not a level of the fit.
+    """
+    old = design.variables
+    v = Variables.__new__(Variables)
+    v.levels, v.base = old.levels, old.base
+    v.cont = {k: _as_float(data[k], k) for k in old.cont}
+    v.codes = {}
+    for var, levels in old.levels.items():
+        vals = data[var].to_numpy()
+        codes = np.full(len(vals), -1, dtype=np.int64)
+        for k in range(len(levels)):
+            codes[[_same_value(x, levels[k]) for x in vals]] = k
+        if (codes < 0).any():
+            bad = sorted({level_label(x) for x in vals[codes < 0]})
+            raise ValueError(f"{var}: values {bad} are not levels of the fit")
+        v.codes[var] = codes
+    return Design(design.columns, v, len(data))

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .design import level_label
+
 #: Mean functions with h(e + c) = h(e) exp(c) and h' = h: a factor's levels
 #: then need one exp per row, not one per level.
 _EXP_MEANS = ("log", "ols_log")
@@ -314,8 +316,8 @@ class Layout:
                             part,
                             c,
                             var,
-                            str(labs_f[k]),
-                            f"{labs_f[k]} vs {labs_f[base]}",
+                            level_label(labs_f[k]),
+                            f"{level_label(labs_f[k])} vs {level_label(labs_f[base])}",
                             "dydx",
                         )
                         for k in lv

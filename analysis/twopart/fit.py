@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import statsmodels.api as sm
-from scipy.special import expit, ndtr
+from scipy.special import expit, log_ndtr, ndtr
 
-from .errors import ConvergenceError, PerfectPredictionError
+from .errors import ConvergenceError, SeparationError
 from .links import MEANS, MeanFunction, _npdf, smeared_exp
 from .newton import (
     binary_loglike,
@@ -31,6 +31,7 @@ from .newton import (
     solve_spd,
     xtwx,
 )
+from .separation import determined_counts, separating_direction, separation_message
 from .spec import Part2Spec
 
 _FAMILIES = {
@@ -48,6 +49,7 @@ _LINKS = {
     "inverse_power": sm.families.links.InversePower,
     "cloglog": sm.families.links.CLogLog,
 }
+_LOG_SQ2PI = 0.5 * np.log(2.0 * np.pi)
 #: Newton iterations allowed per part before :class:`ConvergenceError`.
 MAXITER = 100
 #: Cells of X (n * k) above which fits use :mod:`.newton` instead of statsmodels.
@@ -69,29 +71,49 @@ class PartFit:
 
 
 def fit_part1(
-    y: np.ndarray, X: np.ndarray, model: str, w: np.ndarray | None
+    y: np.ndarray,
+    X: np.ndarray,
+    model: str,
+    w: np.ndarray | None,
+    names: list[str] | None = None,
 ) -> PartFit:
     """Fit P(y=1|x) = F(x'b) by ML.
 
     statsmodels Probit/Logit, or a binomial GLM with ``var_weights`` when
-    sampling weights are given.
+    sampling weights are given. Rows whose fitted probability is 0 or 1 to
+    machine precision are counted in ``extra["determined"]`` (failures,
+    successes), as Stata's note; they do not make the fit fail.
 
     Raises
     ------
+    SeparationError
+        The fit did not converge because a combination of regressors separates
+        the outcomes (:func:`.separation.separating_direction`).
     ConvergenceError
-        If statsmodels reports no convergence or the score is not zero.
-    PerfectPredictionError
-        If fitted probabilities reach 0 or 1 (separation).
+        Any other failure to converge.
     """
     if X.size > LARGE:
         b, iters, converged = _newton_binary(y, X, model, w)
     else:
         b, iters, converged = _statsmodels_binary(y, X, model, w)
     eta = X @ b
-    _check_separation(y, eta, model)
     u, a = _binary_factors(y, eta, model)
     fit = PartFit(b, u, a, 1.0, MEANS[model], iters, "ml")
-    _check_converged(converged, X, fit, w, "part 1 " + model)
+    label = "part 1 " + model
+    try:
+        _check_converged(converged, X, fit, w, label)
+    except ConvergenceError:
+        direction = separating_direction(X, y)
+        if direction is None:
+            raise
+        if names is None:
+            names = [f"x{j}" for j in range(X.shape[1])]
+        raise SeparationError(
+            separation_message(label, names, X, y, direction)
+        ) from None
+    fit.extra["a_eim"] = _binary_expected(eta, model)
+    fit.extra["determined"] = determined_counts(MEANS[model].h(eta), y)
+    fit.extra["llf"] = binary_loglike(y, eta, model, w)
     return fit
 
 
@@ -129,20 +151,36 @@ def _binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
     if model == "logit":
         p = expit(eta)
         return y - p, p * (1.0 - p)
-    q = 2.0 * y - 1.0
-    lam = q * _npdf(eta) / ndtr(q * eta)
+    lam = probit_lambda(y, eta)
     return lam, lam * (lam + eta)
 
 
-def _check_separation(y: np.ndarray, eta: np.ndarray, model: str) -> None:
-    p = MEANS[model].h(eta)
-    bad = int(np.sum((p < 1e-10) | (p > 1.0 - 1e-10)))
-    if bad:
-        raise PerfectPredictionError(
-            f"part 1 {model}: {bad} observations have fitted P(y>0) of 0 or 1 "
-            "(perfect prediction / separation); drop or merge the regressors "
-            "that predict the outcome perfectly"
-        )
+def _binary_expected(eta: np.ndarray, model: str) -> np.ndarray:
+    """Expected-information factor: f(eta)^2 / (F(eta) (1 - F(eta)))."""
+    if model == "logit":
+        p = expit(eta)
+        return p * (1.0 - p)
+    # phi^2 / (Phi (1 - Phi)) with both tails computed without cancellation
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.exp(-eta * eta - 2.0 * _LOG_SQ2PI - log_ndtr(eta) - log_ndtr(-eta))
+    return np.nan_to_num(out, nan=0.0)
+
+
+def probit_lambda(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Probit score factor q phi(q eta) / Phi(q eta), q = 2y - 1.
+
+    Rows where phi and Phi both underflow (|eta| > ~37) use
+    exp(log phi - log Phi), so a well-predicted row never gives 0/0.
+    """
+    q = 2.0 * y - 1.0
+    z = q * eta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = q * _npdf(eta) / ndtr(z)
+    bad = ~np.isfinite(lam)
+    if bad.any():
+        zb = z[bad]
+        lam[bad] = q[bad] * np.exp(-0.5 * zb * zb - _LOG_SQ2PI - log_ndtr(zb))
+    return lam
 
 
 def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | None):
@@ -160,6 +198,7 @@ def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | Non
         b, iters, converged = _statsmodels_glm(y, X, family, w)
     u, a, mu = glm_factors(family, y, X @ b)
     fit = PartFit(b, u, a, np.nan, MEANS[spec.link], iters, "ml")
+    fit.extra["a_eim"] = 1.0 / (family.link.deriv(mu) ** 2 * family.variance(mu))
     fit.scale = _glm_scale(spec, family, y, mu, X.shape, w)
     fit.extra["deviance"] = float(np.sum(family.resid_dev(y, mu) ** 2))
     _check_converged(converged, X, fit, w, f"part 2 glm {spec.family}/{spec.link}")

@@ -7,10 +7,10 @@ import pandas as pd
 import scipy.linalg
 
 from .design import build_design
-from .errors import PerfectPredictionError
-from .fit import fit_part1, fit_part2
+from .fit import PartFit, fit_part1, fit_part2
 from .results import TwoPartResults
 from .sample import build_sample, check_rank
+from .separation import Part1Sample, part1_sample
 from .spec import Part1Spec, Part2Spec, TwoPartSpec, VceSpec
 from .variance import make_groups, part_vcov, stacked_vcov, subset_groups
 
@@ -53,13 +53,22 @@ class TwoPartModel:
         X2 = d2.X[smp.rows2]
         check_rank(d1.X, d1.names, "part 1")
         check_rank(X2, d2.names, "part 2")
-        _check_dummy_separation(d1.X, d1.names, smp.d)
+        sep = part1_sample(d1, smp.d)
+        smp.rows1 = sep.rows
         w = _weights(smp.data, spec.vce)
         w2 = None if w is None else w[smp.rows2]
-        f1 = fit_part1(smp.d, d1.X, spec.part1.model, w)
+        X1 = _reduce(d1.X, sep)
+        w1 = w if w is None or sep.rows.all() else w[sep.rows]
+        names1 = [d1.names[j] for j in sep.cols]
+        f1 = fit_part1(smp.d[sep.rows], X1, spec.part1.model, w1, names1)
         f2 = fit_part2(smp.y[smp.rows2], X2, spec.part2, w2)
-        V1, V2, V = _covariances(smp, spec.vce, (f1, f2), (d1.X, X2), w)
-        return TwoPartResults(spec, smp, (d1, d2), (f1, f2), (V1, V2, V), w, X2)
+        V1, V2, V = _covariances(smp, spec.vce, (f1, f2), (X1, X2), w, sep)
+        f1, V1, V = _expand_part1(f1, V1, V, sep, len(d1.names))
+        res = TwoPartResults(spec, smp, (d1, d2), (f1, f2), (V1, V2, V), w, X2)
+        res.data = data
+        res.omitted = sep.omitted
+        res.notes = _notes(sep, f1)
+        return res
 
 
 def twopm(
@@ -105,10 +114,10 @@ def _same_regressors(spec: TwoPartSpec) -> bool:
 def _weights(df: pd.DataFrame, v: VceSpec) -> np.ndarray | None:
     if v.weights is None:
         return None
-    if v.vce == "oim":
+    if v.kind in ("oim", "eim"):
         raise ValueError(
-            "sampling weights need vce='robust', 'cluster' or 'survey' "
-            "(as Stata pweights), not vce='oim'"
+            "sampling weights need a sandwich vce ('robust', 'cluster', "
+            f"'survey', 'hc0', 'hc1', 'cl'; as Stata pweights), not vce={v.vce!r}"
         )
     w = df[v.weights].to_numpy(dtype=float)
     if np.any(w <= 0):
@@ -116,33 +125,57 @@ def _weights(df: pd.DataFrame, v: VceSpec) -> np.ndarray | None:
     return w
 
 
-def _check_dummy_separation(X: np.ndarray, names: list[str], d: np.ndarray) -> None:
-    """Stata's check: a 0/1 regressor whose value 1 (or 0) fixes the outcome.
+def _reduce(X: np.ndarray, sep: Part1Sample) -> np.ndarray:
+    """Part 1's design on the rows and columns left by the separation checks."""
+    if not sep.reduced:
+        return X
+    return np.asfortranarray(X[np.ix_(sep.rows, sep.cols)])
 
-    Counts come from two passes over X (X'1 and X'd) once the 0/1 columns are
-    known, instead of one boolean mask per column and value.
+
+def _expand_part1(f1, V1, V, sep: Part1Sample, k1: int):
+    """Put omitted part-1 columns back with coefficient 0 and variance 0.
+
+    Stata's convention for an omitted regressor (``o.x``): b = 0, zero row
+    and column in V, so predictions and margins simply ignore it. Score and
+    information factors become N-vectors, zero on the rows not used.
     """
-    binary = [j for j in range(len(names) - 1) if _is_binary(X[:, j])]
-    if not binary:
-        return
-    n, n_pos = float(d.size), float(d.sum())
-    n1 = (X.T @ np.ones(X.shape[0]))[binary]  # rows with the column == 1
-    p1 = (X.T @ d)[binary]  # of which participants
-    for j, c1, d1 in zip(binary, n1, p1, strict=True):
-        for val, size, pos in ((1.0, c1, d1), (0.0, n - c1, n_pos - d1)):
-            if size and (pos == 0 or pos == size):
-                raise PerfectPredictionError(
-                    f"part 1: {names[j]} == {val:g} predicts "
-                    f"{'participation' if pos else 'zero outcome'} perfectly "
-                    f"({int(size)} observations); drop or merge it"
-                )
+    if not sep.reduced:
+        return f1, V1, V
+    cols = sep.cols
+    b = np.zeros(k1)
+    b[cols] = f1.params
+    n = sep.rows.size
+    u, a = np.zeros(n), np.zeros(n)
+    u[sep.rows], a[sep.rows] = f1.u, f1.a
+    info = np.zeros((k1, k1))
+    info[np.ix_(cols, cols)] = f1.extra["info"]
+    extra = {**f1.extra, "info": info}
+    if "a_eim" in extra:
+        extra["a_eim"] = np.zeros(n)
+        extra["a_eim"][sep.rows] = f1.extra["a_eim"]
+    f1 = PartFit(b, u, a, f1.scale, f1.mean, f1.iterations, f1.kind, extra)
+    k = V.shape[0]
+    idx = np.concatenate([cols, np.arange(k1, k1 + k - V1.shape[0])])
+    V1f = np.zeros((k1, k1))
+    V1f[np.ix_(cols, cols)] = V1
+    Vf = np.zeros((k1 + k - V1.shape[0],) * 2)
+    Vf[np.ix_(idx, idx)] = V
+    return f1, V1f, Vf
 
 
-def _is_binary(col: np.ndarray) -> bool:
-    return bool(np.all((col == 0.0) | (col == 1.0)))
+def _notes(sep: Part1Sample, f1) -> list[str]:
+    """Stata-style notes: omitted regressors, then completely determined rows."""
+    notes = [o.note for o in sep.omitted]
+    fail, succ = f1.extra.get("determined", (0, 0))
+    if fail or succ:
+        notes.append(
+            f"note: {fail} failures and {succ} successes completely determined."
+        )
+    return notes
 
 
-def _covariances(smp, v: VceSpec, fits, Xs, w):
+def _covariances(smp, v: VceSpec, fits, Xs, w, sep: Part1Sample):
+    """Per-part and joint covariances (part 1 on the rows it was fitted on)."""
     groups = make_groups(
         None if v.cluster is None else smp.data[v.cluster].to_numpy(),
         None if v.strata is None else smp.data[v.strata].to_numpy(),
@@ -150,18 +183,49 @@ def _covariances(smp, v: VceSpec, fits, Xs, w):
     )
     rows2 = np.flatnonzero(smp.rows2)
     k1 = len(fits[0].params)
-    if v.vce == "survey":
-        Vs = stacked_vcov(fits, Xs, w, "survey", groups, rows2)
+    if sep.rows.all():
+        full1, X1full = fits[0], Xs[0]
+    else:  # stacked scores over the N rows: part-1 scores zero where unused
+        full1 = PartFit(
+            fits[0].params,
+            np.zeros(sep.rows.size),
+            np.zeros(sep.rows.size),
+            fits[0].scale,
+            fits[0].mean,
+            fits[0].iterations,
+            fits[0].kind,
+            fits[0].extra,
+        )
+        full1.u[sep.rows] = fits[0].u
+        full1.extra = dict(fits[0].extra)
+        if "a_eim" in full1.extra:
+            full1.extra["a_eim"] = np.zeros(sep.rows.size)
+            full1.extra["a_eim"][sep.rows] = fits[0].extra["a_eim"]
+        X1full = np.zeros((sep.rows.size, k1))
+        X1full[sep.rows] = Xs[0]
+    kind, bread = v.kind, v.resolved_bread
+    if kind == "survey":
+        Vs = stacked_vcov(
+            (full1, fits[1]), (X1full, Xs[1]), w, "survey", groups, rows2, bread
+        )
         V1, V2 = Vs[:k1, :k1], Vs[k1:, k1:]
     else:
-        V1 = part_vcov(fits[0], Xs[0], w, v.vce, groups)
+        g1 = (
+            groups
+            if sep.rows.all()
+            else subset_groups(groups, np.flatnonzero(sep.rows), survey=False)
+        )
+        w1 = w if w is None or sep.rows.all() else w[sep.rows]
+        V1 = part_vcov(fits[0], Xs[0], w1, kind, g1, bread)
         g2 = subset_groups(groups, rows2, survey=False)
         w2 = None if w is None else w[rows2]
-        V2 = part_vcov(fits[1], Xs[1], w2, v.vce, g2)
+        V2 = part_vcov(fits[1], Xs[1], w2, kind, g2, bread)
     if v.joint == "block":
         V = scipy.linalg.block_diag(V1, V2)
-    elif v.vce == "survey":
+    elif kind == "survey":
         V = Vs
     else:
-        V = stacked_vcov(fits, Xs, w, v.vce, groups, rows2)
+        V = stacked_vcov(
+            (full1, fits[1]), (X1full, Xs[1]), w, kind, groups, rows2, bread
+        )
     return V1, V2, V

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .design import level_label
 from .fastmargins import Layout, fast_margins
 from .lin import Reducer
 from .margins import (
@@ -61,29 +62,50 @@ class TwoPartResults:
 
     Attributes
     ----------
-    params : dict of {"part1", "part2"} -> pandas.Series
+    params : pandas.Series
+        Coefficients of both parts, indexed by (part, term): ``params["part1"]``
+        is part 1's Series by term. ``bse``, ``tvalues``, ``pvalues`` alike;
+        ``conf_int()`` and ``cov_params()`` the matching frames.
+    part1, part2 : PartResults
+        Each part alone, shaped like a statsmodels results object (``params``,
+        ``bse``, ``llf``, ``aic``, ``bic``, ``nobs``, ``predict`` ...).
     cov_part1, cov_part2 : pandas.DataFrame
         Covariance of each part under the chosen ``vce``.
     cov : pandas.DataFrame
         Joint covariance of (part 1, part 2) coefficients: block diagonal or
-        stacked (``joint="stacked"``), used by combined margins.
+        stacked (``joint="stacked"``), used by combined margins; index
+        ``"part1:<term>"``.
     nobs : dict
         Observations in each part; ``dropped`` the missing-value counts.
+    omitted : list of Omitted
+        Part-1 regressors dropped by the separation checks (variable, level,
+        reason, observations not used, Stata-style note).
+    notes : list of str
+        Stata-style notes of the fit (omitted regressors, completely
+        determined observations).
     """
 
     def __init__(self, spec, sample, designs, fits, covs, weights, X2=None):
         self.spec, self.sample, self.designs, self.fits = spec, sample, designs, fits
         self.weights = weights
+        self.data = None  # the caller's frame (``over`` on any of its columns)
         idx1 = ["part1:" + n for n in designs[0].names]
         idx2 = ["part2:" + n for n in designs[1].names]
-        self.params = {
-            "part1": pd.Series(fits[0].params, designs[0].names),
-            "part2": pd.Series(fits[1].params, designs[1].names),
-        }
+        self.params = pd.concat(
+            {
+                "part1": pd.Series(fits[0].params, designs[0].names),
+                "part2": pd.Series(fits[1].params, designs[1].names),
+            },
+            names=["part", "term"],
+        )
         self.cov_part1 = pd.DataFrame(covs[0], designs[0].names, designs[0].names)
         self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
         self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
-        self.nobs = {"part1": len(sample.d), "part2": int(sample.rows2.sum())}
+        rows1 = sample.rows1
+        n1 = len(sample.d) if rows1 is None else int(rows1.sum())
+        self.nobs = {"part1": n1, "part2": int(sample.rows2.sum())}
+        self.omitted: list = []
+        self.notes: list[str] = []
         self.dropped = sample.dropped
         self.context = Context(
             designs,
@@ -93,6 +115,139 @@ class TwoPartResults:
             sample.rows2,
             X2,
         )
+
+    # ------------------------------------------------ statsmodels-shaped access
+    @property
+    def part1(self):
+        """Part 1 as a :class:`~.partresults.PartResults`."""
+        return self._part("part1")
+
+    @property
+    def part2(self):
+        """Part 2 as a :class:`~.partresults.PartResults`."""
+        return self._part("part2")
+
+    def _part(self, part: str):
+        from .partresults import PartResults
+
+        cache = self.__dict__.setdefault("_parts", {})
+        if part not in cache:
+            cache[part] = PartResults(self, part)
+        return cache[part]
+
+    def cov_params(self) -> pd.DataFrame:
+        """Joint covariance of both parts' coefficients, indexed by (part, term)."""
+        idx = self.params.index
+        return pd.DataFrame(self.cov.to_numpy(), idx, idx)
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors, indexed by (part, term)."""
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), self.params.index)
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Z statistics b / se."""
+        from .partresults import inference_frame
+
+        return inference_frame(self.params, self.bse)[0]
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values."""
+        from .partresults import inference_frame
+
+        return inference_frame(self.params, self.bse)[1]
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Normal-based confidence intervals (columns 0 and 1, as statsmodels)."""
+        from .partresults import inference_frame
+
+        return inference_frame(self.params, self.bse, alpha)[2]
+
+    @property
+    def llf(self) -> float:
+        """Log likelihood of the two-part model: part 1's plus part 2's."""
+        return self.part1.llf + self.part2.llf
+
+    @property
+    def aic(self) -> float:
+        """-2 llf + 2 (k1 + k2)."""
+        return -2.0 * self.llf + 2.0 * (self.part1.k + self.part2.k)
+
+    @property
+    def bic(self) -> float:
+        """-2 llf + (k1 + k2) ln(N), N the part-1 observations."""
+        k = self.part1.k + self.part2.k
+        return -2.0 * self.llf + k * np.log(self.nobs["part1"])
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        part: str = "combined",
+        linear: bool = False,
+    ) -> pd.Series:
+        """Predictions on ``newdata`` (default: the estimation sample).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict; factor levels must be levels of the fit.
+        part : {"part1", "part2", "combined"}
+            P(y > 0 | x) = F(x'b); E[y | y > 0, x] = h(z'g) (times the
+            smearing factor for OLS on ln y); or their product E[y | x].
+        linear : bool
+            Return the linear index x'b (or z'g) instead (parts only).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed as ``newdata``; NaN where a used column is missing.
+        """
+        from .predict import predict
+
+        return predict(self, newdata, part, linear)
+
+    def predictive_margins(
+        self,
+        parts: tuple[str, ...] = ("part1", "part2", "combined"),
+        at: dict | list[dict] | None = None,
+        levels: list[str] | None = None,
+        over=None,
+        contrast: bool = False,
+        part2_sample: str = "positives",
+    ) -> pd.DataFrame:
+        """Predictive margins (Stata ``margins`` without ``dydx``).
+
+        See :func:`.predictive.predictive_margins` for the parameters and
+        formulas.
+        """
+        from .predictive import predictive_margins
+
+        return predictive_margins(self, parts, at, levels, over, contrast, part2_sample)
+
+    def over_groups(self, over) -> pd.Series:
+        """Values of ``over`` on the N estimation rows (any column of the data).
+
+        ``over`` is a column of the estimation frame, a column of the data the
+        model was fitted on (kept by reference), or a Series/array of length N.
+        """
+        if isinstance(over, str):
+            if over in self.sample.data.columns:
+                return self.sample.data[over]
+            if self.data is not None and over in self.data.columns:
+                pos = self.sample.positions
+                vals = self.data[over].to_numpy()
+                vals = vals if pos is None else vals[pos]
+                return pd.Series(vals, index=self.sample.data.index, name=over)
+            raise ValueError(f"over={over!r} is not a column of the data")
+        vals = np.asarray(over)
+        if vals.shape != (len(self.sample.d),):
+            raise ValueError(
+                f"over has {vals.size} values; the estimation sample has "
+                f"{len(self.sample.d)} rows"
+            )
+        return pd.Series(vals, index=self.sample.data.index, name="over")
 
     def coef_table(self, part: str = "part1") -> pd.DataFrame:
         """Tidy coefficients of ``part`` with SE, z, p and 95% CI."""
@@ -128,8 +283,10 @@ class TwoPartResults:
         at : dict, optional
             Counterfactual values {variable: value or level label} for all
             observations, as ``margins, at()``.
-        over : str, optional
-            Column of the data; margins within each of its groups.
+        over : str or array-like, optional
+            Any column of the data the model was fitted on (in the model or
+            not), or N values; margins within each of its groups (missing
+            values form no group, as Stata's ``over()``).
         part2_sample : {"positives", "all"}
             Averaging sample of part-2 margins: part 2's estimation sample
             (as ``glm`` alone, the paper) or all part-1 rows (as ``twopm``).
@@ -154,9 +311,9 @@ class TwoPartResults:
         at = dict(at or {})
         if over is None:
             return self._margins_rows(variables, parts, effect, at, None, part2_sample)
-        groups = self.sample.data[over]
+        groups = self.over_groups(over)
         frames = []
-        for g in pd.unique(groups):
+        for g in pd.unique(groups.dropna()):  # Stata: missing is no group
             mask = (groups == g).to_numpy()
             frames.append(
                 self._margins_rows(
@@ -166,14 +323,17 @@ class TwoPartResults:
         return pd.concat(frames, ignore_index=True)
 
     def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
-        n = self.nobs["part1"]
+        n = len(self.sample.d)
         base_mask = np.ones(n, bool) if mask is None else mask
+        rows1 = self.sample.rows1
         samples = {}  # part -> (averaging rows, sum of their weights)
         for part in parts:
             r = base_mask
             if part == "part2" and p2s == "positives":
                 rows2 = self.sample.rows2
                 r = rows2 if mask is None else base_mask & rows2
+            elif rows1 is not None and not rows1.all():
+                r = base_mask & rows1  # part 1's estimation rows (separation)
             w = self.weights
             samples[part] = (r, float(r.sum() if w is None else np.sum(w[r])))
         if (
@@ -209,7 +369,7 @@ class TwoPartResults:
         """``dydx`` margins without ``at()`` by :func:`.fastmargins.fast_margins`."""
         lay = Layout(self, parts, variables)
         est, G = fast_margins(
-            self, lay, samples, _blocks(self.nobs["part1"], self.sample.rows2)
+            self, lay, samples, _blocks(len(self.sample.d), self.sample.rows2)
         )
         V = self.cov.to_numpy()
         se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
@@ -294,13 +454,29 @@ class TwoPartResults:
                 continue
             eff = discrete_effects(fr, part, var, lev, levels[base])
             out += [
-                (part, c, var, str(lev), f"{lev} vs {levels[base]}", "dydx", est, g)
+                (
+                    part,
+                    c,
+                    var,
+                    level_label(lev),
+                    f"{level_label(lev)} vs {level_label(levels[base])}",
+                    "dydx",
+                    est,
+                    g,
+                )
                 for c, est, g in summarise(fr, eff, red)
             ]
         return out
 
-    def summary(self) -> str:
-        """Stata-like text summary of both parts (see :mod:`.summary`)."""
+    def summary(self):
+        """Stata-like summary of both parts (see :mod:`.summary`).
+
+        Returns
+        -------
+        Summary
+            A ``str`` (the text, as before) with ``as_text()``, ``as_latex()``,
+            ``as_html()`` and the coefficient ``tables``.
+        """
         from .summary import render_summary
 
         return render_summary(self)

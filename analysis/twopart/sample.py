@@ -22,6 +22,8 @@ class Sample:
     y: np.ndarray  # outcome (NaN allowed only outside part 2)
     rows2: np.ndarray  # bool mask of part-2 rows within the N
     dropped: dict  # stage -> {column: count}
+    rows1: np.ndarray | None = None  # part-1 fit rows (None: all N)
+    positions: np.ndarray | None = None  # positions of the N rows in the data
 
 
 def design_columns(spec: TwoPartSpec) -> tuple[list[str], list[str], list[str]]:
@@ -65,7 +67,7 @@ def build_sample(data: pd.DataFrame, spec: TwoPartSpec, participation: str | Non
         raise MissingDataError(_missing_message(dropped))
     rows2 = (d == 1) & ~np.isnan(y)
     _check_outcome(d, y, rows2, spec.outcome)
-    return Sample(df, d, y, rows2, dropped)
+    return Sample(df, d, y, rows2, dropped, None, np.flatnonzero(keep))
 
 
 def _check_columns(data: pd.DataFrame, cols: list) -> None:

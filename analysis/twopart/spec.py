@@ -11,7 +11,8 @@ Family = Literal["gamma", "gaussian", "binomial", "poisson", "inverse_gaussian"]
 Link = Literal["log", "identity", "logit", "probit", "inverse_power", "cloglog"]
 Smearing = Literal["duan", "normal"]
 Scale = Literal["x2", "dev", "one"]
-Vce = Literal["oim", "robust", "cluster", "survey"]
+Vce = Literal["oim", "eim", "irls", "robust", "cluster", "survey", "hc0", "hc1", "cl"]
+Bread = Literal["oim", "eim"]
 Joint = Literal["block", "stacked"]
 Missing = Literal["raise", "drop"]
 Effect = Literal["dydx", "eydx", "dyex", "eyex"]
@@ -89,13 +90,22 @@ class Part2Spec:
         return DEFAULT_SCALE[self.family] if self.scale is None else self.scale
 
 
+#: Sandwich types whose default bread is the expected information (R sandwich).
+SANDWICH_R = ("hc0", "hc1", "cl")
+
+
 @dataclass(frozen=True)
 class VceSpec:
     """Variance choice.
 
-    ``cluster`` names the cluster column (``vce="cluster"``); ``strata``,
-    ``psu`` and ``weights`` name the design columns (``vce="survey"``;
-    ``weights`` may also be given with the other choices as sampling weights).
+    ``cluster`` names the cluster column (``vce="cluster"`` or ``"cl"``);
+    ``strata``, ``psu`` and ``weights`` name the design columns
+    (``vce="survey"``; ``weights`` may also be given with the other choices as
+    sampling weights). ``bread`` chooses the information matrix inside a
+    sandwich: observed (``"oim"``, Stata's default) or expected (``"eim"``, R's
+    ``sandwich`` on a ``glm`` and Stata's ``glm, irls``); default ``"eim"`` for
+    ``hc0``/``hc1``/``cl`` and ``"oim"`` otherwise. ``vce="irls"`` is Stata's
+    spelling of ``"eim"``. Formulas: :mod:`analysis.twopart.variance`.
     """
 
     vce: Vce = "oim"
@@ -104,14 +114,31 @@ class VceSpec:
     psu: str | None = None
     weights: str | None = None
     joint: Joint = "block"
+    bread: Bread | None = None
 
     def __post_init__(self) -> None:
         validate_choice("vce", self.vce, Vce)
         validate_choice("joint", self.joint, Joint)
-        if self.vce == "cluster" and self.cluster is None:
-            raise ValueError("vce='cluster' needs cluster=<column name>")
+        if self.bread is not None:
+            validate_choice("bread", self.bread, Bread)
+        if self.vce in ("cluster", "cl") and self.cluster is None:
+            raise ValueError(f"vce={self.vce!r} needs cluster=<column name>")
         if self.vce == "survey" and self.psu is None:
             raise ValueError("vce='survey' needs psu=<column name>")
+
+    @property
+    def kind(self) -> str:
+        """The variance type with Stata's ``irls`` spelled ``eim``."""
+        return "eim" if self.vce == "irls" else self.vce
+
+    @property
+    def resolved_bread(self) -> str:
+        """Information matrix of the bread (see the class docstring)."""
+        if self.kind == "eim":
+            return "eim"
+        if self.bread is not None:
+            return self.bread
+        return "eim" if self.vce in SANDWICH_R else "oim"
 
 
 @dataclass(frozen=True)

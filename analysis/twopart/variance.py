@@ -19,6 +19,16 @@ x_i x_i') and s_i = w_i u_i x_i for the scores (see :mod:`.fit`). Then
   G = sum_h n_h/(n_h-1) sum_j (z_hj - zbar_h)(z_hj - zbar_h)', z_hj the PSU
   totals of s_i within stratum h (with replacement, no FPC), as Stata ``svy``
   and R ``survey``. Part 2 scores are zero outside its sample (subpopulation).
+* ``eim`` (Stata ``glm, irls`` or ``vce(eim)``; R ``vcov`` of a ``glm``):
+  V = phi A_e^{-1}, A_e = sum_i w_i x_i x_i' / (V(mu_i) g'(mu_i)^2) the expected
+  information (probit: phi(eta)^2 / (Phi(eta)(1 - Phi(eta)))); equal to OIM
+  for canonical links (logit, Poisson, Gaussian identity) and OLS.
+* R ``sandwich`` types: ``hc0`` V = B^{-1} M B^{-1} (``vcovHC(type="HC0")``),
+  ``hc1`` the same times n/(n-k) (``vcovHC(type="HC1")``), ``cl`` cluster sums
+  with G/(G-1) for a GLM (``vcovCL`` defaults: type HC0, ``cadjust=TRUE``) and
+  G/(G-1) (n-1)/(n-k) for OLS (type HC1 for ``lm``). The bread B is the
+  expected information by default (what ``sandwich`` uses for a ``glm``) or
+  the observed one (``bread="oim"``); every sandwich type takes either.
 * Joint covariance of both parts: ``block`` (zero cross-covariance, as twopm) or
   ``stacked`` (the stacked-score sandwich of ``suest``: scores of both parts in
   one meat, q = N/(N-1) or G/(G-1) on the full sample).
@@ -55,9 +65,9 @@ def group_sums(S: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
 
 def meat(S: np.ndarray, vce: str, groups: dict) -> np.ndarray:
     """Sum of outer products of scores, cluster sums or centred PSU totals."""
-    if vce == "robust":
+    if vce in ("robust", "hc0", "hc1"):
         return S.T @ S
-    if vce == "cluster":
+    if vce in ("cluster", "cl"):
         Z = group_sums(S, groups["cluster"], groups["n_cluster"])
         return Z.T @ Z
     Z = group_sums(S, groups["psu"], groups["n_psu"])
@@ -74,10 +84,30 @@ def meat(S: np.ndarray, vce: str, groups: dict) -> np.ndarray:
 
 
 def small_sample_factor(kind: str, vce: str, n: int, k: int, n_groups: int) -> float:
-    """Stata's multiplier q (see module Notes); 1 for ``survey``."""
+    """Multiplier q of the sandwich (see module Notes); 1 for ``survey``.
+
+    Parameters
+    ----------
+    kind : {"ml", "ols"}
+        Estimator: ML (probit/logit/glm) or OLS.
+    vce : str
+        ``robust``/``cluster`` (Stata) or ``hc0``/``hc1``/``cl`` (R sandwich).
+    n, k : int
+        Observations and coefficients.
+    n_groups : int
+        Clusters (cluster types only).
+
+    Returns
+    -------
+    float
+        robust: n/(n-1) (ML), n/(n-k) (OLS); cluster and cl: G/(G-1) (ML),
+        G/(G-1)(n-1)/(n-k) (OLS); hc0: 1; hc1: n/(n-k); survey: 1.
+    """
     if vce == "robust":
         return n / (n - k) if kind == "ols" else n / (n - 1.0)
-    if vce == "cluster":
+    if vce == "hc1":
+        return n / (n - k)
+    if vce in ("cluster", "cl"):
         if n_groups < 2:
             raise ClusterError(f"cluster variable has {n_groups} cluster; need >= 2")
         q = n_groups / (n_groups - 1.0)
@@ -85,7 +115,21 @@ def small_sample_factor(kind: str, vce: str, n: int, k: int, n_groups: int) -> f
     return 1.0
 
 
-def part_vcov(fit, X: np.ndarray, w, vce: str, groups: dict) -> np.ndarray:
+def bread_inverse(fit, X: np.ndarray, w, bread: str) -> np.ndarray:
+    """Inverse of the observed (``"oim"``) or expected (``"eim"``) information.
+
+    A = sum_i w_i a_i x_i x_i' with a_i the observed-information factor
+    (``fit.extra["info"]``, formed at the fit) or the expected one
+    ``fit.extra["a_eim"]`` (1 / (V(mu) g'(mu)^2) at unit dispersion).
+    """
+    if bread == "oim" or "a_eim" not in fit.extra:
+        return np.linalg.inv(fit.extra["info"])
+    return np.linalg.inv(information(X, fit.extra["a_eim"], w))
+
+
+def part_vcov(
+    fit, X: np.ndarray, w, vce: str, groups: dict, bread: str = "oim"
+) -> np.ndarray:
     """Covariance of one part's coefficients under ``vce``.
 
     Parameters
@@ -96,14 +140,23 @@ def part_vcov(fit, X: np.ndarray, w, vce: str, groups: dict) -> np.ndarray:
         The part's estimation design (``n`` rows).
     w : ndarray or None
         Sampling weights of those rows.
-    vce : {"oim", "robust", "cluster", "survey"}
+    vce : {"oim", "eim", "robust", "cluster", "survey", "hc0", "hc1", "cl"}
         Variance type (see module Notes).
     groups : dict
         Codes of clusters / PSUs / strata for these rows (see ``make_groups``).
+    bread : {"oim", "eim"}
+        Information matrix of a sandwich.
+
+    Returns
+    -------
+    ndarray (k, k)
+        ``oim``/``eim``: phi A^{-1}; sandwich types: q A^{-1} M A^{-1} with M
+        the sum of score outer products (:func:`meat`) and q from
+        :func:`small_sample_factor`.
     """
-    Ainv = np.linalg.inv(fit.extra["info"])
-    if vce == "oim":
-        return fit.scale * Ainv
+    if vce in ("oim", "eim"):
+        return fit.scale * bread_inverse(fit, X, w, vce)
+    Ainv = bread_inverse(fit, X, w, bread)
     S = scores(X, fit.u, w)
     n, k = X.shape
     q = small_sample_factor(fit.kind, vce, n, k, groups.get("n_cluster", 0))
@@ -111,11 +164,14 @@ def part_vcov(fit, X: np.ndarray, w, vce: str, groups: dict) -> np.ndarray:
     return 0.5 * (V + V.T)
 
 
-def stacked_vcov(fits, Xs, w, vce: str, groups: dict, rows2: np.ndarray):
+def stacked_vcov(
+    fits, Xs, w, vce: str, groups: dict, rows2: np.ndarray, bread: str = "oim"
+):
     """Joint sandwich of both parts from stacked scores (``suest``).
 
     ``rows2`` are the positions, within the N part-1 rows, of part 2's rows;
-    its scores are zero elsewhere. ``vce="oim"`` is treated as ``robust``.
+    its scores are zero elsewhere. ``vce="oim"``/``"eim"`` are treated as
+    ``robust``; q is that of an ML command with k = k1 + k2 on the N rows.
     """
     f1, f2 = fits
     X1, X2 = Xs
@@ -125,9 +181,9 @@ def stacked_vcov(fits, Xs, w, vce: str, groups: dict, rows2: np.ndarray):
     S[:, :k1] = scores(X1, f1.u, w)
     S[rows2, k1:] = scores(X2, f2.u, None if w is None else w[rows2])
     Ainv = np.zeros((k1 + k2, k1 + k2))
-    Ainv[:k1, :k1] = np.linalg.inv(f1.extra["info"])
-    Ainv[k1:, k1:] = np.linalg.inv(f2.extra["info"])
-    kind_vce = "robust" if vce == "oim" else vce
+    Ainv[:k1, :k1] = bread_inverse(f1, X1, w, bread)
+    Ainv[k1:, k1:] = bread_inverse(f2, X2, None if w is None else w[rows2], bread)
+    kind_vce = "robust" if vce in ("oim", "eim") else vce
     q = small_sample_factor("ml", kind_vce, n, k1 + k2, groups.get("n_cluster", 0))
     V = q * Ainv @ meat(S, kind_vce, groups) @ Ainv
     return 0.5 * (V + V.T)
