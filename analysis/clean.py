@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import rawfile
 from analysis.codebook import Codebook
 from analysis.derive import (
     derive_covariates,
@@ -30,9 +31,16 @@ from analysis.derive import (
 )
 from analysis.flow import select_sample
 from analysis.io import save_table
-from analysis.recode import is_string_concept, to_concepts
+from analysis.recode import to_concepts
 from analysis.schema import ANALYTIC_COLUMNS, BINARIES, CONTINUOUS, DESIGN, FACTORS, KEY
-from analysis.validate import AnalyticWarning, analytic_warnings, validate_raw
+from analysis.validate import (
+    AnalyticWarning,
+    RawDataError,
+    ValidationReport,
+    analytic_warnings,
+    validate_raw,
+)
+from analysis.validate_checks import Problem
 
 DEFAULT_CODEBOOK = Codebook()
 
@@ -43,6 +51,7 @@ def main(
     flow_path: Path,
     codebook: Codebook = DEFAULT_CODEBOOK,
     recodes_path: Path | None = None,
+    encoding: str | None = None,
 ) -> CleanResult:
     """Read, validate, clean and write the analytic sample and its flow tables.
 
@@ -58,16 +67,23 @@ def main(
         Codebook of the raw file.
     recodes_path : Path, optional
         Destination CSV of the recode log; default ``<flow stem>_recodes.csv``.
+    encoding : str, optional
+        Encoding of a CSV (default: detected, UTF-8 or GB18030).
 
     Raises
     ------
+    analysis.rawfile.RawFileError
+        If the file cannot be read (missing, empty, truncated, corrupt, ...).
     analysis.validate.RawDataError
-        If the raw file fails validation (every problem listed in one message).
+        If the raw file fails validation (every problem listed in one message),
+        including a file with no row or with no respondent left by the rules.
     """
-    raw_path = Path(raw_path)
-    raw = read_raw(raw_path, codebook)
-    validate_raw(raw, codebook, source=str(raw_path)).raise_if_errors()
+    raw_path = Path(raw_path).expanduser()
+    source = rawfile.read(raw_path, codebook, encoding)
+    raw = source.frame
+    validate_raw(raw, codebook, source=str(raw_path), metadata=source).raise_if_errors()
     result = clean_survey(raw, codebook)
+    refuse_empty_sample(result, raw_path)
     for message in analytic_warnings(result.analytic):
         warnings.warn(message, AnalyticWarning, stacklevel=2)
     flow_path = Path(flow_path)
@@ -78,29 +94,44 @@ def main(
     return result
 
 
-def read_raw(path: Path, codebook: Codebook = DEFAULT_CODEBOOK) -> pd.DataFrame:
+def read_raw(
+    path: Path, codebook: Codebook = DEFAULT_CODEBOOK, encoding: str | None = None
+) -> pd.DataFrame:
     """Read a raw survey file with its codes as numbers (no value labels applied).
 
     ``.dta`` via ``pandas.read_stata(convert_categoricals=False)``, ``.sav`` via
-    ``pyreadstat`` (no value formats) and ``.csv`` via ``pandas.read_csv`` with the
-    codebook's string concepts read as text.
+    ``pyreadstat`` (no value formats; user-defined missing values kept as codes)
+    and ``.csv`` via ``pandas.read_csv`` with the codebook's string concepts read
+    as text (:func:`analysis.rawfile.read`, which raises ``RawFileError``).
     """
-    suffix = Path(path).suffix.lower()
-    if suffix == ".dta":
-        return pd.read_stata(path, convert_categoricals=False, convert_missing=False)
-    if suffix == ".sav":
-        import pyreadstat
+    return rawfile.read(Path(path), codebook, encoding).frame
 
-        frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=False)
-        return frame
-    if suffix == ".csv":
-        text = [
-            codebook.varmap[c]
-            for c in codebook.variables.index
-            if c in codebook.varmap and is_string_concept(codebook, c)
-        ]
-        return pd.read_csv(path, dtype={name: str for name in text})
-    raise ValueError(f"{path}: unsupported raw file type {suffix!r} (.dta, .sav, .csv)")
+
+def refuse_empty_sample(result: CleanResult, raw_path: Path) -> None:
+    """Raise ``RawDataError`` when no respondent is left by the selection rules.
+
+    The report names the rule that removed the last respondents, so the file is
+    refused at validation and nothing is written.
+    """
+    if len(result.analytic):
+        return
+    flow = result.flow
+    n_rows = int(flow["n_before"].iloc[0])
+    removing = flow[flow["n_removed"] > 0]
+    column, where = "", "the file has no respondent"
+    if len(removing):
+        last = removing.iloc[-1]
+        column = str(last["columns"])
+        where = (
+            f"rule {last['step']} ({last['rule']}) removed the last "
+            f"{int(last['n_removed']):,}"
+        )
+    detail = (
+        f"no respondent is left in the analytic sample: {where}; check the "
+        "mapping of that rule's columns (varmap.csv, recode.csv)"
+    )
+    problem = Problem("empty_analytic_sample", column, "", detail, n_rows=n_rows)
+    raise RawDataError(ValidationReport(str(raw_path), n_rows, (problem,)))
 
 
 @dataclass(frozen=True)

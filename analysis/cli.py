@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean = stages.add_parser("clean", help="raw survey -> analytic sample + flow")
     clean.add_argument("--raw", type=Path, help="raw survey (.dta, .sav or .csv)")
     clean.add_argument("--codebook", type=Path, help="codebook directory")
+    clean.add_argument(
+        "--encoding", help="encoding of a .csv (default: UTF-8, else GB18030)"
+    )
     add_real_flags(clean)
 
     desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
@@ -151,22 +154,29 @@ def run_compare_raw(args: argparse.Namespace, paths: RunPaths) -> int:
 
 
 def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
-    """Stage ``clean``: validate and clean the raw survey."""
+    """Stage ``clean``: validate and clean the raw survey.
+
+    A file or codebook that cannot be used is refused with exit status 2 and a
+    message on stderr naming it; nothing is written.
+    """
     from analysis import clean
-    from analysis.codebook import Codebook
+    from analysis.codebook import Codebook, CodebookError
+    from analysis.rawfile import RawFileError
     from analysis.validate import RawDataError
 
-    codebook = Codebook(args.codebook) if args.codebook else Codebook()
     flow_path = paths.tables_dir / "sample_flow.csv"
     try:
+        codebook = Codebook(args.codebook.expanduser()) if args.codebook else Codebook()
         clean.main(
             raw_path=args.raw or paths.raw_survey,
             analytic_path=paths.analytic,
             flow_path=flow_path,
-            codebook=codebook,
+            codebook=codebook.check(),
+            encoding=args.encoding,
         )
-    except RawDataError as error:
-        print(error, file=sys.stderr)
+    except (RawFileError, CodebookError, RawDataError) as error:
+        print(f"Refused: {error}" if not isinstance(error, RawDataError) else error,
+              file=sys.stderr)  # fmt: skip
         return EXIT_INVALID_DATA
     if args.real:
         from analysis import disclosure

@@ -18,6 +18,18 @@ import pandas as pd
 from analysis.config import CODEBOOK_DIR
 
 MISSING_LABELSET = "missing"
+# Files of a codebook folder and the columns the reader needs in each.
+REQUIRED_COLUMNS = {
+    "variables.csv": ("column", "concept", "stata_type", "labelset", "valid_min",
+                      "valid_max", "missing_codes", "universe"),
+    "value_labels.csv": ("labelset", "code", "label_zh", "label_en"),
+    "varmap.csv": ("concept", "column"),
+}  # fmt: skip
+OPTIONAL_FILES = {"recode.csv": ("concept", "source_code", "canonical_code")}
+
+
+class CodebookError(ValueError):
+    """A codebook folder is missing, incomplete or malformed; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,38 @@ class Codebook:
     """The codebook files of one raw data source, loaded from ``directory``."""
 
     directory: Path = CODEBOOK_DIR
+
+    def check(self) -> Codebook:
+        """Refuse a folder that cannot serve as a codebook; return ``self`` if fine.
+
+        Raises
+        ------
+        CodebookError
+            Naming the folder or file and what is wrong: folder or file missing, a
+            file that does not parse, a missing column, a duplicated or unknown
+            concept, a code that is not an integer.
+        """
+        folder = Path(self.directory)
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "folder not found"
+            raise CodebookError(f"{folder}: {what} (CODEBOOK= names a codebook folder)")
+        for name, columns in {**REQUIRED_COLUMNS, **OPTIONAL_FILES}.items():
+            if name in OPTIONAL_FILES and not (folder / name).exists():
+                continue
+            read_checked(folder / name, columns)
+        try:
+            self.variables, self.value_labels, self.varmap, self.recode  # noqa: B018
+        except CodebookError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise CodebookError(f"{folder}: {error}") from None
+        unknown = sorted(set(self.varmap) - set(self.variables.index))
+        if unknown:
+            raise CodebookError(
+                f"{folder / 'varmap.csv'}: concept(s) {unknown} are not in "
+                "variables.csv (edit only the column side of varmap.csv)"
+            )
+        return self
 
     @cached_property
     def variables(self) -> pd.DataFrame:
@@ -47,7 +91,14 @@ class Codebook:
     @cached_property
     def varmap(self) -> dict[str, str]:
         """Concept -> column name in the data source."""
-        table = pd.read_csv(self.directory / "varmap.csv", dtype=str)
+        path = self.directory / "varmap.csv"
+        table = pd.read_csv(path, dtype=str)
+        duplicated = table["concept"][table["concept"].duplicated()].tolist()
+        if duplicated:
+            raise CodebookError(
+                f"{path}: concept(s) {duplicated} appear more than once"
+            )
+        table["column"] = table["column"].fillna("").str.strip()
         return dict(zip(table["concept"], table["column"], strict=True))
 
     @cached_property
@@ -56,10 +107,22 @@ class Codebook:
         path = self.directory / "recode.csv"
         table = pd.read_csv(path) if path.exists() else pd.DataFrame()
         out: dict[str, dict[int, int]] = {}
-        for row in table.itertuples(index=False):
-            out.setdefault(row.concept, {})[int(row.source_code)] = int(
-                row.canonical_code
-            )
+        for line, row in enumerate(table.itertuples(index=False), start=2):
+            try:
+                source, canonical = int(row.source_code), int(row.canonical_code)
+            except (TypeError, ValueError):
+                raise CodebookError(
+                    f"{path}, line {line} (concept {row.concept}): codes must be "
+                    f"integers, got source_code={row.source_code!r}, "
+                    f"canonical_code={row.canonical_code!r}"
+                ) from None
+            codes = out.setdefault(row.concept, {})
+            if source in codes and codes[source] != canonical:
+                raise CodebookError(
+                    f"{path}, line {line} (concept {row.concept}): source code "
+                    f"{source} is mapped twice ({codes[source]} and {canonical})"
+                )
+            codes[source] = canonical
         return out
 
     def column(self, concept: str) -> str:
@@ -82,3 +145,20 @@ class Codebook:
         if pd.isna(text):
             return ()
         return tuple(int(code) for code in str(text).split())
+
+
+def read_checked(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Read one codebook CSV or raise :class:`CodebookError` naming it."""
+    if not path.exists():
+        raise CodebookError(f"{path}: file not found in the codebook folder")
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CodebookError(f"{path}: not a readable CSV ({first})") from None
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        raise CodebookError(
+            f"{path}: column(s) {absent} missing (has {list(table.columns)[:8]})"
+        )
+    return table

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.codebook import Codebook
+from analysis.rawfile import RawFile
 from analysis.recode import to_concepts
 from analysis.schema import FACTORS, SUBSAMPLES, TABLE3_FACTORS
 from analysis.validate_checks import (
@@ -144,7 +145,7 @@ def format_values(values: tuple[tuple[object, int], ...]) -> str:
 
 def format_problem(source: str, p: Problem) -> str:
     """Return one problem as a sentence naming file, column, values, rows and ids."""
-    where = f"{source}: column {p.column!r}" if p.column else f"{source}:"
+    where = f"{source}: column {p.column!r}" if p.column else source
     if p.concept:
         where += f" (concept {p.concept})"
     text = f"[{p.check}] {where}: {p.detail}"
@@ -158,7 +159,10 @@ def format_problem(source: str, p: Problem) -> str:
 
 
 def validate_raw(
-    raw: pd.DataFrame, codebook: Codebook | None = None, source: str = "raw data"
+    raw: pd.DataFrame,
+    codebook: Codebook | None = None,
+    source: str = "raw data",
+    metadata: RawFile | None = None,
 ) -> ValidationReport:
     """Check ``raw`` against ``codebook`` and return every problem found.
 
@@ -170,6 +174,9 @@ def validate_raw(
         Default: the package's ``data/codebook``.
     source : str
         Name of the file, quoted in every message.
+    metadata : RawFile, optional
+        The file's value labels and SPSS user-missing declarations
+        (:mod:`analysis.rawfile`): labels that contradict ``recode.csv`` are errors.
 
     Returns
     -------
@@ -184,6 +191,11 @@ def validate_raw(
     """
     codebook = codebook or Codebook()
     problems = check_columns(raw, codebook)
+    if any(p.check == "not_a_survey" for p in problems):
+        return ValidationReport(str(source), len(raw), tuple(problems))
+    if raw.empty:
+        detail = "the file has its columns but no rows (no respondent to analyse)"
+        problems.append(Problem("no_rows", "", "", detail))
     present = [
         c for c in codebook.variables.index
         if c in codebook.varmap and codebook.column(c) in raw.columns

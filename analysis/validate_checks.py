@@ -102,6 +102,15 @@ def check_columns(raw: pd.DataFrame, codebook: Codebook) -> list[Problem]:
         problems.append(Problem("duplicated_column", str(name), "", detail))
     mapped = set(codebook.varmap.values())
     spare = [str(c) for c in raw.columns if c not in mapped]
+    if mapped and not mapped & set(raw.columns):
+        shown = ", ".join(repr(c) for c in spare[:6])
+        shown += ", ..." if len(spare) > 6 else ""
+        detail = (
+            f"none of the {len(mapped)} columns named in varmap.csv is in the file "
+            f"(its {len(spare)} column(s): {shown or 'none'}): not the survey file, "
+            "or varmap.csv not edited for it"
+        )
+        return problems + [Problem("not_a_survey", "", "", detail)]
     for concept in codebook.variables.index:
         if concept not in codebook.varmap:
             detail = "concept has no entry in varmap.csv"

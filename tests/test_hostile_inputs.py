@@ -1,0 +1,305 @@
+"""A catalogue of hostile raw files and codebooks, run through the ``clean`` stage.
+
+Each case is what a grant holder's copy of the survey can look like after a bad
+download, an export from another program or an unedited mapping. Every case is run
+through ``python -m analysis clean`` (in-process, the code path of the Makefile) and
+must end either refused (exit status 2, a short message on stderr naming the file and
+what is wrong, no traceback, nothing written) or done with every row accounted for in
+the sample flow.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import warnings
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_clean import NOT_HOSPITALISED, NOT_REIMBURSED, raw_rows
+
+from analysis import cli
+from analysis.config import CODEBOOK_DIR
+
+REFUSED = cli.EXIT_INVALID_DATA
+
+
+def valid_raw() -> pd.DataFrame:
+    """Eight respondents: five in the analytic sample, three dropped by a rule."""
+    return raw_rows(
+        {}, {"sex": 2}, {"education": 6}, {"scope": 3}, NOT_REIMBURSED,
+        NOT_HOSPITALISED, {"hosp_place": 2}, {"ins_ncms": 2},
+    )  # fmt: skip
+
+
+def write(frame: pd.DataFrame, path: Path, **kw) -> Path:
+    """Write ``frame`` in the format of ``path``'s suffix."""
+    if path.suffix == ".dta":
+        frame.to_stata(path, write_index=False, version=118)
+    elif path.suffix == ".sav":
+        import pyreadstat
+
+        pyreadstat.write_sav(frame, str(path), **kw)
+    else:
+        frame.to_csv(path, index=False, lineterminator="\n", **kw)
+    return path
+
+
+def clean(tmp_path: Path, raw: Path, *extra: str, capsys=None) -> tuple[int, str]:
+    """Run the clean stage into ``tmp_path/run``; return (status, stderr)."""
+    args = ["--root", str(tmp_path / "run"), "clean", "--raw", str(raw), *extra]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = cli.main(args)
+    err = capsys.readouterr().err if capsys else ""
+    return status, err
+
+
+def nothing_written(tmp_path: Path) -> bool:
+    """True if the run root holds no file."""
+    root = tmp_path / "run"
+    return not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+
+
+def assert_refused(status: int, err: str, tmp_path: Path, *names: str) -> None:
+    """Exit 2, a short message naming each of ``names``, no traceback, no file."""
+    assert status == REFUSED, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 4, err
+    for name in names:
+        assert name in err, (name, err)
+    assert nothing_written(tmp_path)
+
+
+# --- the file itself ---------------------------------------------------------------
+
+
+def zip_of(path: Path) -> Path:
+    """The survey file inside a .zip archive, the archive named like the file."""
+    inner = write(valid_raw(), path.with_name("inner.dta"))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(inner, inner.name)
+    return path
+
+
+def gzip_of(path: Path) -> Path:
+    """A gzip-compressed .dta named .dta (a download saved without unpacking)."""
+    inner = write(valid_raw(), path.with_name("inner.dta"))
+    path.write_bytes(gzip.compress(inner.read_bytes()))
+    return path
+
+
+def truncated(path: Path, keep: float) -> Path:
+    """A valid file of ``path``'s type cut to ``keep`` of its bytes."""
+    whole = write(valid_raw(), path.with_name(f"whole{path.suffix}"))
+    data = whole.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+FILE_CASES = {
+    "missing": (lambda p: p, "file not found"),
+    "directory": (lambda p: (p.mkdir(), p)[1], "is a directory"),
+    "zero_bytes": (lambda p: (p.write_bytes(b""), p)[1], "empty file (0 bytes)"),
+    "zip_named_dta": (zip_of, "zip archive"),
+    "gzip_named_dta": (gzip_of, "gzip-compressed"),
+    "text_named_dta": (
+        lambda p: (p.write_text("id,sex\n1,2\n"), p)[1],
+        "not a Stata .dta file",
+    ),
+    "truncated_header": (lambda p: truncated(p, 0.02), "truncated or corrupt"),
+    "truncated_data": (lambda p: truncated(p, 0.8), "truncated"),
+}
+
+
+@pytest.mark.parametrize("case", FILE_CASES)
+def test_unreadable_dta_refused_naming_the_file(case, tmp_path, capsys):
+    make, expected = FILE_CASES[case]
+    raw = make(tmp_path / "survey.dta")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(tmp_path / "survey.dta"), expected)
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("survey.sav", b"not an spss file at all", "not an SPSS .sav file"),
+        ("survey.xlsx", b"PK\x03\x04rest", "zip archive"),
+        ("survey.parquet", b"PAR1....", "unsupported file type '.parquet'"),
+        ("survey", b"1,2,3\n", "unsupported file type '(no suffix)'"),
+        ("survey.pdf", b"%PDF-1.4", "a PDF document"),
+    ],
+)
+def test_other_formats_refused(name, content, expected, tmp_path, capsys):
+    raw = tmp_path / name
+    raw.write_bytes(content)
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), expected)
+
+
+def test_truncated_sav_refused(tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    raw = truncated(tmp_path / "survey.sav", 0.7)
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "truncated")
+
+
+# --- CSV text: encoding and parsing ------------------------------------------------
+
+
+def chinese_raw() -> pd.DataFrame:
+    """The valid rows with Chinese city names (what makes the encoding matter)."""
+    raw = valid_raw()
+    raw["city_name"] = ["北京市", "上海市", "广州市", "深圳市", "成都市", "重庆市",
+                        "武汉市", "西安市"]  # fmt: skip
+    return raw
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8", "utf-8-sig"])
+def test_csv_encodings_detected_with_identical_results(encoding, tmp_path, capsys):
+    (tmp_path / "ref").mkdir()
+    reference = write(chinese_raw(), tmp_path / "ref" / "utf8.csv")
+    assert clean(tmp_path / "ref", reference, capsys=capsys)[0] == 0
+    raw = write(chinese_raw(), tmp_path / f"survey_{encoding}.csv", encoding=encoding)
+    if encoding == "gbk":
+        with pytest.raises(UnicodeDecodeError):
+            raw.read_bytes().decode("utf-8")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert status == 0, err
+    ours = tmp_path / "run" / "data" / "derived" / "analytic.parquet"
+    theirs = tmp_path / "ref" / "run" / "data" / "derived" / "analytic.parquet"
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_csv_in_utf16_refused_then_read_with_encoding(tmp_path, capsys):
+    raw = write(chinese_raw(), tmp_path / "survey.csv", encoding="utf-16")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "cannot be decoded", "ENCODING=")
+    status, err = clean(tmp_path, raw, "--encoding", "utf-16", capsys=capsys)
+    assert status == 0, err
+    flow = pd.read_csv(tmp_path / "run" / "outputs" / "tables" / "sample_flow.csv")
+    assert flow["n_before"].iloc[0] == 8 and flow["n_after"].iloc[-1] == 5
+
+
+def test_unknown_encoding_refused(tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / "survey.csv")
+    status, err = clean(tmp_path, raw, "--encoding", "klingon", capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "unknown encoding 'klingon'")
+
+
+def test_ragged_csv_refused_naming_the_line(tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / "survey.csv")
+    lines = raw.read_text().splitlines()
+    lines[4] += ",1,2,3"
+    raw.write_text("\n".join(lines) + "\n")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "does not parse", "line 5")
+
+
+# --- right format, wrong content -----------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["dta", "csv", "sav"])
+def test_zero_rows_refused_at_validation(fmt, tmp_path, capsys):
+    raw = write(valid_raw().head(0), tmp_path / f"survey.{fmt}")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "[no_rows]", "(0 rows)")
+
+
+def test_unrelated_file_refused_in_one_line(tmp_path, capsys):
+    frame = pd.DataFrame({"price": [1.5, 2.0], "item": ["a", "b"]})
+    raw = write(frame, tmp_path / "prices.csv")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "[not_a_survey]", "'price'")
+    assert "[missing_column]" not in err
+
+
+def test_no_respondent_left_refused_naming_the_rule(tmp_path, capsys):
+    raw = write(raw_rows(NOT_HOSPITALISED, NOT_HOSPITALISED), tmp_path / "s.dta")
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "[empty_analytic_sample]",
+                   "rule 2", "removed the last 2", "syn_hosp_any")  # fmt: skip
+
+
+# --- the codebook folder -------------------------------------------------------------
+
+
+def codebook_copy(tmp_path: Path) -> Path:
+    """A copy of the package codebook to damage."""
+    return Path(shutil.copytree(CODEBOOK_DIR, tmp_path / "codebook"))
+
+
+def drop_varmap(folder: Path) -> str:
+    (folder / "varmap.csv").unlink()
+    return "varmap.csv: file not found"
+
+
+def varmap_without_column(folder: Path) -> str:
+    varmap = pd.read_csv(folder / "varmap.csv")
+    varmap.rename(columns={"column": "name"}).to_csv(folder / "varmap.csv", index=False)
+    return "column(s) ['column'] missing"
+
+
+def recode_with_text(folder: Path) -> str:
+    (folder / "recode.csv").write_text(
+        "concept,source_code,canonical_code\nsex,male,1\n"
+    )
+    return "line 2 (concept sex): codes must be integers"
+
+
+def recode_mapped_twice(folder: Path) -> str:
+    (folder / "recode.csv").write_text(
+        "concept,source_code,canonical_code\nsex,1,1\nsex,1,2\n"
+    )
+    return "source code 1 is mapped twice"
+
+
+def varmap_unknown_concept(folder: Path) -> str:
+    with open(folder / "varmap.csv", "a") as handle:
+        handle.write("shoe_size,v_shoe\n")
+    return "['shoe_size'] are not in variables.csv"
+
+
+def value_labels_garbled(folder: Path) -> str:
+    (folder / "value_labels.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n")
+    return "value_labels.csv"
+
+
+CODEBOOK_CASES = {
+    f.__name__: f
+    for f in (drop_varmap, varmap_without_column, recode_with_text,
+              recode_mapped_twice, varmap_unknown_concept, value_labels_garbled)
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CODEBOOK_CASES)
+def test_malformed_codebook_refused_naming_the_file(case, tmp_path, capsys):
+    folder = codebook_copy(tmp_path)
+    expected = CODEBOOK_CASES[case](folder)
+    raw = write(valid_raw(), tmp_path / "survey.dta")
+    status, err = clean(tmp_path, raw, "--codebook", str(folder), capsys=capsys)
+    assert_refused(status, err, tmp_path, str(folder), expected)
+
+
+def test_missing_codebook_folder_refused(tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / "survey.dta")
+    folder = tmp_path / "no such codebook"
+    status, err = clean(tmp_path, raw, "--codebook", str(folder), capsys=capsys)
+    assert_refused(status, err, tmp_path, str(folder), "folder not found")
+
+
+# --- what passes is complete ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["dta", "csv", "sav"])
+def test_valid_file_every_row_accounted_for(fmt, tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / f"survey {fmt} 调查.{fmt}")  # space, CJK
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert status == 0, err
+    flow = pd.read_csv(tmp_path / "run" / "outputs" / "tables" / "sample_flow.csv")
+    assert flow["n_before"].iloc[0] == 8
+    assert flow["n_removed"].sum() == 8 - flow["n_after"].iloc[-1] == 3
+    derived = tmp_path / "run" / "data" / "derived"
+    assert len(pd.read_parquet(derived / "analytic.parquet")) == 5
