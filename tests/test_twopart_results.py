@@ -164,3 +164,14 @@ def test_summary_forms(res, data):
     r = twopm(d, "y", "c.x sep")
     assert "sep omitted and 113 obs not used" in r.summary()
     assert "113 obs not used" in r.part1.summary()
+
+
+def test_formula_interface_equals_factor_notation(data, res):
+    r = twopm(data, "y ~ C(f3) + x + I(x**2) + C(dd)")
+    assert_allclose(r.params, res.params, rtol=1e-12)
+    assert list(r.params.index) == list(res.params.index)
+    # a string column is a factor without C(); Treatment() sets the base
+    r2 = twopm(data, "y ~ f3 + x", part2="~ C(f3, Treatment('b')) + x")
+    assert "f3=b" in r2.params["part1"].index and "f3=a" in r2.params["part2"].index
+    with pytest.raises(ValueError, match="constant"):
+        twopm(data, "y ~ x - 1")

@@ -8,6 +8,7 @@ import scipy.linalg
 
 from .design import build_design
 from .fit import PartFit, fit_part1, fit_part2
+from .formula import split_formula, to_factor_notation
 from .results import TwoPartResults
 from .sample import build_sample, check_rank
 from .separation import Part1Sample, part1_sample
@@ -74,18 +75,48 @@ class TwoPartModel:
 def twopm(
     data: pd.DataFrame,
     outcome: str,
-    part1: str,
+    part1: str | None = None,
     part2: str | None = None,
     participation: str | None = None,
     **options,
 ) -> TwoPartResults:
     """Fit a two-part model in one call (see :class:`TwoPartModel`).
 
-    ``options`` go to the specs: ``model1`` ("probit"/"logit"), ``model2``
-    ("glm"/"ols_log"), ``family``, ``link``, ``scale``, ``smearing``, ``vce``,
-    ``cluster``, ``strata``, ``psu``, ``weights``, ``joint``, ``missing``.
-    ``part2`` defaults to ``part1``.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The estimation data.
+    outcome : str
+        The outcome column, or a formula ``"y ~ C(g) + x + I(x**2)"`` (patsy /
+        formulaic conventions, :mod:`.formula`) whose right-hand side is part
+        1's regressors.
+    part1, part2 : str, optional
+        Regressors in factor-variable notation (``"i.g c.x c.x#c.x"``) or as
+        a formula right-hand side (``"~ C(g) + x"``). ``part2`` defaults to
+        part 1's; ``part2=""`` fits a constant only.
+    participation : str, optional
+        0/1 participation column when it is not ``y > 0``.
+    **options
+        To the specs: ``model1`` ("probit"/"logit"), ``model2``
+        ("glm"/"ols_log"), ``family``, ``link``, ``scale``, ``smearing``,
+        ``vce``, ``bread``, ``cluster``, ``strata``, ``psu``, ``weights``,
+        ``joint``, ``missing``.
+
+    Returns
+    -------
+    TwoPartResults
     """
+    if "~" in outcome:
+        outcome, rhs = split_formula(outcome)
+        if outcome is None:
+            raise ValueError("the formula needs an outcome: 'y ~ ...'")
+        if part1 is None:
+            part1 = rhs
+        part1 = part1 if "~" in part1 else "~" + part1
+    if part1 is None:
+        raise ValueError("part1 regressors are missing (or pass 'y ~ ...')")
+    part1 = _notation(part1, data)
+    part2 = None if part2 is None else _notation(part2, data)
     o = dict(options)
     p1 = Part1Spec(part1, o.pop("model1", "probit"))
     p2 = Part2Spec(
@@ -100,6 +131,14 @@ def twopm(
     vce = VceSpec(**o)
     spec = TwoPartSpec(outcome, p1, p2, vce, missing)
     return TwoPartModel(spec, participation).fit(data)
+
+
+def _notation(regressors: str, data: pd.DataFrame) -> str:
+    """Factor-variable notation of ``regressors`` (translated if a formula)."""
+    if "~" not in regressors:
+        return regressors
+    _, rhs = split_formula(regressors)
+    return to_factor_notation(rhs, data)
 
 
 def _same_regressors(spec: TwoPartSpec) -> bool:
