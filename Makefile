@@ -2,8 +2,13 @@
 # `make reproduce` rebuilds every exhibit from the seed; `make test` runs the checks.
 # Both create (or reuse) the virtual environment in .venv first.
 # With real microdata: `make reproduce DATA=/path/to/cmds2014.dta [CODEBOOK=dir]
-# [MIN_CELL=10]` writes everything under real/ (git-ignored) instead of data/ and
-# outputs/, with disclosure control (docs/real_data.md).
+# [MIN_CELL=10] [ENCODING=gb18030]` writes everything under real/ (git-ignored) instead
+# of data/ and outputs/, with disclosure control (docs/real_data.md).
+# Runs are keyed on content, not dates: `python -m analysis stamp` hashes the raw file,
+# the codebook folder and the parameters before every build and rewrites
+# $(RUN)/outputs/logs/inputs.stamp only when they changed; the clean stage depends on
+# it. DATA and CODEBOOK reach the recipes through the environment (quoted), never as
+# prerequisite names, so paths with spaces or non-ASCII characters work.
 
 SHELL  := /bin/bash
 PYTHON ?= python3
@@ -13,24 +18,36 @@ MASTER_SEED := 20140501
 SEED   ?= $(MASTER_SEED)
 CODEBOOK ?= data/codebook
 MIN_CELL ?= 10
+ENCODING ?=
+STRICT   ?=
 
 ifdef DATA
   RUN  := real
   RAW  := $(DATA)
+  RAW_PREREQ :=
   MODE := --real --min-cell $(MIN_CELL)
   DISCLOSURE_SRC := analysis/disclosure.py
+  CLEAR := --clear-on-change
 else ifneq ($(SEED),$(MASTER_SEED))
   # another synthetic draw: generated and analysed under runs/ (git-ignored)
   RUN  := runs/seed-$(SEED)
   RAW  := $(RUN)/data/raw/cmds2014_synthetic.dta
+  RAW_PREREQ := $(RAW)
   MODE :=
+  CLEAR := --clear-on-change
 else
   # the provided synthetic survey (committed, checksummed in data/raw/SHA256SUMS)
   RUN  := .
   RAW  := data/raw/cmds2014_synthetic.dta
+  RAW_PREREQ := $(RAW)
   MODE :=
+  CLEAR :=
 endif
 CLI := $(PY) -m analysis --root $(RUN)
+export REPLICATION_RAW := $(RAW)
+export REPLICATION_CODEBOOK := $(CODEBOOK)
+export REPLICATION_ENCODING := $(ENCODING)
+STAMP := $(RUN)/outputs/logs/inputs.stamp
 
 ANALYTIC := $(RUN)/data/derived/analytic.parquet
 TABLES   := $(RUN)/outputs/tables
@@ -49,11 +66,11 @@ REPORT   := $(RUN)/outputs/replication_report.md
 COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py \
               $(DISCLOSURE_SRC)
 CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/flow.py \
-              $(wildcard analysis/validate*.py) analysis/codebook.py
+              $(wildcard analysis/validate*.py) analysis/codebook.py analysis/rawfile.py
 
 .DEFAULT_GOAL := help
 .PHONY: help reproduce synthetic data estimates tables figures beyond report bootstrap \
-        montecarlo test lint clean distclean
+        montecarlo test lint clean distclean FORCE
 
 ##@ Main targets
 
@@ -62,6 +79,7 @@ help: ## list the targets
 	  /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 reproduce: tables figures beyond report ## rebuild data, estimates and every exhibit
+	@$(CLI) summary $(if $(STRICT),--strict)
 
 test: $(VENV)/.installed ## lint, then the test suite (tests/)
 	$(VENV)/bin/ruff check analysis tests bench
@@ -92,9 +110,18 @@ synthetic: $(VENV)/.installed ## regenerate the provided survey from MASTER_SEED
 	$(PY) -m analysis generate --seed $(MASTER_SEED) --out $(REGENERATED)
 	$(PY) -m analysis compare-raw data/raw/cmds2014_synthetic.dta $(REGENERATED)
 
-$(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(RAW) $(CLEAN_SRC) $(COMMON_SRC) \
-        $(wildcard $(CODEBOOK)/*.csv)
-	$(CLI) clean --raw $(RAW) --codebook $(CODEBOOK) $(MODE)
+# The stamp recipe runs on every build (FORCE) but touches the stamp only when the raw
+# file, the codebook folder, MIN_CELL, SEED or ENCODING changed in content.
+$(STAMP): FORCE $(RAW_PREREQ) | $(VENV)/.installed
+	@$(CLI) stamp --raw "$$REPLICATION_RAW" --codebook "$$REPLICATION_CODEBOOK" \
+	  --param seed=$(SEED) --param encoding="$$REPLICATION_ENCODING" \
+	  --param mode="$(MODE)" $(CLEAR)
+
+FORCE:
+
+$(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(STAMP) $(CLEAN_SRC) $(COMMON_SRC)
+	$(CLI) clean --raw "$$REPLICATION_RAW" --codebook "$$REPLICATION_CODEBOOK" \
+	  --encoding "$$REPLICATION_ENCODING" $(MODE)
 
 ##@ MODELS
 

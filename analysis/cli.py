@@ -23,6 +23,7 @@ from analysis.schema import SUBSAMPLES
 MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
 EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check
+EXIT_OMISSIONS = 4  # summary --strict: the run completed with omissions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("provided", type=Path, help="the provided raw survey (.dta)")
     cmp.add_argument("regenerated", type=Path, help="a regeneration of it (.dta)")
+
+    stamp = stages.add_parser(
+        "stamp", help="record the run's inputs; rewrite the stamp only if they changed"
+    )
+    stamp.add_argument("--raw", type=Path, help="raw survey file")
+    stamp.add_argument("--codebook", type=Path, help="codebook folder")
+    stamp.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="a run parameter that changes outputs (repeatable)",
+    )  # fmt: skip
+    stamp.add_argument(
+        "--clear-on-change",
+        action="store_true",
+        help="remove the run's previous derived data and outputs when inputs change",
+    )
 
     clean = stages.add_parser("clean", help="raw survey -> analytic sample + flow")
     clean.add_argument("--raw", type=Path, help="raw survey (.dta, .sav or .csv)")
@@ -111,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
+
+    summ = stages.add_parser("summary", help="list the run's omissions (last step)")
+    summ.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit {EXIT_OMISSIONS} if anything was omitted",
+    )
     return parser
 
 
@@ -151,6 +174,23 @@ def run_compare_raw(args: argparse.Namespace, paths: RunPaths) -> int:
     identical, lines = compare(args.provided, args.regenerated)
     print("\n".join(lines))
     return 0 if identical else 1
+
+
+def run_stamp(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``stamp``: key the run on its inputs' content (:mod:`analysis.stamp`)."""
+    from analysis import stamp
+    from analysis.config import CODEBOOK_DIR
+
+    params = dict(p.partition("=")[::2] for p in args.param)
+    path = paths.logs_dir / "inputs.stamp"
+    changed = stamp.main(
+        path, args.raw or paths.raw_survey, args.codebook or CODEBOOK_DIR, params,
+        clear_on_change=args.clear_on_change,
+    )  # fmt: skip
+    if changed:
+        cleared = "; previous outputs removed" if args.clear_on_change else ""
+        print(f"inputs changed ({', '.join(changed)}): {path} rewritten{cleared}")
+    return 0
 
 
 def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
@@ -244,6 +284,16 @@ def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
+def run_summary(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``summary``: print the omission log; exit 4 under ``--strict``."""
+    from analysis import omissions
+
+    lines = omissions.summary(paths.logs_dir)
+    print("\n".join(lines))
+    omitted = not omissions.read(paths.logs_dir).empty
+    return EXIT_OMISSIONS if omitted and args.strict else 0
+
+
 def run_bootstrap(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``bootstrap``: bootstrap SEs and CIs beside the delta-method ones."""
     from analysis.bootstrap import results
@@ -284,6 +334,9 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``beyond``: diagnostics, robustness table and counterfactuals."""
     from analysis import beyond
 
+    # beyond.main takes no min_cell: its counterfactual suppression reads the module
+    # constant, which must follow --min-cell (a rerun at 20 must not show cells of 10)
+    beyond.MIN_CELL = args.min_cell if args.real else beyond.MIN_CELL
     beyond.main(
         paths.analytic, paths.tables_dir, paths.figures_dir, synthetic=not args.real
     )
@@ -293,6 +346,7 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
 STAGES = {
     "generate": run_generate,
     "compare-raw": run_compare_raw,
+    "stamp": run_stamp,
     "clean": run_clean,
     "describe": run_describe,
     "estimate": run_estimate,
@@ -301,4 +355,5 @@ STAGES = {
     "bootstrap": run_bootstrap,
     "montecarlo": run_montecarlo,
     "report": run_report,
+    "summary": run_summary,
 }
