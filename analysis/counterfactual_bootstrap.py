@@ -86,6 +86,7 @@ class SampleKernel(PartOneKernel):
     X2: np.ndarray  # part-2 design on every part-1 row (predictions)
     rows2: np.ndarray  # positions of the part-2 estimation rows
     X2r: np.ndarray  # X2 on those rows (the refit's design)
+    names2: list[str]  # column names of X2, for failure messages
     y2: np.ndarray
     bin2: np.ndarray
     b2: np.ndarray
@@ -200,6 +201,7 @@ def _sample_kernel(analytic: pd.DataFrame, sample: str, res) -> SampleKernel:
         name=sample,
         pos=members[res.sample.data.index.to_numpy()],
         X1=X1,
+        names1=list(res.designs[0].names),
         d=res.sample.d,
         bin1=binary_columns(X1),
         b1=res.fits[0].params.copy(),
@@ -207,6 +209,7 @@ def _sample_kernel(analytic: pd.DataFrame, sample: str, res) -> SampleKernel:
         X2=X2,
         rows2=rows2,
         X2r=X2r,
+        names2=list(res.designs[1].names),
         y2=res.sample.y[rows2],
         bin2=binary_columns(X2r),
         b2=res.fits[1].params.copy(),
@@ -267,11 +270,11 @@ def replicate_chunk(problem: Problem, seed: int, reps: range):
 def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     stage = "part1"
     try:
-        check_columns(k.X1, w, k.bin1, k.d)
-        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1)
+        check_columns(k.X1, w, k.bin1, k.d, names=k.names1)
+        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1, names=k.names1)
         stage = "part2"
         w2 = w[k.rows2]
-        check_columns(k.X2r, w2, k.bin2)
+        check_columns(k.X2r, w2, k.bin2, names=k.names2)
         b2 = fit_glm(k.y2, k.X2r, k.family, k.link, w2, start=k.b2)
         resampled, fixed = np.full_like(row[0], np.nan), np.full_like(row[1], np.nan)
         _evaluate(k, b1, b2, w, resampled, fixed)

@@ -263,8 +263,8 @@ OPTIMUM_TOL = 1e-3  # in SEs; fits in the grid land at 1e-5 or above 0.1
 def at_optimum(res, y: np.ndarray, X: np.ndarray) -> bool:
     """Whether a Newton step from ``res`` would move each coefficient < OPTIMUM_TOL SE.
 
-    The step is ``V s / phi`` with ``s = X'[(y - mu) / (V(mu) g'(mu))]`` the quasi-score,
-    ``V`` the fit's covariance and ``phi`` its scale.
+    The step is ``V s / phi``, with ``s = X'[(y - mu) / (V(mu) g'(mu))]`` the
+    quasi-score, ``V`` the fit's covariance and ``phi`` its scale.
     """
     mu = np.asarray(res.fittedvalues)
     family = res.model.family

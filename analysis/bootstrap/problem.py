@@ -38,6 +38,7 @@ class FitKernel:
     rows2: np.ndarray  # positions of part-2 rows among the sample's rows
     y2: np.ndarray
     X2: np.ndarray
+    names2: list[str]  # column names of X2, for failure messages
     bin2: np.ndarray
     b2: np.ndarray
     family: str
@@ -54,6 +55,7 @@ class PartOneKernel:
     name: str
     pos: np.ndarray  # positions of the part-1 rows in the analytic frame
     X1: np.ndarray
+    names1: list[str]  # column names of X1, for failure messages
     d: np.ndarray
     bin1: np.ndarray
     b1: np.ndarray
@@ -132,6 +134,7 @@ def _sample_kernel(name: str, positions: np.ndarray, res) -> SampleKernel:
         name,
         positions[res.sample.data.index.to_numpy()],
         X1,
+        list(res.designs[0].names),
         res.sample.d,
         binary_columns(X1),
         res.fits[0].params.copy(),
@@ -156,6 +159,7 @@ def _fit_kernel(res, outcome: str, q0: int, q1: int) -> FitKernel:
         rows2,
         res.sample.y[rows2],
         X2,
+        list(res.designs[1].names),
         binary_columns(X2),
         res.fits[1].params.copy(),
         p2.family,

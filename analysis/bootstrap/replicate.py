@@ -41,8 +41,8 @@ def replicate_chunk(problem: Problem, seed: int, reps: range):
 
 def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     try:
-        check_columns(k.X1, w, k.bin1, k.d)
-        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1)
+        check_columns(k.X1, w, k.bin1, k.d, names=k.names1)
+        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1, names=k.names1)
     except REFIT_ERRORS as error:
         for f in k.fits:
             failures.append(_failure(r, k.name, f.outcome, "part1", error))
@@ -50,7 +50,7 @@ def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     for f in k.fits:
         try:
             w2 = w[f.rows2]
-            check_columns(f.X2, w2, f.bin2)
+            check_columns(f.X2, w2, f.bin2, names=f.names2)
             b2 = fit_glm(f.y2, f.X2, f.family, f.link, w2, start=f.b2)
             m = f.plan.evaluate(b1, b2, w)
             if not np.all(np.isfinite(m)):

@@ -34,6 +34,7 @@ Shapley split). ``tests/test_bootstrap.py`` checks the plan against
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import isfinite
 
@@ -66,6 +67,7 @@ def fit_binary(
     w: Arr | None = None,
     start=None,
     maxiter: int = MAXITER,
+    names: Sequence[str] | None = None,
 ) -> Arr:
     """Probit/logit coefficients by Newton from ``start`` (zeros by default).
 
@@ -89,9 +91,10 @@ def fit_binary(
     if not ok or not np.all(np.isfinite(b)):
         direction = separating_direction(X, y)
         if direction is not None:
-            names = [f"column {j}" for j in range(X.shape[1])]
             raise SeparationError(
-                separation_message(f"part 1 {model}", names, X, y, direction)
+                separation_message(
+                    f"part 1 {model}", column_names(X, names), X, y, direction
+                )
             )
         raise ConvergenceError(f"part 1 {model} did not converge ({iters} steps)")
     return b
@@ -225,7 +228,18 @@ def binary_columns(X: Arr) -> Arr:
     )
 
 
-def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
+def column_names(X: Arr, names: Sequence[str] | None) -> list[str]:
+    """``names`` of the columns of X, or ``column j`` where none are given."""
+    return list(names) if names else [f"column {j}" for j in range(X.shape[1])]
+
+
+def check_columns(
+    X: Arr,
+    w: Arr,
+    binary: Arr,
+    d: Arr | None = None,
+    names: Sequence[str] | None = None,
+) -> None:
     """Raise if a resample lost a level or a 0/1 column predicts ``d`` perfectly.
 
     Parameters
@@ -238,6 +252,8 @@ def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
         Indices of 0/1 columns (:func:`binary_columns` on the full sample).
     d : ndarray (n,), optional
         Participation indicator (part 1 only).
+    names : sequence of str, optional
+        Column names for the messages (default ``column j``).
 
     Raises
     ------
@@ -254,8 +270,10 @@ def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
     tot = float(w.sum())
     n1 = w @ X[:, binary]
     lost = (n1 <= 0.0) | (n1 >= tot)
+    labels = column_names(X, names)
     if lost.any():
-        raise CollinearityError(f"lost category: columns {binary[lost].tolist()}")
+        lost_names = [labels[j] for j in binary[lost]]
+        raise CollinearityError(f"lost category: {', '.join(lost_names)}")
     if d is None:
         return
     npos = float(w @ d)
@@ -264,8 +282,9 @@ def check_columns(X: Arr, w: Arr, binary: Arr, d: Arr | None = None) -> None:
     p1 = (w * d) @ X[:, binary]
     sep = (p1 <= 0.0) | (p1 >= n1) | (npos - p1 <= 0.0) | (npos - p1 >= tot - n1)
     if sep.any():
+        sep_names = ", ".join(labels[j] for j in binary[sep])
         raise PerfectPredictionError(
-            f"0/1 columns {binary[sep].tolist()} predict participation perfectly"
+            f"0/1 column(s) {sep_names} predict participation perfectly"
         )
 
 

@@ -310,8 +310,11 @@ def separation_message(
     m = s * (X @ b)
     tol = 1e-7 * np.max(np.abs(m))
     n_det = int(np.sum(m > tol))
-    big = np.argsort(-np.abs(b * np.max(np.abs(X), axis=0)))[:4]
-    terms = " + ".join(f"{b[j]:.3g}*{names[j]}" for j in big if b[j] != 0.0)
+    # the largest scaled weights first; weights equal to 6 digits (a direction's
+    # weights are often all +-1) stay in column order, whatever the solver's last bits
+    weight = np.round(np.abs(b * np.max(np.abs(X), axis=0)), 6)
+    big = np.lexsort((np.arange(len(b)), -weight))[:4]
+    terms = " + ".join(f"{b[j]:.3g}*{names[j]}" for j in big if weight[j] != 0.0)
     return (
         f"{label}: the outcome is separated by a combination of regressors "
         f"({terms}): {n_det} observations are predicted perfectly and the "
