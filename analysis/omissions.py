@@ -23,6 +23,7 @@ import pandas as pd
 
 COLUMNS = ["stage", "output", "item", "reason", "n"]
 FILE = "omissions.csv"
+NOTE_ITEM = "note"  # a row that records a note of a fit, not an omission
 
 
 def path_of(logs_dir: Path) -> Path:
@@ -56,16 +57,91 @@ def record(logs_dir: Path, stage: str, rows: list[tuple]) -> pd.DataFrame:
     return table
 
 
+def omitted(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows that are omissions (not mere notes of a fit)."""
+    return table[table["item"] != NOTE_ITEM]
+
+
 def summary(logs_dir: Path) -> list[str]:
-    """Lines for the terminal: one per omission, or one saying there is none."""
+    """Lines for the terminal: each omission and note, or that there is none."""
     table = read(logs_dir)
-    if table.empty:
-        return ["Run complete: every model estimated and every output written."]
-    lines = [
-        f"Run complete with {len(table)} omission(s) "
-        f"(listed in {path_of(logs_dir)}):"
-    ]
-    for r in table.itertuples(index=False):
-        count = f" [{int(r.n):,} obs]" if int(r.n or 0) else ""
-        lines.append(f"  - {r.stage}: {r.output}: {r.item}: {r.reason}{count}")
+    gone, notes = omitted(table), table[table["item"] == NOTE_ITEM]
+    if gone.empty:
+        lines = ["Run complete: every model estimated and every output written."]
+    else:
+        lines = [
+            f"Run complete with {len(gone)} omission(s) "
+            f"(listed in {path_of(logs_dir)}):"
+        ]
+    lines += [line(r) for r in gone.itertuples(index=False)]
+    if not notes.empty:
+        lines.append("Notes of the fits (no output omitted):")
+        lines += [line(r) for r in notes.itertuples(index=False)]
     return lines
+
+
+def line(r) -> str:
+    """One omission or note as an indented line with its count."""
+    count = f" [{int(r.n):,} obs]" if int(r.n or 0) else ""
+    return f"  - {r.stage}: {r.output}: {r.item}: {r.reason}{count}"
+
+
+# --- model status (written by analysis.estimates) ------------------------------------
+
+STATUS_FILE = "model_status.csv"
+NOT_SCORED = ("not estimable", "omitted")
+
+
+def model_status(estimates_dir: Path) -> pd.DataFrame:
+    """The estimate stage's ``model_status.csv`` (empty frame if absent)."""
+    path = Path(estimates_dir) / STATUS_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=["sample", "equation", "term", "status", "reason",
+                                     "n"])  # fmt: skip
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def marker(status: str, reason: str) -> str:
+    """Cell text of a column not estimable or a regressor omitted, with its reason."""
+    return f"{status} ({reason.split(':', 1)[0]})"
+
+
+def not_estimated(status: pd.DataFrame) -> pd.DataFrame:
+    """Rows of columns not estimable and of regressors omitted."""
+    return status[status["status"].isin(NOT_SCORED)]
+
+
+def mark_verdicts(verdicts: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
+    """Replace the verdict of every cell not estimated by its marker.
+
+    ``verdicts`` has one row per published cell (sample, equation, term).
+    """
+    out = verdicts.copy()
+    for r in not_estimated(status).itertuples(index=False):
+        rows = (out["sample"] == r.sample) & (out["equation"] == r.equation)
+        if r.status == "omitted":
+            rows &= out["term"] == r.term
+        out.loc[rows, "verdict"] = marker(r.status, r.reason)
+    return out
+
+
+def scored(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Cells that were estimated (those the targets are measured on)."""
+    return verdicts[~verdicts["verdict"].astype(str).str.startswith(NOT_SCORED)]
+
+
+def report_section(estimates_dir: Path) -> list:
+    """The report's section on what was not estimated, or nothing if all was."""
+    gone = not_estimated(model_status(estimates_dir))
+    if gone.empty:
+        return []
+    text = (
+        "These Table 3-4 cells were not estimated; the tables print the reason in "
+        "each cell, and the targets above are measured on the other cells. A "
+        "regressor that predicts the outcome perfectly is omitted with the "
+        "observations it predicts, as Stata's `probit` does; a regressor that does "
+        "not vary is omitted as collinear; a column whose subsample is empty, too "
+        "small or without variation in the outcome is not estimable."
+    )
+    table = gone.rename(columns={"n": "observations"})
+    return [("## Not estimated", text), (None, table)]

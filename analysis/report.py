@@ -19,6 +19,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from analysis import omissions
 from analysis.config import PUBLISHED_DIR
 from analysis.figures import published_vs_replicated
 from analysis.io import TABLE_DIGITS
@@ -187,6 +188,9 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
         analytic = pd.read_parquet(paths.analytic)
         cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
     verdicts = cell_verdicts(cells, conflicts)
+    verdicts = omissions.mark_verdicts(
+        verdicts, omissions.model_status(paths.estimates_dir)
+    )
     if not synthetic:
         hidden = verdicts["cell"].isin(disclosure.cell_names(cells))
         verdicts.loc[hidden, "verdict"] = disclosure.marker(min_cell)
@@ -213,11 +217,14 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     items: list = [("# Published versus replicated", None)]
     if synthetic:
         items.append((None, SYNTHETIC_NOTICE))
+    estimated = omissions.scored(verdicts)
     items += [
-        ("## Targets for Tables 3-4", target_summary(verdicts)),
-        ("## Tables 3-4: every miss and its reason", miss_reasons(verdicts, conflicts)),
+        ("## Targets for Tables 3-4", target_summary(estimated)),
+        ("## Tables 3-4: every miss and its reason",
+         miss_reasons(estimated, conflicts)),  # fmt: skip
         ("## Tables 3-4, cell by cell", verdict_table(verdicts)),
     ]
+    items += omissions.report_section(paths.estimates_dir)
     for name in ("table1", "table2"):
         ours = pd.read_csv(paths.tables_dir / f"{name}.csv")
         published = pd.read_csv(PUBLISHED_DIR / f"{name}.csv")

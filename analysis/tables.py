@@ -5,6 +5,9 @@ the published tables in ``data/published`` (for the row order and keys only).
 Outputs: ``outputs/tables/table3.csv`` and ``table4.csv`` with exactly the published
 columns and keys, estimates and SEs rounded to the published 3 decimals, stars from our
 own two-sided z tests (``**`` p < 0.01, ``*`` p < 0.05, as the paper's notes say).
+A column that was not estimable, or a regressor the fit omitted, is marked in its
+cells with the reason (``outputs/estimates/model_status.csv``), e.g.
+``not estimable (empty subsample)`` or ``omitted (predicts failure perfectly)``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import omissions
 from analysis.config import PUBLISHED_DIR
 
 EQUATIONS = ("probit", "amount", "ratio")
@@ -42,6 +46,8 @@ def main(
             cells, pd.read_parquet(analytic_path), min_cell
         )
         t3, t4 = (disclosure.mark_model_table(t, hidden, min_cell) for t in (t3, t4))
+    status = omissions.model_status(Path(cells_path).parent)
+    t3, t4 = mark_status(t3, status, "total"), mark_status(t4, status)
     write_csv(t3, tables_dir / "table3.csv")
     write_csv(t4, tables_dir / "table4.csv")
 
@@ -76,14 +82,10 @@ def table3(cells: pd.DataFrame) -> pd.DataFrame:
     keys = published.loc[published["term_group"] != "n", ["term_group", "term"]]
     wide = wide_cells(cells, "total")
     body = keys.join(wide, on="term")
-    n = {
-        eq: int(
-            cells.loc[
-                (cells["sample"] == "total") & (cells["equation"] == eq), "n"
-            ].iloc[0]
-        )
-        for eq in EQUATIONS
-    }
+    n = {}
+    for eq in EQUATIONS:
+        rows = cells.loc[(cells["sample"] == "total") & (cells["equation"] == eq), "n"]
+        n[eq] = int(rows.iloc[0]) if len(rows) else np.nan
     footer = {"term_group": "n", "term": "observations"}
     footer |= {f"{eq}_me": n[eq] for eq in EQUATIONS}
     return pd.concat([body, pd.DataFrame([footer])], ignore_index=True)[
@@ -99,6 +101,31 @@ def table4(cells: pd.DataFrame) -> pd.DataFrame:
         keys = published.loc[published["sample"] == sample, ["sample", "term"]]
         frames.append(keys.join(wide_cells(cells, sample), on="term"))
     return pd.concat(frames, ignore_index=True)[published.columns]
+
+
+def mark_status(
+    table: pd.DataFrame, status: pd.DataFrame, sample: str | None = None
+) -> pd.DataFrame:
+    """Write the reason into the cells of columns and regressors not estimated.
+
+    ``sample`` names Table 3's sample (its rows have no ``sample`` column); Table 4
+    rows carry theirs.
+    """
+    out = table.copy()
+    samples = out["sample"] if sample is None else pd.Series(sample, index=out.index)
+    for r in omissions.not_estimated(status).itertuples(index=False):
+        rows = samples == r.sample
+        if r.status == "omitted":
+            rows &= out["term"] == r.term
+        if not rows.any():
+            continue
+        out[[f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]] = (
+            out[[f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]]
+            .astype(object)
+        )
+        out.loc[rows, f"{r.equation}_me"] = omissions.marker(r.status, r.reason)
+        out.loc[rows, [f"{r.equation}_se", f"{r.equation}_stars"]] = ""
+    return out
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
