@@ -255,19 +255,28 @@ def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
 
 def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``exhibits``: Tables 3-4, combined margins, Figures 1-2, forest plot."""
-    from analysis import figures, model_tables, tables
+    from analysis import figures, model_tables, omissions, tables
 
     cells = paths.estimates_dir / "paper_cells.csv"
     min_cell = args.min_cell if args.real else None
     tables.main(cells, paths.tables_dir, paths.analytic, min_cell)
     model_tables.main(paths.tables_dir, paths.estimates_dir, synthetic=not args.real)
-    figures.main(
-        paths.analytic,
-        cells,
-        paths.figures_dir,
-        synthetic=not args.real,
-        min_cell=args.min_cell,
-    )
+    try:
+        figures.main(
+            paths.analytic,
+            cells,
+            paths.figures_dir,
+            synthetic=not args.real,
+            min_cell=args.min_cell,
+        )
+    except (ArithmeticError, ValueError) as error:
+        # a group of a figure with no respondent (a small or unusual sample)
+        reason = f"not drawn: {type(error).__name__}: {error}"
+        rows = [("Figures 1-2 and the forest plot", "all", reason, 0)]
+        omissions.record(paths.logs_dir, "exhibits", rows)
+        print(f"exhibits: figures {reason}", file=sys.stderr)
+        return 0
+    omissions.record(paths.logs_dir, "exhibits", [])
     return 0
 
 
@@ -331,15 +340,40 @@ def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
 
 
 def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
-    """Stage ``beyond``: diagnostics, robustness table and counterfactuals."""
-    from analysis import beyond
+    """Stage ``beyond``: diagnostics, robustness table and counterfactuals.
+
+    These tables are not in the paper. When the estimate stage could not fit or had
+    to reduce a model of the paper (``model_status.csv``), a failure of this stage
+    is a consequence of the data: its outputs are removed, the omission is logged
+    with the error and the run goes on. Otherwise a failure is a bug and raises.
+    """
+    from analysis import beyond, omissions
 
     # beyond.main takes no min_cell: its counterfactual suppression reads the module
     # constant, which must follow --min-cell (a rerun at 20 must not show cells of 10)
     beyond.MIN_CELL = args.min_cell if args.real else beyond.MIN_CELL
-    beyond.main(
-        paths.analytic, paths.tables_dir, paths.figures_dir, synthetic=not args.real
-    )
+    reduced = not omissions.not_estimated(
+        omissions.model_status(paths.estimates_dir)
+    ).empty
+    try:
+        beyond.main(
+            paths.analytic, paths.tables_dir, paths.figures_dir,
+            synthetic=not args.real,
+        )  # fmt: skip
+    except Exception as error:  # noqa: BLE001 - only when the models were reduced
+        if not reduced:
+            raise
+        beyond.clear_outputs(paths.tables_dir, paths.figures_dir)
+        first = (str(error).splitlines() or [""])[0][:300]
+        reason = (
+            f"not written: {type(error).__name__}: {first} (the stage needs the "
+            "paper's models, which were not all estimable on this file)"
+        )
+        outputs = "diagnostics, robustness and counterfactual tables (beyond)"
+        omissions.record(paths.logs_dir, "beyond", [(outputs, "all", reason, 0)])
+        print(f"beyond: {reason}", file=sys.stderr)
+        return 0
+    omissions.record(paths.logs_dir, "beyond", [])
     return 0
 
 

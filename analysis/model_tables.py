@@ -189,7 +189,8 @@ def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
             for stat in ("estimate", "se", "p"):
                 row[f"{comp}_{stat}"] = float(by.loc[comp, stat])
         rows.append(row)
-    out = pd.DataFrame(rows)
+    stats = [f"{c}_{s}" for c in MARGIN_COMPONENTS for s in ("estimate", "se", "p")]
+    out = pd.DataFrame(rows, columns=["sample", "outcome", "term", *stats])
     order = {t: k for k, t in enumerate(TERM_LABELS)}
     samples = {s: k for k, s in enumerate(("total", *SUBSAMPLE_TITLES))}
     out = out.assign(
