@@ -98,7 +98,7 @@ def main(
     attempts = fit_each(analytic, vce=vce, cluster=cluster, semantics=semantics)
     fits = {key: a.res for key, a in attempts.items() if a.ok}
     status = model_status(attempts)
-    cells = paper_cells(fits)
+    cells = paper_cells(fits, part1_from_either=True)
     cells = cells[~omitted_cells(cells, status)].reset_index(drop=True)
     save_table(cells, CELL_KEYS, estimates_dir / "paper_cells.csv")
     save_table(all_margins(fits), MARGIN_KEYS, estimates_dir / "margins_all.csv")
@@ -269,17 +269,21 @@ def fit_one(
     )
 
 
-def paper_cells(fits: dict[tuple[str, str], TwoPartResults]) -> pd.DataFrame:
+def paper_cells(
+    fits: dict[tuple[str, str], TwoPartResults], part1_from_either: bool = False
+) -> pd.DataFrame:
     """Return the published columns: probit AMEs, amount coefficients, ratio AMEs.
 
-    ``fits`` may lack models that were not estimable; the probit column (part 1,
-    the same model in both fits of a sample) then comes from the other fit.
+    With ``part1_from_either``, ``fits`` may lack a model that was not estimable:
+    the probit column (part 1, the same model in both fits of a sample) then comes
+    from the other fit of the sample. Without it (callers that pass one fit at a
+    time), each column comes from its own fit only.
     """
     frames = []
     cols = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high"]
     for (sample, outcome), res in fits.items():
         for eq in specs.EQUATIONS:
-            if source_outcome(fits, sample, eq) != outcome:
+            if source_outcome(fits, sample, eq, part1_from_either) != outcome:
                 continue
             if eq.reported == "coef":
                 table = res.coef_table(eq.part)
@@ -298,24 +302,28 @@ def paper_cells(fits: dict[tuple[str, str], TwoPartResults]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*CELL_KEYS, *cols[1:], "n"])
     out = pd.concat(frames, ignore_index=True)
     out["n"] = [
-        nobs(fits, s, e) for s, e in zip(out["sample"], out["equation"], strict=True)
+        nobs(fits, s, e, part1_from_either)
+        for s, e in zip(out["sample"], out["equation"], strict=True)
     ]
     return out[list(CELL_KEYS) + cols[1:] + ["n"]]
 
 
-def source_outcome(fits, sample: str, eq: specs.EquationSpec) -> str | None:
+def source_outcome(
+    fits, sample: str, eq: specs.EquationSpec, part1_from_either: bool = True
+) -> str | None:
     """The fit a published column is read from (part 1 from either fit)."""
     if (sample, eq.outcome) in fits:
         return eq.outcome
-    if eq.part == "part1":
+    if eq.part == "part1" and part1_from_either:
         return next((o for s, o in fits if s == sample), None)
     return None
 
 
-def nobs(fits, sample: str, equation: str) -> int:
+def nobs(fits, sample: str, equation: str, part1_from_either: bool = True) -> int:
     """Observations of the fit behind a published column."""
     eq = next(e for e in specs.EQUATIONS if e.name == equation)
-    return int(fits[(sample, source_outcome(fits, sample, eq))].nobs[eq.part])
+    source = source_outcome(fits, sample, eq, part1_from_either)
+    return int(fits[(sample, source)].nobs[eq.part])
 
 
 def model_status(attempts: dict[tuple[str, str], Fit]) -> pd.DataFrame:
