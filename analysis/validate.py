@@ -37,6 +37,7 @@ from analysis.validate_checks import (
     check_columns,
     check_dtypes,
     check_duplicate_ids,
+    check_labels,
     check_universe,
     display_value,
 )
@@ -201,11 +202,14 @@ def validate_raw(
         if c in codebook.varmap and codebook.column(c) in raw.columns
         and not isinstance(raw[codebook.column(c)], pd.DataFrame)
     ]  # fmt: skip
+    meta = metadata or RawFile(raw)
     ctx = CheckContext(raw, codebook, example_ids(raw, codebook),
-                       to_concepts(raw, codebook, present))  # fmt: skip
+                       to_concepts(raw, codebook, present),
+                       meta.value_labels, meta.user_missing)  # fmt: skip
     for concept in present:
         problems += check_dtypes(ctx, concept)
         problems += check_codes(ctx, concept)
+        problems += check_labels(ctx, concept)
     problems += check_amount_above_cost(ctx)
     problems += check_duplicate_ids(ctx)
     for concept in present:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -54,6 +54,8 @@ class CheckContext:
     codebook: Codebook
     ids: pd.Series
     concepts: pd.DataFrame
+    value_labels: dict = field(default_factory=dict)
+    user_missing: dict = field(default_factory=dict)
 
     def column(self, concept: str) -> str:
         """Raw column of ``concept``."""
@@ -217,8 +219,23 @@ def check_codes(ctx: CheckContext, concept: str) -> list[Problem]:
         detail = (
             f"codes outside the codebook: not in {description} nor missing ({missing})"
         )
+        detail += user_missing_hint(ctx, concept, outside)
         problems.append(ctx.problem("code_outside_codebook", concept, detail, outside))
     return problems
+
+
+def user_missing_hint(ctx: CheckContext, concept: str, outside: pd.Series) -> str:
+    """Say which offending codes the file itself declares as SPSS user-missing."""
+    declared = ctx.user_missing.get(ctx.column(concept), ())
+    raw = as_numeric(ctx.raw.loc[outside, ctx.column(concept)])
+    hit = sorted({display_value(v) for v in raw if v in declared})
+    if not hit:
+        return ""
+    missing = " ".join(map(str, ctx.codebook.missing_codes(concept))) or "-1 -2 -8"
+    return (
+        f" ({', '.join(map(str, hit))} declared user-missing in the file: map "
+        f"them in recode.csv to this column's missing codes {missing})"
+    )
 
 
 def check_amount_above_cost(ctx: CheckContext) -> list[Problem]:
@@ -292,3 +309,103 @@ def check_arrival_dates(ctx: CheckContext) -> list[Problem]:
     detail = f"arrival after the {SURVEY_YEAR}-{INTERVIEW_MONTH:02d} interview"
     return [ctx.problem("arrival_after_interview", "arrival_month", detail, late,
                         severity="warning")]  # fmt: skip
+
+
+# --- value labels stored in the file ----------------------------------------------
+
+LEADING_CODE = re.compile(r"^\s*[\(\[]?-?\d+[\)\]]?\s*[.:=、,，)）-]?\s*")
+
+
+def normalise_label(text: object) -> str:
+    """A label without a leading code ("1. ", "(1)"), spaces and case."""
+    label = LEADING_CODE.sub("", str(text)) if str(text).strip() else ""
+    return re.sub(r"\s+", "", label).lower()
+
+
+def canonical_labels(codebook: Codebook, concept: str) -> dict[int, tuple[str, ...]]:
+    """{canonical code: (label_zh, label_en)} of a concept, survey missing included."""
+    table = codebook.value_labels
+    labelset = codebook.variables.at[concept, "labelset"]
+    sets = [labelset] if isinstance(labelset, str) else []
+    rows = table[table["labelset"].isin(sets)]
+    out = {
+        int(r.code): (normalise_label(r.label_zh), normalise_label(r.label_en))
+        for r in rows.itertuples(index=False)
+    }
+    missing = table[table["labelset"] == "missing"]
+    for r in missing.itertuples(index=False):
+        if int(r.code) in codebook.missing_codes(concept):
+            names = (normalise_label(r.label_zh), normalise_label(r.label_en))
+            out[int(r.code)] = names
+    return out
+
+
+def agrees(label: str, labels: tuple[str, ...]) -> bool:
+    """True if ``label`` equals, contains or is contained in one of ``labels``."""
+    return any(
+        c and (label == c or (min(len(label), len(c)) >= 2 and (c in label
+               or label in c)))  # fmt: skip
+        for c in labels
+    )
+
+
+def names_other(label: str, own: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """True if ``label`` is another code's label and not an extension of its own."""
+    if label in other:
+        return True
+    return any(
+        len(c) >= 2 and c in label and not any(c in o for o in own if o)
+        for c in other
+    )
+
+
+def check_labels(ctx: CheckContext, concept: str) -> list[Problem]:
+    """Report file value labels that contradict the mapping of ``recode.csv``.
+
+    A code whose label in the file is not its canonical label after the recode but
+    is the canonical label of another code of the concept (the order reversed, the
+    codes shifted by one, a missing code taken for an answer) is an error: the
+    mapping says one thing and the file's own labels another.
+    """
+    column = ctx.column(concept)
+    labels = ctx.value_labels.get(column)
+    if not labels or is_string_concept(ctx.codebook, concept):
+        return []
+    canonical = canonical_labels(ctx.codebook, concept)
+    recode = ctx.codebook.recode.get(concept, {})
+    clashes = []
+    for code, text in sorted(labels.items()):
+        label = normalise_label(text)
+        if not label or float(code) != int(float(code)):
+            continue
+        mapped = recode.get(int(code), int(code))
+        own = canonical.get(mapped, ())
+        if agrees(label, own):
+            continue
+        other = [c for c, names in canonical.items()
+                 if c != mapped and names_other(label, own, names)]  # fmt: skip
+        if other:
+            clashes.append((code, text, mapped, other[0]))
+    if not clashes:
+        return []
+    raw = as_numeric(ctx.raw[column])
+    table = ctx.codebook.value_labels
+    keys = zip(table["labelset"], table["code"], strict=True)
+    zh = dict(zip(keys, table["label_zh"], strict=True))
+    labelset = ctx.codebook.variables.at[concept, "labelset"]
+
+    def name(c: int) -> str:
+        return zh.get((labelset, c)) or zh.get(("missing", c)) or "?"
+
+    lines = [
+        f"code {display_value(code)} is labelled {text!r} in the file but recode.csv "
+        f"maps it to canonical {mapped} ({name(mapped)}); {text!r} is canonical "
+        f"{other} ({name(other)})"
+        for code, text, mapped, other in clashes
+    ]
+    detail = (
+        "value labels in the file contradict recode.csv (label vs mapping): "
+        + "; ".join(lines)
+    )
+    mask = raw.isin([float(c) for c, *_ in clashes])
+    return [ctx.problem("label_contradicts_mapping", concept, detail, mask)]

@@ -303,3 +303,126 @@ def test_valid_file_every_row_accounted_for(fmt, tmp_path, capsys):
     assert flow["n_removed"].sum() == 8 - flow["n_after"].iloc[-1] == 3
     derived = tmp_path / "run" / "data" / "derived"
     assert len(pd.read_parquet(derived / "analytic.parquet")) == 5
+
+
+# --- SPSS and Stata metadata: user-missing values and value labels -----------------
+
+SCOPE_LABELS = {1: "跨省", 2: "省内跨市", 3: "市内跨县"}
+
+
+def provider_codebook(tmp_path: Path, rows: str = "") -> Path:
+    """A codebook copy whose recode.csv holds ``rows`` (concept,source,canonical)."""
+    folder = codebook_copy(tmp_path)
+    (folder / "recode.csv").write_text("concept,source_code,canonical_code\n" + rows)
+    return folder
+
+
+def reference_analytic(tmp_path: Path, capsys) -> bytes:
+    """The analytic sample of the valid rows read from a plain .dta."""
+    (tmp_path / "ref").mkdir()
+    raw = write(valid_raw(), tmp_path / "ref" / "survey.dta")
+    assert clean(tmp_path / "ref", raw, capsys=capsys)[0] == 0
+    derived = tmp_path / "ref" / "run" / "data" / "derived"
+    return (derived / "analytic.parquet").read_bytes()
+
+
+def analytic_bytes(tmp_path: Path) -> bytes:
+    return (tmp_path / "run" / "data" / "derived" / "analytic.parquet").read_bytes()
+
+
+def test_spss_user_missing_codes_read_as_codes(tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    expected = reference_analytic(tmp_path, capsys)
+    raw = valid_raw()
+    declared = {c: [-1, -2, -8] for c in ("syn_hosp_cost", "syn_reimb_amt",
+                                          "syn_noreimb_reason")}  # fmt: skip
+    path = write(raw, tmp_path / "survey.sav", missing_ranges=declared)
+    status, err = clean(tmp_path, path, capsys=capsys)
+    assert status == 0, err  # not "blank (system-missing)" errors
+    assert analytic_bytes(tmp_path) == expected
+
+
+def test_spss_own_user_missing_codes_named_then_mapped(tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    expected = reference_analytic(tmp_path, capsys)
+    raw = valid_raw()
+    column = "syn_noreimb_reason"
+    raw[column] = raw[column].replace({-8: 99})
+    raw.loc[0, column] = 97
+    path = write(raw, tmp_path / "survey.sav", missing_ranges={column: [97, 98, 99]})
+    status, err = clean(tmp_path, path, capsys=capsys)
+    assert status == REFUSED and "Traceback" not in err
+    assert "[code_outside_codebook]" in err and repr(column) in err
+    assert "97, 99 declared user-missing in the file" in err
+    assert nothing_written(tmp_path)
+    folder = provider_codebook(tmp_path, "noreimb_reason,97,-1\n"
+                                         "noreimb_reason,99,-8\n")  # fmt: skip
+    status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
+    assert status == 0, err
+    assert analytic_bytes(tmp_path) == expected
+
+
+def reversed_scope() -> pd.DataFrame:
+    """The valid rows with scope stored in the other order (3 = across provinces)."""
+    raw = valid_raw()
+    raw["flo_rage_1"] = raw["flo_rage_1"].replace({1: 3, 3: 1})
+    return raw
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_labels_contradicting_the_mapping_refused_then_mapped(fmt, tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    expected = reference_analytic(tmp_path, capsys)
+    labels = {"flo_rage_1": {3: "跨省", 2: "省内跨市", 1: "市内跨县"}}
+    path = tmp_path / f"survey.{fmt}"
+    if fmt == "sav":
+        write(reversed_scope(), path, variable_value_labels=labels)
+    else:
+        reversed_scope().to_stata(path, write_index=False, version=118,
+                                  value_labels=labels)  # fmt: skip
+    status, err = clean(tmp_path, path, capsys=capsys)
+    assert status == REFUSED and "Traceback" not in err
+    assert "[label_contradicts_mapping]" in err and "'flo_rage_1'" in err
+    assert "code 1 is labelled '市内跨县' in the file but recode.csv maps it to " \
+           "canonical 1 (跨省); '市内跨县' is canonical 3 (市内跨县)" in err
+    assert nothing_written(tmp_path)
+    folder = provider_codebook(tmp_path, "scope,1,3\nscope,3,1\n")
+    status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
+    assert status == 0, err
+    assert analytic_bytes(tmp_path) == expected
+
+
+def test_shifted_codes_with_labels_refused(tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    raw = valid_raw()
+    raw["edu_stat_1"] = raw["edu_stat_1"] - 1  # 0 = never attended ... 6 = postgrad
+    labels = {"edu_stat_1": {0: "未上过学", 1: "小学", 2: "初中", 3: "高中/中专",
+                             4: "大学专科", 5: "大学本科", 6: "研究生"}}  # fmt: skip
+    folder = provider_codebook(tmp_path, "education,0,1\n")  # a half-done mapping
+    path = write(raw, tmp_path / "survey.sav", variable_value_labels=labels)
+    status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
+    assert status == REFUSED and "[label_contradicts_mapping]" in err
+    assert "code 2 is labelled '初中'" in err and "canonical 2 (小学)" in err
+
+
+def test_labels_with_prefixes_and_longer_wording_accepted(tmp_path, capsys):
+    pytest.importorskip("pyreadstat")
+    labels = {"flo_rage_1": {1: "1. 跨省流动", 2: "2 省内跨市", 3: "(3) 市内跨县"},
+              "gender_1": {1: "男性", 2: "女性"},
+              "acc_nat_1": {1: "农业", 2: "非农业", 3: "农业转为居民",
+                            4: "非农业转为居民"}}  # fmt: skip
+    path = write(valid_raw(), tmp_path / "survey.sav", variable_value_labels=labels)
+    status, err = clean(tmp_path, path, capsys=capsys)
+    assert status == 0, err
+
+
+def test_provided_survey_labels_agree_with_the_codebook():
+    from analysis import rawfile
+    from analysis.codebook import Codebook
+    from analysis.config import SYNTHETIC
+    from analysis.validate import validate_raw
+
+    source = rawfile.read(SYNTHETIC.raw_survey, Codebook())
+    assert source.value_labels["flo_rage_1"][1] == "跨省"
+    report = validate_raw(source.frame, Codebook(), "provided", metadata=source)
+    assert report.problems == ()
