@@ -135,23 +135,12 @@ def _add_money(frame, x, params, draws) -> None:
     ratio0 = outcomes.latent_ratio(x, params, draws)
     cost0 = outcomes.latent_cost(x, params, draws)
     p2 = (frame["in_part2"] == 1).to_numpy()
-    # fast first, exact if needed: the capped moment match can leave a part-2 moment
-    # outside its rounding window (seed 2) or the other costs infeasible (seed 3)
-    for max_nfev in (calibrate_moments.MAX_NFEV, None):
-        try:
-            amount, cost_p2 = calibrate_moments.match_part2(
-                frame.loc[p2].reset_index(drop=True), ratio0[p2], cost0[p2], max_nfev
-            )
-            amount, cost_p2, _ = calibrate_score.calibrate_money(
-                frame.loc[p2].reset_index(drop=True), x[p2], amount, cost_p2
-            )
-            cost = np.zeros(len(frame), np.int64)
-            cost[p2] = cost_p2
-            other = calibrate_moments.match_other_costs(frame, cost, p2, cost0)
-            break
-        except (ValueError, RuntimeError):
-            if max_nfev is None:
-                raise
+    part2 = frame.loc[p2].reset_index(drop=True)
+    amount, cost_p2 = calibrate_moments.match_part2(part2, ratio0[p2], cost0[p2])
+    amount, cost_p2, _ = calibrate_score.calibrate_money(part2, x[p2], amount, cost_p2)
+    cost = np.zeros(len(frame), np.int64)
+    cost[p2] = cost_p2
+    other = calibrate_moments.match_other_costs(frame, cost, p2, cost0)
     frame["total_expenditure"] = other
     frame["reimb_amount"] = np.nan
     frame.loc[p2, "reimb_amount"] = amount.astype(float)

@@ -27,18 +27,18 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from analysis.synth import targets
+from analysis.synth import numerics, targets
 from analysis.synth.moments import MomentTarget, nudge
 
 # No inpatient stay is cheaper than this (yuan): costs are COST_FLOOR + a lognormal-like
 # part, so the heavy right tail the published SDs need does not drag stays to 1 yuan.
 COST_FLOOR = 300.0
 RIDGE = 0.05  # weight of the identity transform, in rounding half-widths
-# The published margins conflict slightly (least-squares cost > 0), so the solver would
-# crawl to scipy's default limit (1,200-1,800 evaluations, 8 s); 80 evaluations reach
-# the same neighbourhood in 0.3 s and the integer nudge puts every moment in its window.
-# If the capped solution leaves the other costs infeasible, the caller reruns uncapped.
-MAX_NFEV = 80
+# The transforms' least squares are nearly flat along some directions (conflicting
+# margins), so where a solver stops depends on its path: they are solved by
+# numerics.least_squares, whose every step is bit-identical on every machine, and the
+# money is snapped to MONEY_DECIMALS decimals of a yuan before rounding to yuan.
+MONEY_DECIMALS = 6
 
 
 def part2_targets(frame: pd.DataFrame) -> list[MomentTarget]:
@@ -104,7 +104,12 @@ def _cells(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _z_function(moment_targets):
-    """Vectorised z-scores (distance in rounding half-widths) of ``moment_targets``."""
+    """z-scores (distance in rounding half-widths) of ``moment_targets`` and Jacobian.
+
+    ``z(derived, dderived=None)``: ``derived`` maps a variable to its row values;
+    with ``dderived`` (variable -> rows x parameters derivative) it also returns the
+    Jacobian of the z-scores in the parameters.
+    """
     masks = np.stack([t.mask for t in moment_targets]).astype(float)
     names = [t.var for t in moment_targets]
     n = masks.sum(axis=1)
@@ -112,64 +117,92 @@ def _z_function(moment_targets):
     value = np.array([t.value for t in moment_targets])
     hw = np.array([t.halfwidth for t in moment_targets])
 
-    def z(derived):
+    def z(derived, dderived=None):
         v = np.stack([derived[name] for name in names])
         m1 = np.sum(masks * v, axis=1) / n
         var = (np.sum(masks * v**2, axis=1) - n * m1**2) / (n - 1)
-        stat = np.where(is_mean, m1, np.sqrt(np.maximum(var, 0.0)))
-        return (stat - value) / hw
+        sd = np.sqrt(np.maximum(var, 0.0))
+        stat = np.where(is_mean, m1, sd)
+        out = (stat - value) / hw
+        if dderived is None:
+            return out
+        # d stat / d v_i: mask / n (mean), mask (v_i - mean) / ((n - 1) sd) (SD)
+        dv = np.where(
+            is_mean[:, None],
+            masks / n[:, None],
+            masks * (v - m1[:, None]) / ((n - 1) * np.maximum(sd, 1e-300))[:, None],
+        )
+        jac = np.stack(
+            [numerics.matmul(dv[k], dderived[name]) for k, name in enumerate(names)]
+        )
+        return out, jac / hw[:, None]
 
     return z
 
 
-def match_part2(frame, ratio0, cost0, max_nfev=MAX_NFEV):
+def match_part2(frame, ratio0, cost0):
     """Integer (amount, cost) of the part-2 rows with every Table 1/2 moment in window.
 
     ``frame`` holds the part-2 rows only; ``ratio0`` and ``cost0`` are their DGP values.
+    Both transforms are solved by :func:`numerics.least_squares` (analytic Jacobians,
+    no BLAS), so the integers do not depend on the machine's floating-point kernels.
     """
     moment_targets = part2_targets(frame)
     cells = _cells(frame)
     k = cells.max() + 1
+    onehot = np.eye(k)[cells]
     lr = special.logit(ratio0)
     lr_c = np.array([lr[cells == c].mean() for c in range(k)])
     lc = np.log(cost0)
     lc_c = np.array([lc[cells == c].mean() for c in range(k)])
     d = lc - lc_c[cells]
+    dr = lr - lr_c[cells]
     z_ratio = _z_function([t for t in moment_targets if t.var == "ratio"])
     z_money = _z_function([t for t in moment_targets if t.var != "ratio"])
     z_soft = _z_function(_soft_cost_targets(frame))
 
     def ratio_of(p):
-        return special.expit(p[:k][cells] + p[k:][cells] * (lr - lr_c[cells]))
+        return special.expit(p[:k][cells] + p[k:][cells] * dr)
 
     p0 = np.concatenate([lr_c, np.ones(k)])
-    fit = optimize.least_squares(
-        lambda p: np.concatenate(
-            [z_ratio({"ratio": 100 * ratio_of(p)}), RIDGE * (p - p0)[k:]]
-        ),
-        p0,
-        max_nfev=max_nfev,
-    )
-    r = ratio_of(fit.x)
+    ridge_p = np.hstack([np.zeros((k, k)), RIDGE * np.eye(k)])
+
+    def ratio_res(p):
+        r = ratio_of(p)
+        dv = (100 * r * (1 - r))[:, None] * np.hstack([onehot, onehot * dr[:, None]])
+        zr, jr = z_ratio({"ratio": 100 * r}, {"ratio": dv})
+        return np.concatenate([zr, RIDGE * (p - p0)[k:]]), np.vstack([jr, ridge_p])
+
+    p = numerics.snap(numerics.least_squares(ratio_res, p0, np.ones(2 * k)))
+    r = ratio_of(p)
 
     log_r = np.log(r)
     e = log_r - np.array([log_r[cells == c].mean() for c in range(k)])[cells]
 
     def cost_of(q):
         a, b, g = q[:k][cells], q[k : 2 * k][cells], q[2 * k :][cells]
-        return COST_FLOOR + np.exp(a + b * d + g * e)
-
-    def residuals(q):
-        c = cost_of(q)
-        money = {"amount": r * c, "cost": c}
-        return np.concatenate([z_money(money), z_soft(money), RIDGE * (q - q0)[k:]])
+        return COST_FLOOR + numerics.exp(a + b * d + g * e)
 
     q0 = np.concatenate(
-        [np.log(np.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)]
+        [np.log(numerics.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)]
     )
-    c = cost_of(optimize.least_squares(residuals, q0, x_scale=0.1, max_nfev=max_nfev).x)
-    amount = np.maximum(np.rint(r * c), 1)
-    cost = np.maximum(np.rint(c), amount)
+    ridge_q = np.hstack([np.zeros((2 * k, k)), RIDGE * np.eye(2 * k)])
+    basis = np.hstack([onehot, onehot * d[:, None], onehot * e[:, None]])
+
+    def money_res(q):
+        c = cost_of(q)
+        dc = (c - COST_FLOOR)[:, None] * basis
+        money = {"amount": r * c, "cost": c}
+        dmoney = {"amount": r[:, None] * dc, "cost": dc}
+        zm, jm = z_money(money, dmoney)
+        zs, js = z_soft(money, dmoney)
+        res = np.concatenate([zm, zs, RIDGE * (q - q0)[k:]])
+        return res, np.vstack([jm, js, ridge_q])
+
+    q = numerics.snap(numerics.least_squares(money_res, q0, np.full(3 * k, 0.1)))
+    c = cost_of(q)
+    amount = np.maximum(np.rint(np.round(r * c, MONEY_DECIMALS)), 1)
+    cost = np.maximum(np.rint(np.round(c, MONEY_DECIMALS)), amount)
     x = np.column_stack([amount, cost]).astype(np.int64)
     x = nudge_part2(frame, x, moment_targets)
     return x[:, 0], x[:, 1]
@@ -228,7 +261,8 @@ def match_other_costs(frame, cost, fixed, cost0):
         s2 = (n - 1) * sd**2 + n * mean**2 - (out[rows & fixed] ** 2).sum()
         free = rows & ~fixed
         out[free] = _lognormal_affine(np.log(cost0[free]), s1, s2)
-    x = np.maximum(np.rint(out), 1).astype(np.int64)[:, None]
+    x = np.rint(np.round(out, MONEY_DECIMALS))
+    x = np.maximum(x, 1).astype(np.int64)[:, None]
     moment_targets = []
     # C02: the total column's cost mean and SD contradict the column cells; keep the
     # columns (the total follows: 10,366.48 / 17,547.60).
@@ -254,9 +288,9 @@ def _lognormal_affine(lc: np.ndarray, s1: float, s2: float) -> np.ndarray:
     d = lc - lc.mean()
 
     def cv_gap(beta):
-        v = np.exp(beta * d)
+        v = numerics.exp(beta * d)
         return np.mean(v**2) / np.mean(v) ** 2 - ms / mean**2
 
     beta = optimize.brentq(cv_gap, 1e-3, 10.0)
-    v = np.exp(beta * d)
+    v = numerics.exp(beta * d)
     return COST_FLOOR + v * mean / v.mean()

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import special, stats
 
 from analysis import config, schema
+from analysis.synth import numerics
 
 # Densities that turn published AMEs into index coefficients (starting values only):
 # mean phi(Xb) of a probit with P = 0.668, mean mu (1 - mu) of a ratio with mean 0.468.
@@ -123,8 +124,8 @@ def initial_params(x: np.ndarray) -> OutcomeParams:
         probit[k] = t3.loc[term, "probit_me"] / PROBIT_DENSITY
         ratio[k] = t3.loc[term, "ratio_me"] / RATIO_DENSITY
         cost[k] = t3.loc[term, "amount_me"] - t3.loc[term, "ratio_me"] / RATIO_MEAN
-    ratio[0] = special.logit(RATIO_MEAN) - np.mean(x[:, 1:] @ ratio[1:])
-    cost[0] = np.log(10_000.0) - np.mean(x[:, 1:] @ cost[1:])
+    ratio[0] = special.logit(RATIO_MEAN) - np.mean(numerics.matmul(x[:, 1:], ratio[1:]))
+    cost[0] = np.log(10_000.0) - np.mean(numerics.matmul(x[:, 1:], cost[1:]))
     return OutcomeParams(probit, ratio, cost)
 
 
@@ -135,14 +136,14 @@ def with_params(params: OutcomeParams, **changes) -> OutcomeParams:
 
 def participation_index(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws):
     """Latent propensity to be reimbursed, X b + e."""
-    return x @ params.probit + draws.probit
+    return numerics.matmul(x, params.probit) + draws.probit
 
 
 def latent_ratio(
     x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws
 ) -> np.ndarray:
     """Reimbursement ratio from the Beta DGP, in (0, 1)."""
-    mu = special.expit(x @ params.ratio)
+    mu = special.expit(numerics.matmul(x, params.ratio))
     k = params.ratio_precision
     r = stats.beta.ppf(draws.ratio, mu * k, (1.0 - mu) * k)
     return np.clip(r, 1e-4, 1.0 - 1e-4)
@@ -153,4 +154,8 @@ def latent_cost(
 ) -> np.ndarray:
     """Cost of the stay (yuan, continuous) from the Gamma-log DGP, mean exp(X c)."""
     s = params.cost_shape
-    return np.exp(x @ params.cost) * stats.gamma.ppf(draws.cost, s) / s
+    return (
+        numerics.exp(numerics.matmul(x, params.cost))
+        * stats.gamma.ppf(draws.cost, s)
+        / s
+    )

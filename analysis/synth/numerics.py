@@ -1,0 +1,102 @@
+"""Arithmetic whose last bits do not depend on the BLAS kernel or the SIMD path.
+
+A discrete decision of the generator (a rint, a ranking, a solver's accept/reject)
+must see the same floats on every machine. Matrix products through BLAS, LAPACK
+solves and numpy's SIMD ``exp`` differ in their last bits between kernels (measured:
+OpenBLAS Prescott vs SkylakeX, numpy with and without AVX-512), while elementwise
+IEEE operations, ``np.sum`` / ``np.einsum`` loops and scipy's special functions do
+not. The helpers below use only the latter; :func:`snap` rounds a continuous result
+onto a grid far coarser than any remaining noise before a decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+LOG2E = 1.4426950408889634  # 1 / ln 2
+
+
+def exp(x):
+    """``e**x`` through scipy's ``exp2`` (no SIMD dispatch; ~1 ulp of ``np.exp``)."""
+    return special.exp2(np.asarray(x, dtype=float) * LOG2E)
+
+
+def matmul(a, b):
+    """``a @ b`` by ``np.einsum`` (fixed summation order, no BLAS)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim == 1 and b.ndim == 1:
+        return np.einsum("i,i->", a, b)
+    if a.ndim == 1:
+        return np.einsum("i,ij->j", a, b)
+    if b.ndim == 1:
+        return np.einsum("ij,j->i", a, b)
+    return np.einsum("ij,jk->ik", a, b)
+
+
+def solve_spd(a, b):
+    """Solve ``a x = b``, ``a`` symmetric positive definite (Cholesky, no LAPACK)."""
+    a = np.array(a, dtype=float)
+    n = len(a)
+    low = np.zeros_like(a)
+    for j in range(n):
+        d = a[j, j] - np.sum(low[j, :j] ** 2)
+        if not d > 0:
+            raise np.linalg.LinAlgError("matrix is not positive definite")
+        low[j, j] = np.sqrt(d)
+        low[j + 1 :, j] = (
+            a[j + 1 :, j] - np.sum(low[j + 1 :, :j] * low[j, :j], axis=1)
+        ) / low[j, j]
+    y = np.array(b, dtype=float)
+    for j in range(n):
+        y[j] = (y[j] - np.sum(low[j, :j] * y[:j])) / low[j, j]
+    for j in range(n - 1, -1, -1):
+        y[j] = (y[j] - np.sum(low[j + 1 :, j] * y[j + 1 :])) / low[j, j]
+    return y
+
+
+def snap(values, digits: int = 8):
+    """``values`` rounded to ``digits`` significant digits (a relative grid)."""
+    v = np.asarray(values, dtype=float)
+    mag = np.abs(np.where(v == 0, 1.0, v))
+    step = 10.0 ** (np.floor(np.log10(mag)) + 1 - digits)
+    return np.round(v / step) * step
+
+
+def least_squares(fun_jac, x0, scale, max_iter: int = 200, rtol: float = 1e-12):
+    """Levenberg-Marquardt on ``fun_jac(x) -> (residuals, Jacobian)``, reproducibly.
+
+    Normal equations by :func:`matmul`, steps by :func:`solve_spd`, damping scaled by
+    ``1 / scale**2``; stops when an accepted step lowers the cost by less than
+    ``rtol`` (relative), when no damping lowers it, or after ``max_iter`` steps. Every
+    comparison sees bit-identical floats on every machine, so where it stops is too.
+    Returns the parameters.
+    """
+    x = np.array(x0, dtype=float)
+    d = 1.0 / np.asarray(scale, dtype=float) ** 2 * np.ones(len(x))
+    r, jac = fun_jac(x)
+    cost = np.sum(r * r)
+    lam = 1e-3
+    for _ in range(max_iter):
+        a = matmul(jac.T, jac)
+        g = matmul(jac.T, r)
+        lam_scale = np.sum(np.diag(a) / d) / len(x)
+        for _ in range(40):
+            try:
+                step = -solve_spd(a + lam * lam_scale * np.diag(d), g)
+            except np.linalg.LinAlgError:
+                lam *= 4
+                continue
+            rn, jn = fun_jac(x + step)
+            new = np.sum(rn * rn)
+            if np.isfinite(new) and new < cost:
+                break
+            lam *= 4
+        else:
+            return x
+        x, r, jac = x + step, rn, jn
+        gain, cost = cost - new, new
+        lam = max(lam / 4, 1e-15)
+        if gain <= rtol * cost:
+            break
+    return x
