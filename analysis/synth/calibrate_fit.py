@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from analysis.synth import numerics
+
 SQRT2 = np.sqrt(2.0)
 
 
@@ -37,7 +39,7 @@ def norm_pdf(z):
     ndarray or float
         phi(z), same shape as ``z``.
     """
-    return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    return numerics.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
 
 
 def _mills(y, eta):
@@ -70,18 +72,18 @@ def probit(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Probit
     b = np.zeros(x.shape[1]) if b0 is None else b0.copy()
     ok = False
     for _ in range(50):
-        eta = x @ b
+        eta = numerics.matmul(x, b)
         g = _mills(y, eta)
         w = g * (g + eta)  # observed information weight
-        info = (x * w[:, None]).T @ x
-        step = np.linalg.solve(info, x.T @ g)
+        info = numerics.matmul((x * w[:, None]).T, x)
+        step = numerics.solve_spd(info, numerics.matmul(x.T, g))
         b = b + step
         if np.max(np.abs(step)) < 1e-10:
             ok = True
             break
-    eta = x @ b
+    eta = numerics.matmul(x, b)
     g = _mills(y, eta)
-    info = (x * (g * (g + eta))[:, None]).T @ x
+    info = numerics.matmul((x * (g * (g + eta))[:, None]).T, x)
     return ProbitFit(b, eta, info, ok)
 
 

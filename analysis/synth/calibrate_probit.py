@@ -39,7 +39,7 @@ import pandas as pd
 
 from analysis import schema
 from analysis.synth import calibrate_fit as cf
-from analysis.synth import resolutions, targets
+from analysis.synth import numerics, resolutions, targets
 from analysis.synth.calibrate_targets import (
     SCOPE_TERMS,
     TERMS,
@@ -94,10 +94,7 @@ class ProbitProblem:
         )
         pct = {s: m for s, (m, _) in targets.t2_moments("reimbursed_pct").items()}
         self.cols = np.array(
-            [
-                round(pct[s] * self.sizes[:, j].sum() / 100)
-                for j, s in enumerate(scopes)
-            ]
+            [round(pct[s] * self.sizes[:, j].sum() / 100) for j, s in enumerate(scopes)]
         )
         self.urban_scope = np.column_stack(
             [(col == "urban") & (scope == s.split(":")[1]) for s in SCOPE_TERMS]
@@ -118,7 +115,7 @@ class ProbitProblem:
         ndarray
             One value per row.
         """
-        return self.x @ b + self.urban_scope @ g
+        return numerics.matmul(self.x, b) + numerics.matmul(self.urban_scope, g)
 
     def cell_counts(self, eta) -> np.ndarray:
         """Reimbursed count of each (column x scope) cell, both margins exact.
@@ -239,7 +236,7 @@ def calibrate(
         score = float(np.max(np.abs(dev)))
         if score < best[0]:
             best = (score, y, b.copy(), g.copy())
-        gap = (p.ames(fits) - p.tval)
+        gap = p.ames(fits) - p.tval
         step = 0.9 if it < 20 else 0.5
         phi = {s: cf.norm_pdf(fits[s].eta).mean() for s in SAMPLES}
         by = {(t.sample, t.term): gap[k] for k, t in enumerate(p.targets)}
@@ -315,26 +312,26 @@ def _try_plan(p, y, fits, r, cur, plan):
     if DEBUG:
         print("plan", k, "cur", round(cur, 3))
     while k >= 1:
-            y2 = y.copy()
-            for ones, zeros in plan[:k]:
-                y2[list(ones)] = 0
-                y2[list(zeros)] = 1
-            fits2 = p.fits(y2)
-            if all(f.converged for f in fits2.values()):
-                r2 = p.dev(fits2)
-                new = float(_focus(r2))
+        y2 = y.copy()
+        for ones, zeros in plan[:k]:
+            y2[list(ones)] = 0
+            y2[list(zeros)] = 1
+        fits2 = p.fits(y2)
+        if all(f.converged for f in fits2.values()):
+            r2 = p.dev(fits2)
+            new = float(_focus(r2))
+            if DEBUG:
+                print("  try", k, round(new, 3))
+            if new < cur - 1e-9:
                 if DEBUG:
-                    print("  try", k, round(new, 3))
-                if new < cur - 1e-9:
-                    if DEBUG:
-                        print(
-                            "batch",
-                            k,
-                            round(new, 3),
-                            round(float(np.max(np.abs(r2))), 3),
-                        )
-                    return y2, fits2, r2, new, True
-            k //= 2
+                    print(
+                        "batch",
+                        k,
+                        round(new, 3),
+                        round(float(np.max(np.abs(r2))), 3),
+                    )
+                return y2, fits2, r2, new, True
+        k //= 2
     return y, fits, r, cur, False
 
 
@@ -396,8 +393,8 @@ def _influence(p: ProbitProblem, fits, y):
         g_now = cf._mills(ys, f.eta)
         g_flip = cf._mills(1 - ys, f.eta)
         dscore = xs * (g_flip - g_now)[:, None]
-        db = np.linalg.solve(f.info, dscore.T).T  # rows x k
-        dame = db @ cf.probit_ame_jac(f, xs).T
+        db = numerics.solve_spd(f.info, dscore.T).T  # rows x k
+        dame = numerics.matmul(db, cf.probit_ame_jac(f, xs).T)
         idx = [k for k, (smp, _) in enumerate(p.where) if smp == s]
         pos = [p.where[k][1] for k in idx]
         out[np.ix_(np.flatnonzero(p.masks[s]), idx)] += dame[:, pos] / p.tse[idx]
@@ -406,10 +403,9 @@ def _influence(p: ProbitProblem, fits, y):
 
 def _focus(r):
     """Penalty of the polish: the excess over AIM (steep), plus a little of the rest."""
-    return (
-        10.0 * np.sum(np.maximum(np.abs(r) - AIM, 0.0) ** 2, axis=-1)
-        + 0.02 * np.sum(r**2, axis=-1)
-    )
+    return 10.0 * np.sum(
+        np.maximum(np.abs(r) - AIM, 0.0) ** 2, axis=-1
+    ) + 0.02 * np.sum(r**2, axis=-1)
 
 
 def polish(p: ProbitProblem, y, b, g, n_iter):
@@ -432,7 +428,7 @@ def polish(p: ProbitProblem, y, b, g, n_iter):
             bz = infl[zeros]
             val = (
                 np.sum(w * a * a, axis=1)[:, None]
-                + 2 * (a * w) @ bz.T
+                + 2 * numerics.matmul(a * w, bz.T)
                 + np.sum(w * bz * bz, axis=1)[None, :]
             )
             flat = np.argsort(val, axis=None)[:60]
@@ -519,7 +515,7 @@ def _combos(cands, r, infl, w, n_best=40):
     a = r + d
     val = (
         np.sum(w * a * a, axis=1)[:, None]
-        + 2 * (a * w) @ d.T
+        + 2 * numerics.matmul(a * w, d.T)
         + np.sum(w * d * d, axis=1)[None, :]
     )
     val[np.tril_indices(len(cands))] = np.inf
@@ -611,8 +607,6 @@ def _anneal_plan(p: ProbitProblem, y, score, r, infl, max_moves, steps=20000, se
         # co and cz grow, shrink and swap entries together: always equal length
         plan += [((int(i),), (int(j),)) for i, j in zip(co, cz, strict=True)]
     return plan
-
-
 
 
 def _lp_plan(p: ProbitProblem, y, score, r, infl, max_moves, alpha=1.0):
@@ -715,8 +709,15 @@ def _dive_plan(p: ProbitProblem, y, score, r, infl, max_moves, max_dive=25):
     best = (float(_focus(r)), 0)
     for _ in range(min(max_dive, max_moves)):
         bounds = [(0, 1 if f else 0) for f in free] + [(0, None)] * k
-        res = linprog(cost, A_ub=a_ub, b_ub=np.concatenate([LP_AIM - rv, LP_AIM + rv]),
-                      A_eq=a_eq, b_eq=np.zeros(6), bounds=bounds, method="highs")
+        res = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=np.concatenate([LP_AIM - rv, LP_AIM + rv]),
+            A_eq=a_eq,
+            b_eq=np.zeros(6),
+            bounds=bounds,
+            method="highs",
+        )
         if res.x is None:
             break
         lam = res.x[:m] * free

@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.synth import calibrate_fit as cf
 from analysis.synth import calibrate_probit as cp
+from analysis.synth import numerics
 from analysis.synth.calibrate_targets import TERMS, columns
 
 FACTORS = ("scope", "reason")
@@ -117,12 +118,12 @@ def _predicted(p, fits, outcome, ii, jj, idx) -> np.ndarray:
         dscore = np.zeros_like(xi)
         dphi = np.zeros(len(ii))
         for xr, dr in ((xi, d), (xj, -d)):
-            new, old = (xr + dr) @ f.b, xr @ f.b
+            new, old = numerics.matmul(xr + dr, f.b), numerics.matmul(xr, f.b)
             dscore += cf._mills(y_pair, new)[:, None] * (xr + dr)
             dscore -= cf._mills(y_pair, old)[:, None] * xr
             dphi += cf.norm_pdf(new) - cf.norm_pdf(old)
-        db = np.linalg.solve(f.info, dscore.T).T
-        dame = db @ cf.probit_ame_jac(f, p.xs[s]).T
+        db = numerics.solve_spd(f.info, dscore.T).T
+        dame = numerics.matmul(db, cf.probit_ame_jac(f, p.xs[s]).T)
         dame += (dphi / p.masks[s].sum())[:, None] * f.b[None, :]
         ks = [k for k, (smp, _) in enumerate(p.where) if smp == s]
         pos = [p.where[k][1] for k in ks]

@@ -47,11 +47,12 @@ def solve_spd(a, b):
         low[j + 1 :, j] = (
             a[j + 1 :, j] - np.sum(low[j + 1 :, :j] * low[j, :j], axis=1)
         ) / low[j, j]
-    y = np.array(b, dtype=float)
+    y = np.array(b, dtype=float)  # one right-hand side per column
+    col = (slice(None),) + (None,) * (y.ndim - 1)
     for j in range(n):
-        y[j] = (y[j] - np.sum(low[j, :j] * y[:j])) / low[j, j]
+        y[j] = (y[j] - np.sum(low[j, :j][col] * y[:j], axis=0)) / low[j, j]
     for j in range(n - 1, -1, -1):
-        y[j] = (y[j] - np.sum(low[j + 1 :, j] * y[j + 1 :])) / low[j, j]
+        y[j] = (y[j] - np.sum(low[j + 1 :, j][col] * y[j + 1 :], axis=0)) / low[j, j]
     return y
 
 
