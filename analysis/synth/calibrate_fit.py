@@ -114,7 +114,7 @@ def probit_ame_se(fit: ProbitFit, x: np.ndarray) -> np.ndarray:
         One SE per design column.
     """
     jac = probit_ame_jac(fit, x)
-    cov = np.linalg.inv(fit.info)
+    cov = numerics.inv_spd(fit.info)
     return np.sqrt(np.einsum("ij,jk,ik->i", jac, cov, jac))
 
 
@@ -131,26 +131,28 @@ class GammaFit:
 def gamma_log(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> GammaFit:
     """Gamma GLM, log link: Newton (Fisher steps, then observed), Pearson dispersion."""
     if b0 is None:
-        b = np.linalg.lstsq(x, np.log(y), rcond=None)[0]
-        b[0] += np.log(np.mean(y / np.exp(x @ b)))
+        b = numerics.solve_spd(
+            numerics.matmul(x.T, x), numerics.matmul(x.T, numerics.log(y))
+        )
+        b[0] += numerics.log(np.mean(y / numerics.exp(numerics.matmul(x, b))))
     else:
         b = b0.copy()
-    xtx = x.T @ x
+    xtx = numerics.matmul(x.T, x)
     for it in range(100):
-        mu = np.exp(x @ b)
+        mu = numerics.exp(numerics.matmul(x, b))
         r = y / mu
         if it < 3:
             h = xtx
         else:
-            h = (x * r[:, None]).T @ x
-        step = np.linalg.solve(h, x.T @ (r - 1.0))
+            h = numerics.matmul((x * r[:, None]).T, x)
+        step = numerics.solve_spd(h, numerics.matmul(x.T, r - 1.0))
         b = b + step
         if np.max(np.abs(step)) < 1e-11:
             break
-    mu = np.exp(x @ b)
+    mu = numerics.exp(numerics.matmul(x, b))
     r = y / mu
     scale = float(np.sum((r - 1.0) ** 2) / (len(y) - x.shape[1]))
-    info = (x * r[:, None]).T @ x
+    info = numerics.matmul((x * r[:, None]).T, x)
     return GammaFit(b, mu, scale, info)
 
 
@@ -162,7 +164,7 @@ def gamma_coef_se(fit: GammaFit) -> np.ndarray:
     ndarray
         One SE per design column.
     """
-    return np.sqrt(np.diag(np.linalg.inv(fit.info)) * fit.scale)
+    return np.sqrt(np.diag(numerics.inv_spd(fit.info)) * fit.scale)
 
 
 def gamma_ame(fit: GammaFit) -> np.ndarray:
@@ -181,5 +183,5 @@ def gamma_ame_se(fit: GammaFit, x: np.ndarray) -> np.ndarray:
     mbar = fit.mu.mean()
     m = (fit.mu[:, None] * x).mean(axis=0)
     jac = mbar * np.eye(len(fit.b)) + np.outer(fit.b, m)
-    cov = np.linalg.inv(fit.info) * fit.scale
+    cov = numerics.inv_spd(fit.info) * fit.scale
     return np.sqrt(np.einsum("ij,jk,ik->i", jac, cov, jac))

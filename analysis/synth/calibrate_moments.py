@@ -153,7 +153,7 @@ def match_part2(frame, ratio0, cost0):
     onehot = np.eye(k)[cells]
     lr = special.logit(ratio0)
     lr_c = np.array([lr[cells == c].mean() for c in range(k)])
-    lc = np.log(cost0)
+    lc = numerics.log(cost0)
     lc_c = np.array([lc[cells == c].mean() for c in range(k)])
     d = lc - lc_c[cells]
     dr = lr - lr_c[cells]
@@ -176,7 +176,7 @@ def match_part2(frame, ratio0, cost0):
     p = numerics.snap(numerics.least_squares(ratio_res, p0, np.ones(2 * k)))
     r = ratio_of(p)
 
-    log_r = np.log(r)
+    log_r = numerics.log(r)
     e = log_r - np.array([log_r[cells == c].mean() for c in range(k)])[cells]
 
     def cost_of(q):
@@ -184,7 +184,7 @@ def match_part2(frame, ratio0, cost0):
         return COST_FLOOR + numerics.exp(a + b * d + g * e)
 
     q0 = np.concatenate(
-        [np.log(numerics.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)]
+        [numerics.log(numerics.exp(lc_c) - COST_FLOOR / 2), np.ones(k), np.zeros(k)]
     )
     ridge_q = np.hstack([np.zeros((2 * k, k)), RIDGE * np.eye(2 * k)])
     basis = np.hstack([onehot, onehot * d[:, None], onehot * e[:, None]])
@@ -260,7 +260,7 @@ def match_other_costs(frame, cost, fixed, cost0):
         s1 = n * mean - out[rows & fixed].sum()
         s2 = (n - 1) * sd**2 + n * mean**2 - (out[rows & fixed] ** 2).sum()
         free = rows & ~fixed
-        out[free] = _lognormal_affine(np.log(cost0[free]), s1, s2)
+        out[free] = _lognormal_affine(numerics.log(cost0[free]), s1, s2)
     x = np.rint(np.round(out, MONEY_DECIMALS))
     x = np.maximum(x, 1).astype(np.int64)[:, None]
     moment_targets = []

@@ -33,6 +33,8 @@ from analysis.synth import calibrate_fit as cf
 from analysis.synth import calibrate_moments as cm
 from analysis.synth import targets
 from analysis.synth.calibrate_targets import TERMS, columns, position, table_targets
+from analysis.synth.numerics import exp, inv_spd, log, solve_spd
+from analysis.synth.numerics import matmul as dot
 
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
@@ -119,18 +121,16 @@ def se_bands(equation, lo_ratio=None, hi_ratio=None):
     which the score constraints impose), STAR_MARGIN inside them. The ratios default
     to ``exp(-+SE_BAND)``.
     """
-    lo_ratio = np.exp(-SE_BAND) if lo_ratio is None else lo_ratio
-    hi_ratio = np.exp(SE_BAND) if hi_ratio is None else hi_ratio
+    lo_ratio = exp(-SE_BAND) if lo_ratio is None else lo_ratio
+    hi_ratio = exp(SE_BAND) if hi_ratio is None else hi_ratio
     out = {s: {} for s in SAMPLES}
     for t in table_targets(equation):
         pos = position(t.sample, t.term)
-        lo, hi = np.log(t.se * lo_ratio), np.log(t.se * hi_ratio)
+        lo, hi = log(t.se * lo_ratio), log(t.se * hi_ratio)
         zlo, zhi = Z_STARS[{"**": 0, "*": 1, "": 2}[t.stars]]
         if abs(t.value) > 0:
-            s_lo = np.log(abs(t.value)) - np.log(zhi) + STAR_MARGIN
-            s_hi = (
-                np.log(abs(t.value)) - np.log(zlo) - STAR_MARGIN if zlo > 0 else np.inf
-            )
+            s_lo = log(abs(t.value)) - log(zhi) + STAR_MARGIN
+            s_hi = log(abs(t.value)) - log(zlo) - STAR_MARGIN if zlo > 0 else np.inf
             if max(lo, s_lo) < min(hi, s_hi):
                 lo, hi = max(lo, s_lo), min(hi, s_hi)
         out[t.sample][pos] = (lo, hi)
@@ -147,30 +147,30 @@ def _log_se(xs, ys, b, cells, ame):
     ``d q_k / d b = X'(u w_k^2)`` with ``w_k = X V j_k``; through ``j_k`` (AMEs),
     ``2 (m (V j_k)_k + e_k m'V j_k + b_k M V j_k)``, ``M = X' diag(mu) X / n``.
     """
-    mu = np.exp(xs @ b)
+    mu = exp(dot(xs, b))
     u = ys / mu
     dof = len(ys) - xs.shape[1]
     phi = np.sum((u - 1) ** 2) / dof
-    v = np.linalg.inv((xs * u[:, None]).T @ xs)
+    v = inv_spd(dot((xs * u[:, None]).T, xs))
     k = xs.shape[1]
     jm = np.eye(k)[cells]
     m = (mu[:, None] * xs).mean(axis=0)
     if ame:
         jm = mu.mean() * jm + np.outer(b[cells], m)
-    jv = jm @ v  # rows V j_k (V symmetric)
+    jv = dot(jm, v)  # rows V j_k (V symmetric)
     q = np.einsum("ij,ij->i", jv, jm)
-    w = xs @ jv.T  # n x cells
-    dq = (xs.T @ (u[:, None] * w**2)).T
+    w = dot(xs, jv.T)  # n x cells
+    dq = dot(xs.T, u[:, None] * w**2).T
     if ame:
-        mm = (xs * mu[:, None]).T @ xs / len(ys)
+        mm = dot((xs * mu[:, None]).T, xs) / len(ys)
         dq += 2 * (
             np.outer(jv[np.arange(len(cells)), cells], m)
-            + np.eye(k)[cells] * (jv @ m)[:, None]
-            + b[cells][:, None] * (jv @ mm)
+            + np.eye(k)[cells] * dot(jv, m)[:, None]
+            + b[cells][:, None] * dot(jv, mm)
         )
-    dphi = -2 * ((u - 1) * u) @ xs / dof
+    dphi = -2 * dot((u - 1) * u, xs) / dof
     grad_b = 0.5 * (dphi[None, :] / phi + dq / q[:, None])
-    return 0.5 * np.log(phi * q), (mu, u, phi, q, dof, jv), grad_b
+    return 0.5 * log(phi * q), (mu, u, phi, q, dof, jv), grad_b
 
 
 def _moment_rows(moments, values, dvalues):
@@ -246,15 +246,17 @@ class Problem:
             self.fits, self.free, self.offsets[:-1], self.coefs(z), strict=True
         ):
             ys, dys, xs = y[f.rows], dy[f.rows], f.x
-            mu = np.exp(xs @ b)
+            mu = exp(dot(xs, b))
             u = ys / mu
             ns = len(f.rows)
             # score X'(u - 1) / n, each row in units of its column's scale
             cscale = np.maximum(np.abs(xs).mean(axis=0), 1e-12)[:, None]
             blk = np.zeros((f.k, len(z)))
             blk[:, f.rows] = (xs * (dys / mu)[:, None]).T / ns / cscale
-            blk[:, lo : lo + len(fr)] = -((xs * u[:, None]).T @ xs[:, fr]) / ns / cscale
-            res.append(xs.T @ (u - 1) / ns / cscale[:, 0])
+            blk[:, lo : lo + len(fr)] = (
+                -dot((xs * u[:, None]).T, xs[:, fr]) / ns / cscale
+            )
+            res.append(dot(xs.T, u - 1) / ns / cscale[:, 0])
             jac.append(blk)
             if self.ame:  # b_k mean(mu) = target, in published-SE units
                 mbar = mu.mean()
@@ -279,7 +281,7 @@ class Problem:
             p_t = self.phi[f.name]
             row = np.zeros(len(z))
             row[f.rows] = 2 * (u - 1) * dys / mu / dof / p_t
-            row[lo : lo + len(fr)] = -2 * ((u - 1) * u) @ xs[:, fr] / dof / p_t
+            row[lo : lo + len(fr)] = -2 * dot((u - 1) * u, xs[:, fr]) / dof / p_t
             res.append(np.array([(np.sum((u - 1) ** 2) / dof - p_t) / p_t]))
             jac.append(row[None, :])
         values, dvalues = values_of(y, dy)
@@ -307,7 +309,7 @@ class Problem:
             return out, jac
         du = dys / mu
         dphi = 2 * (u - 1) * du / dof
-        dq = -((jv @ f.x.T) ** 2) * du[None, :]
+        dq = -(dot(jv, f.x.T) ** 2) * du[None, :]
         jac[:, f.rows] = 0.5 * (dphi[None, :] / phi + dq / q[:, None])
         jac[:, lo : lo + len(fr)] = grad_b[:, fr]
         jac[~active] = 0.0
@@ -327,20 +329,20 @@ def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
     s[problem.n :] = COEF_SCALE * problem.coef_unit
     z = (z0 if z_init is None else z_init).copy()
     f, j = problem(z, y_of, values_of)
-    norm = np.linalg.norm(f)
+    norm = np.sqrt(np.sum(f * f))
     lam = 1e-3
     for _ in range(max_iter):
         if norm < TOL:
             break
         a = j * s
-        aat = a @ a.T
+        aat = dot(a, a.T)
         scale = np.trace(aat) / len(f)
         for _ in range(30):
             m = aat + lam * scale * np.eye(len(f))
-            step = -s * (a.T @ np.linalg.solve(m, f))
+            step = -s * dot(a.T, solve_spd(m, f))
             zn = z + step
             fn, jn = problem(zn, y_of, values_of)
-            nn = np.linalg.norm(fn)
+            nn = np.sqrt(np.sum(fn * fn))
             if np.isfinite(nn) and nn < norm:
                 lam = max(lam / 4, 1e-12)
                 break
@@ -385,15 +387,15 @@ def projected_solve(problem, z, y_of, values_of, max_iter, rho=100.0):
     cur, lam = merit(f, m), 1e-3
     for _ in range(max_iter):
         ae, a_se = j[~m] * s, j[m] * s
-        g = ae @ ae.T
+        g = dot(ae, ae.T)
         g += 1e-12 * np.trace(g) / len(g) * np.eye(len(g))
-        w_eq = -ae.T @ np.linalg.solve(g, f[~m])
-        bp = a_se - (a_se @ ae.T) @ np.linalg.solve(g, ae)  # projected SE rows
-        rhs = f[m] + a_se @ w_eq
-        bb = bp @ bp.T
+        w_eq = -dot(ae.T, solve_spd(g, f[~m]))
+        bp = a_se - dot(dot(a_se, ae.T), solve_spd(g, ae))  # projected SE rows
+        rhs = f[m] + dot(a_se, w_eq)
+        bb = dot(bp, bp.T)
         scale = max(np.trace(bb) / max(len(bb), 1), 1e-30)
         for _ in range(30):
-            v = -bp.T @ np.linalg.solve(bb + lam * scale * np.eye(len(bb)), rhs)
+            v = -dot(bp.T, solve_spd(bb + lam * scale * np.eye(len(bb)), rhs))
             zn = z + s * (w_eq + v)
             fn, jn = problem(zn, y_of, values_of)
             mn = problem.band_mask.copy()
@@ -454,7 +456,7 @@ def _shape_se(kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, rep
     # log SE moves by t when phi moves by exp(2 t); the maximin t levels the two worst
     # margins (below the window's floor vs above its ceiling)
     phi = {
-        name: p * np.exp(2 * (hi.min() - lo.min()) / 2)
+        name: p * exp(2 * (hi.min() - lo.min()) / 2)
         for name, (lo, hi, p) in margins(zb).items()
     }
     centred = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
@@ -493,10 +495,10 @@ def calibrate(
         f.fixed = pubs[f.name]
     n = len(y0)
     if kind == "amount":
-        ly0 = np.log(y0)
+        ly0 = log(y0)
 
         def y_of(d):
-            y = np.exp(ly0 + d)
+            y = exp(ly0 + d)
             return y, y
 
         def values_of(y, dy):
@@ -505,11 +507,11 @@ def calibrate(
     else:
         a = cost_amount
         floor = np.maximum(a, cm.COST_FLOOR)
-        g0 = np.log(np.maximum(a / y0 - floor, 1.0))
+        g0 = log(np.maximum(a / y0 - floor, 1.0))
         cost_d = {}
 
         def y_of(d):
-            e = np.exp(g0 + d)
+            e = exp(g0 + d)
             c = floor + e
             cost_d["c"], cost_d["dc"] = c, e
             return a / c, -a / c**2 * e
@@ -540,12 +542,12 @@ def calibrate(
         ratios = se_ratios(kind, fits, y, prob.coefs(z), pub_se)
         report[it] = (
             norm,
-            {s: float(np.exp(np.mean(np.log(r)))) for s, r in ratios.items()},
+            {s: float(exp(np.mean(log(r)))) for s, r in ratios.items()},
         )
         if phi is None:
             break
         for s, r in ratios.items():
-            phi[s] = phi[s] / float(np.exp(np.mean(np.log(r)))) ** 2
+            phi[s] = phi[s] / float(exp(np.mean(log(r)))) ** 2
     if phi is not None:  # final solve at the updated dispersions
         prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
         z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
