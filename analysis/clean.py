@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import rawfile
+from analysis import omissions, rawfile
 from analysis.codebook import Codebook
 from analysis.derive import (
     derive_covariates,
@@ -31,6 +31,7 @@ from analysis.derive import (
 )
 from analysis.flow import select_sample
 from analysis.io import save_table
+from analysis.omissions import NOTE_ITEM
 from analysis.recode import to_concepts
 from analysis.schema import ANALYTIC_COLUMNS, BINARIES, CONTINUOUS, DESIGN, FACTORS, KEY
 from analysis.validate import (
@@ -81,9 +82,16 @@ def main(
     raw_path = Path(raw_path).expanduser()
     source = rawfile.read(raw_path, codebook, encoding)
     raw = source.frame
-    validate_raw(raw, codebook, source=str(raw_path), metadata=source).raise_if_errors()
+    report = validate_raw(raw, codebook, source=str(raw_path), metadata=source)
+    report.raise_if_errors()
     result = clean_survey(raw, codebook)
     refuse_empty_sample(result, raw_path)
+    absent = [
+        (f"optional concept {p.concept}", NOTE_ITEM, p.detail, 0)
+        for p in report.warnings
+        if p.check == "optional_concept_absent"
+    ]
+    omissions.record(Path(flow_path).parent.parent / "logs", "clean", absent)
     for message in analytic_warnings(result.analytic):
         warnings.warn(message, AnalyticWarning, stacklevel=2)
     flow_path = Path(flow_path)
@@ -198,17 +206,24 @@ def derive_design(c: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Return resp_id, province, city, stratum and psu as strings.
 
     province and city are the first 2 and 4 characters of the locality code (GB/T 2260
-    province and prefecture); stratum and psu are the mapped integer ids as text.
+    province and prefecture); stratum and psu are the mapped integer ids as text, or,
+    when the file has none (optional concepts), the prefecture and the township (the
+    first 4 and 9 characters of the locality code).
     """
     width = len(str(int(float(codebook.variables.at["resp_id", "valid_max"]))))
     locality = c["locality_code"].astype("str")
+    ids = {}
+    for concept, chars in (("stratum", 4), ("psu", 9)):
+        if c[concept].isna().all() and len(c):  # optional and absent from the file
+            ids[concept] = locality.str[:chars]
+        else:
+            ids[concept] = c[concept].map(lambda v: str(int(v)))
     return pd.DataFrame(
         {
             "resp_id": c["resp_id"].map(lambda v: f"{int(v):0{width}d}"),
             "province": locality.str[:2],
             "city": locality.str[:4],
-            "stratum": c["stratum"].map(lambda v: str(int(v))),
-            "psu": c["psu"].map(lambda v: str(int(v))),
+            **ids,
         },
         index=c.index,
     )

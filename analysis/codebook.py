@@ -27,6 +27,26 @@ REQUIRED_COLUMNS = {
 }  # fmt: skip
 OPTIONAL_FILES = {"recode.csv": ("concept", "source_code", "canonical_code")}
 
+# Concepts no exhibit of ``make reproduce`` needs, with what happens without them. A
+# file may lack them (``column`` left empty in varmap.csv, or the column absent):
+# validation then notes it instead of refusing the file.
+OPTIONAL_CONCEPTS = {
+    "city_name": "not used by any output",
+    "ethnicity": "not used by any output",
+    "employment_identity": "not used by any output",
+    "household_expenditure": "not used by any output",
+    "ins_commercial": "not used by any output",
+    "neighbourhood": "not used by any output",
+    "stratum": (
+        "only the cluster bootstrap (make bootstrap) uses it: the prefecture, the "
+        "first 4 characters of locality_code, is used instead"
+    ),
+    "psu": (
+        "only the cluster bootstrap (make bootstrap) uses it: the township, the "
+        "first 9 characters of locality_code, is used instead"
+    ),
+}
+
 
 class CodebookError(ValueError):
     """A codebook folder is missing, incomplete or malformed; the message says why."""
@@ -124,6 +144,13 @@ class Codebook:
                 )
             codes[source] = canonical
         return out
+
+    def absent(self, concept: str, columns) -> bool:
+        """True for an optional concept unmapped or with no column in ``columns``."""
+        if concept not in OPTIONAL_CONCEPTS:
+            return False
+        column = self.varmap.get(concept, "")
+        return not column or column not in columns
 
     def column(self, concept: str) -> str:
         """Return the data-source column that holds ``concept``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from analysis.codebook import Codebook
@@ -54,9 +55,17 @@ def to_concepts(
     -----
     Codes listed in ``recode.csv`` are replaced all at once (a permutation of codes
     is safe); codes not listed, including the survey missing codes, pass through.
+    An optional concept absent from the file (``Codebook.absent``) is all NaN.
     """
     wanted = list(codebook.variables.index if concepts is None else concepts)
-    out = {concept: concept_series(raw, codebook, concept) for concept in wanted}
+    out = {
+        concept: (
+            pd.Series(np.nan, index=raw.index, name=concept)
+            if codebook.absent(concept, raw.columns)
+            else concept_series(raw, codebook, concept)
+        )
+        for concept in wanted
+    }
     return pd.DataFrame(out, index=raw.index)
 
 

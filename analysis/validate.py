@@ -199,7 +199,8 @@ def validate_raw(
         problems.append(Problem("no_rows", "", "", detail))
     present = [
         c for c in codebook.variables.index
-        if c in codebook.varmap and codebook.column(c) in raw.columns
+        if c in codebook.varmap and codebook.column(c)
+        and codebook.column(c) in raw.columns
         and not isinstance(raw[codebook.column(c)], pd.DataFrame)
     ]  # fmt: skip
     meta = metadata or RawFile(raw)

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import Codebook
+from analysis.codebook import OPTIONAL_CONCEPTS, Codebook
 from analysis.config import INTERVIEW_MONTH, SURVEY_YEAR
 from analysis.recode import as_numeric, is_string_concept
 
@@ -121,8 +121,23 @@ def check_columns(raw: pd.DataFrame, codebook: Codebook) -> list[Problem]:
         column = codebook.column(concept)
         if column in raw.columns:
             continue
+        if codebook.absent(concept, raw.columns):
+            problems.append(optional_absent(column, concept))
+            continue
+        if not column:
+            detail = "required concept has no column in varmap.csv (column is empty)"
+            problems.append(Problem("unmapped_concept", "", concept, detail))
+            continue
         problems.append(missing_column_problem(column, concept, spare))
     return problems
+
+
+def optional_absent(column: str, concept: str) -> Problem:
+    """A note (warning) that an optional concept is not in the file, and its effect."""
+    where = f"column {column!r} not in the file" if column else "not mapped"
+    detail = f"optional concept absent ({where}): {OPTIONAL_CONCEPTS[concept]}"
+    return Problem("optional_concept_absent", column, concept, detail,
+                   severity="warning")  # fmt: skip
 
 
 def missing_column_problem(column: str, concept: str, spare: list[str]) -> Problem:

@@ -426,3 +426,73 @@ def test_provided_survey_labels_agree_with_the_codebook():
     assert source.value_labels["flo_rage_1"][1] == "跨省"
     report = validate_raw(source.frame, Codebook(), "provided", metadata=source)
     assert report.problems == ()
+
+
+# --- optional concepts and the templates' advice -----------------------------------
+
+OPTIONAL_EMPTY = ("stratum", "psu", "neighbourhood", "city_name", "ethnicity",
+                  "employment_identity", "household_expenditure", "ins_commercial")
+
+
+def template_codebook(tmp_path: Path, columns: dict[str, str]) -> Path:
+    """The codebook built as the templates say: their varmap and recode, edited."""
+    folder = codebook_copy(tmp_path)
+    for name in ("varmap.csv", "recode.csv"):
+        shutil.copy(CODEBOOK_DIR / "templates" / name, folder / name)
+    varmap = pd.read_csv(folder / "varmap.csv", dtype=str, keep_default_na=False)
+    for concept, column in columns.items():
+        varmap.loc[varmap["concept"] == concept, "column"] = column
+    varmap.to_csv(folder / "varmap.csv", index=False)
+    return folder
+
+
+def test_template_advice_leave_optional_concepts_empty(tmp_path, capsys):
+    advice = pd.read_csv(CODEBOOK_DIR / "templates" / "varmap.csv").set_index(
+        "concept")["check_when_the_file_arrives"]  # fmt: skip
+    for concept in OPTIONAL_EMPTY:
+        assert advice[concept].startswith("optional"), concept
+    assert "leave column empty" in advice["stratum"]
+    folder = template_codebook(tmp_path, dict.fromkeys(OPTIONAL_EMPTY, ""))
+    raw = valid_raw()
+    package = pd.read_csv(CODEBOOK_DIR / "varmap.csv").set_index("concept")["column"]
+    raw = raw.drop(columns=[package[c] for c in OPTIONAL_EMPTY])
+    path = write(raw, tmp_path / "survey.dta")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = cli.main(["--root", str(tmp_path / "run"), "clean", "--raw",
+                           str(path), "--codebook", str(folder)])  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+    said = " ".join(str(w.message) for w in caught)
+    assert "optional concept absent" in said and "prefecture" in said
+    analytic = pd.read_parquet(tmp_path / "run" / "data" / "derived"
+                               / "analytic.parquet")  # fmt: skip
+    assert (analytic["stratum"] == "1101").all()
+    assert (analytic["psu"] == "110101001").all()
+    log = pd.read_csv(tmp_path / "run" / "outputs" / "logs" / "omissions.csv")
+    assert set(log["output"]) == {f"optional concept {c}" for c in OPTIONAL_EMPTY}
+    assert (log["item"] == "note").all()  # noted, nothing omitted
+    assert cli.main(["--root", str(tmp_path / "run"), "summary", "--strict"]) == 0
+
+
+def test_template_advice_numeric_ids_from_inte_code_validate(tmp_path, capsys):
+    raw = valid_raw()
+    code = raw["inte_code"].astype(str)
+    raw["stratum_id"] = code.str[:4].astype("int64")
+    raw["psu_id"] = code.str[:9].astype("int64")
+    raw["ssu_id"] = code.str[:12].astype("int64")
+    folder = template_codebook(tmp_path, {"stratum": "stratum_id", "psu": "psu_id",
+                                          "neighbourhood": "ssu_id"})  # fmt: skip
+    path = write(raw, tmp_path / "survey.dta")
+    status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
+    assert status == 0, err
+    analytic = pd.read_parquet(tmp_path / "run" / "data" / "derived"
+                               / "analytic.parquet")  # fmt: skip
+    assert (analytic["psu"] == "110101001").all()
+
+
+def test_required_concept_left_empty_refused(tmp_path, capsys):
+    folder = template_codebook(tmp_path, {"education": ""})
+    path = write(valid_raw(), tmp_path / "survey.dta")
+    status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
+    assert_refused(status, err, tmp_path, "[unmapped_concept]",
+                   "(concept education)", "column is empty")  # fmt: skip
