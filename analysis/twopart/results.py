@@ -265,9 +265,10 @@ class TwoPartResults:
         variables: list[str] | None = None,
         parts: tuple[str, ...] = ("part1", "part2", "combined"),
         effect: Effect = "dydx",
-        at: dict | None = None,
+        at: dict | list[dict] | None = None,
         over: str | None = None,
         part2_sample: str = "positives",
+        contrast: bool | str = False,
     ) -> pd.DataFrame:
         """Average marginal effects with delta-method inference (``margins``).
 
@@ -280,9 +281,13 @@ class TwoPartResults:
             ``combined`` adds extensive and intensive components.
         effect : {"dydx", "eydx", "dyex", "eyex"}
             Elasticities are for continuous variables only.
-        at : dict, optional
+        at : dict or list of dict, optional
             Counterfactual values {variable: value or level label} for all
-            observations, as ``margins, at()``.
+            observations, as ``margins, at()``; a list gives one set of
+            margins per scenario (column ``at``), as ``at(x=(20 30))``. A
+            factor in ``variables`` that ``at`` fixes is still varied over its
+            levels: its discrete change overrides the ``at()`` value, the
+            other ``at()`` values stay (Notes).
         over : str or array-like, optional
             Any column of the data the model was fitted on (in the model or
             not), or N values; margins within each of its groups (missing
@@ -290,16 +295,40 @@ class TwoPartResults:
         part2_sample : {"positives", "all"}
             Averaging sample of part-2 margins: part 2's estimation sample
             (as ``glm`` alone, the paper) or all part-1 rows (as ``twopm``).
+        contrast : bool or {"over", "at"}
+            Return contrasts of the margins instead of the margins:
+            ``"over"``, each ``over`` group minus the reference group (the
+            first in category or sorted order), within each ``at`` scenario
+            (Stata ``margins, dydx(x) over(r.g)``); ``"at"``, each scenario
+            minus the first (``contrast(atcontrast(r))``), within each group.
+            ``True`` means ``"over"`` when ``over`` is given, else ``"at"``.
 
         Returns
         -------
         pandas.DataFrame
             One row per (part, component, term, level) with ``MARGIN_COLUMNS``
-            (and ``over`` when given).
+            (and ``at`` for a list of scenarios, ``over`` when given). For
+            contrasts, ``over`` (or ``at``) reads ``"g vs r"``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``effect``, part or ``part2_sample``; ``at=[]``;
+            ``contrast`` without two groups or scenarios to compare.
 
         Notes
         -----
-        Formulas in :mod:`analysis.twopart.margins`.
+        Formulas in :mod:`analysis.twopart.margins`. A contrast of margins
+        M_a and M_r (two groups, or two scenarios) is D = M_a - M_r with
+        gradient G_D = G_a - G_r (both gradients in theta = (b, g), from the
+        same joint covariance V) and Var(D) = G_D V G_D': the two margins'
+        covariance through the shared coefficients is included.
+
+        A factor f in ``variables`` that ``at`` also fixes: its effect of
+        level l is mean_i [m_i(f=l, at) - m_i(f=base, at)], the other
+        ``at()`` values held, as Stata's discrete change is defined (the
+        prediction at each level minus that at the base, every row set to
+        the level); the ``at()`` value of f itself does not enter.
         """
         validate_choice("effect", effect, Effect)
         for p in parts:
@@ -308,21 +337,57 @@ class TwoPartResults:
             raise ValueError(
                 f"part2_sample={part2_sample!r} not in ('positives', 'all')"
             )
-        at = dict(at or {})
-        if over is None:
-            return self._margins_rows(variables, parts, effect, at, None, part2_sample)
-        groups = self.over_groups(over)
-        frames = []
-        for g in pd.unique(groups.dropna()):  # Stata: missing is no group
-            mask = (groups == g).to_numpy()
-            frames.append(
-                self._margins_rows(
-                    variables, parts, effect, at, mask, part2_sample
-                ).assign(over=g)
-            )
-        return pd.concat(frames, ignore_index=True)
+        many = not (at is None or isinstance(at, dict))
+        ats = [dict(a) for a in at] if many else [dict(at or {})]
+        if not ats:
+            raise ValueError("at=[] gives no scenario; pass a dict or a list of dicts")
+        mode = _contrast_mode(contrast, over, len(ats), many)
+        groups = None if over is None else self.over_groups(over)
+        glist = [None] if groups is None else list(pd.unique(groups.dropna()))
+        frames, grads = [], []
+        for a in ats:
+            for g in glist:  # Stata: missing is no group
+                mask = None if g is None else (groups == g).to_numpy()
+                f, G = self._margins_grad(
+                    variables, parts, effect, a, mask, part2_sample
+                )
+                if many:
+                    f.insert(6, "at", _at_text(a))
+                if g is not None:
+                    f = f.assign(over=g)
+                frames.append(f)
+                grads.append(G)
+        if mode is None:
+            out = pd.concat(frames, ignore_index=True)
+            se = np.concatenate([_se(G, self.cov.to_numpy()) for G in grads])
+            out["se"] = se
+            return _order(out.assign(**_inference(out["estimate"].to_numpy(), se)))
+        if mode == "over":
+            if len(glist) < 2:
+                raise ValueError(
+                    f"contrast='over' needs two groups of over={over!r}; "
+                    f"found {len(glist)}"
+                )
+            ref = _reference(groups, glist)
+        return _contrasts(
+            frames,
+            grads,
+            self.cov.to_numpy(),
+            mode,
+            [_at_text(a) for a in ats],
+            glist,
+            ref if mode == "over" else None,
+        )
 
     def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
+        """Margins with SEs and inference over rows ``mask`` (None: all)."""
+        out, G = self._margins_grad(variables, parts, effect, at, mask, p2s)
+        se = _se(G, self.cov.to_numpy())
+        out["se"] = se
+        return out.assign(**_inference(out["estimate"].to_numpy(), se))
+
+    def _margins_grad(self, variables, parts, effect, at, mask, p2s):
+        """(labels and estimates, gradients G in (b, g)) of the margins."""
         n = len(self.sample.d)
         base_mask = np.ones(n, bool) if mask is None else mask
         rows1 = self.sample.rows1
@@ -354,30 +419,21 @@ class TwoPartResults:
         empty = {p: samples[p] for p in parts if p not in acc}
         if empty:  # an empty averaging sample: NaN estimates, as unblocked
             self._accumulate(acc, self.context, empty, variables, effect, at)
-        V = self.cov.to_numpy()
-        rows = []
-        for part in parts:
-            for row in acc[part]:
-                g = row[-1]
-                rows.append((*row[:-1], float(np.sqrt(max(g @ V @ g, 0.0)))))
-        out = pd.DataFrame(rows, columns=MARGIN_COLUMNS[:8])
-        return out.assign(
-            **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
-        )
+        rows = [row for part in parts for row in acc[part]]
+        out = pd.DataFrame([row[:-1] for row in rows], columns=MARGIN_COLUMNS[:7])
+        k = self.cov.shape[0]
+        G = np.array([row[-1] for row in rows], dtype=float).reshape(len(rows), k)
+        return out, G
 
-    def _margins_fast(self, variables, parts, samples) -> pd.DataFrame:
+    def _margins_fast(self, variables, parts, samples):
         """``dydx`` margins without ``at()`` by :func:`.fastmargins.fast_margins`."""
         lay = Layout(self, parts, variables)
         est, G = fast_margins(
             self, lay, samples, _blocks(len(self.sample.d), self.sample.rows2)
         )
-        V = self.cov.to_numpy()
-        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
         out = pd.DataFrame(lay.labels, columns=MARGIN_COLUMNS[:6])
-        out["estimate"], out["se"] = est[lay.gather], se[lay.gather]
-        return out.assign(
-            **_inference(out["estimate"].to_numpy(), out["se"].to_numpy())
-        )
+        out["estimate"] = est[lay.gather]
+        return out, G[lay.gather]
 
     def _accumulate(self, acc, ctx, todo, variables, effect, at):
         """Add one block's share of each part's margins (estimates, gradients).
@@ -450,7 +506,7 @@ class TwoPartResults:
         levels, base = d.variables.levels[var], d.variables.base[var]
         out = []
         for k, lev in enumerate(levels):
-            if k == base or var in fr.at:
+            if k == base:  # a level fixed by at() is overridden (Notes)
                 continue
             eff = discrete_effects(fr, part, var, lev, levels[base])
             out += [
@@ -483,6 +539,94 @@ class TwoPartResults:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def _se(G: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """sqrt(diag(G V G')), negative rounding clipped to 0."""
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
+
+
+def _at_text(at: dict) -> str:
+    """``at()`` values as text: ``"x=30 f3=c"``."""
+    return " ".join(f"{k}={level_label(v)}" for k, v in at.items())
+
+
+def _contrast_mode(contrast, over, n_at: int, many: bool) -> str | None:
+    """None, "over" or "at" from the ``contrast`` argument (see ``margins``)."""
+    if contrast is False or contrast is None:
+        return None
+    if contrast is True:
+        contrast = "over" if over is not None else "at"
+    if contrast not in ("over", "at"):
+        raise ValueError(f"contrast={contrast!r} not in (False, True, 'over', 'at')")
+    if contrast == "over" and over is None:
+        raise ValueError("contrast='over' needs over=")
+    if contrast == "at" and (not many or n_at < 2):
+        raise ValueError("contrast='at' needs at= as a list of at least two scenarios")
+    return contrast
+
+
+def _reference(groups: pd.Series, present: list):
+    """Reference group of a contrast over groups: first in category or sorted order."""
+    if isinstance(groups.dtype, pd.CategoricalDtype):
+        return next(c for c in groups.cat.categories if c in present)
+    try:
+        return sorted(present)[0]
+    except TypeError:  # mixed types: order of appearance
+        return present[0]
+
+
+_KEY = ["part", "component", "term", "level", "contrast", "effect"]
+
+
+def _contrasts(frames, grads, V, mode, at_texts, glist, ref) -> pd.DataFrame:
+    """Differences of margins across groups or scenarios (``margins`` Notes).
+
+    ``frames``/``grads`` are ordered scenario-major, group-minor. Rows are
+    matched on the labels of a margin (part, component, term, level, ...).
+    """
+    ng = len(glist)
+    cells = {}
+    for i, (f, G) in enumerate(zip(frames, grads, strict=True)):
+        keys = list(f[_KEY].itertuples(index=False, name=None))
+        cells[divmod(i, ng)] = (f, dict(zip(keys, range(len(keys)), strict=True)), G)
+    out, rows_G = [], []
+    for s in range(len(at_texts)):
+        for j in range(ng):
+            if mode == "over":
+                if glist[j] == ref:
+                    continue
+                r = (s, glist.index(ref))
+            else:
+                if s == 0:
+                    continue
+                r = (0, j)
+            f, idx, G = cells[s, j]
+            fr, idx_r, G_r = cells[r]
+            for key, i in idx.items():
+                if key not in idx_r:
+                    continue
+                ir = idx_r[key]
+                row = f.iloc[i].to_dict()
+                row["estimate"] = row["estimate"] - fr["estimate"].iloc[ir]
+                if mode == "over":
+                    row["over"] = f"{glist[j]} vs {ref}"
+                else:
+                    row["at"] = f"{at_texts[s]} vs {at_texts[0]}"
+                out.append(row)
+                rows_G.append(G[i] - G_r[ir])
+    res = pd.DataFrame(out)
+    G = np.array(rows_G, dtype=float).reshape(len(rows_G), V.shape[0])
+    se = _se(G, V)
+    res["se"] = se
+    return _order(res.assign(**_inference(res["estimate"].to_numpy(), se)))
+
+
+def _order(out: pd.DataFrame) -> pd.DataFrame:
+    """``MARGIN_COLUMNS`` with ``at`` before ``estimate`` and ``over`` last."""
+    cols = MARGIN_COLUMNS[:6] + (["at"] if "at" in out.columns else [])
+    cols += MARGIN_COLUMNS[6:] + (["over"] if "over" in out.columns else [])
+    return out[cols]
 
 
 def _blocks(n: int, rows2: np.ndarray):
