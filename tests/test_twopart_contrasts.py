@@ -125,3 +125,23 @@ def test_contrast_over_needs_two_groups(res, data):
     one = np.zeros(len(data))
     with pytest.raises(ValueError, match="two groups"):
         res.margins(["x"], over=one, contrast=True)
+
+
+def test_predictive_margin_contrasts_match_r(res):
+    c = res.predictive_margins(over="dd", contrast="over")
+    assert (c["over"] == "1 vs 0").all()
+    check(c, "pm_contrast_over_dd")
+    c = res.predictive_margins(at=[{"x": 20}, {"x": 30}], contrast="at")
+    assert (c["at"] == "x=30 vs x=20").all()
+    check(c, "pm_contrast_at_x")
+    c = res.predictive_margins(at=[{"x": 20}, {"x": 30}], over="dd", contrast="at")
+    check(c[c["over"] == 1], "pm_contrast_at_x_dd1")
+
+
+def test_predictive_contrast_errors(res):
+    with pytest.raises(ValueError, match="needs over="):
+        res.predictive_margins(contrast="over")
+    with pytest.raises(ValueError, match="at least two scenarios"):
+        res.predictive_margins(at={"x": 20}, contrast="at")
+    with pytest.raises(ValueError, match="not in"):
+        res.predictive_margins(contrast="r")

@@ -15,7 +15,12 @@ formed as X'v products (:mod:`.lin`), covariates held fixed (``vce(delta)``).
 A factor fixed by ``at`` (or stepped through by ``levels``) is set for every
 row, including its interactions, as Stata does. ``contrast=True`` adds the
 differences M_l - M_base between each level and the base (Stata ``margins
-r.f``), whose gradient is G_l - G_base.
+r.f``), whose gradient is G_l - G_base. ``contrast="over"`` returns instead
+the differences M_s(g) - M_s(r) between each ``over`` group g and the reference
+group r (first in category or sorted order), ``contrast="at"`` the
+differences M_s(g) - M_1(g) between each ``at`` scenario and the first; the
+gradient of a difference is the difference of gradients, so its variance
+(G_a - G_r) V (G_a - G_r)' includes the covariance of the two margins.
 """
 
 from __future__ import annotations
@@ -59,8 +64,12 @@ def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
         Factors whose every level is a scenario (``margins i.f``).
     over : str or array-like, optional
         Groups (any column of the data); margins within each.
-    contrast : bool
-        Add level - base differences for ``levels`` (``margins r.f``).
+    contrast : bool or {"over", "at"}
+        True: add level - base differences for ``levels`` (``margins r.f``).
+        ``"over"``: return only the differences between each ``over`` group
+        and the reference group (``margins, over(r.g)``); ``"at"``: only the
+        differences between each ``at`` scenario and the first
+        (``contrast(atcontrast(r))``), within each group.
     part2_sample : {"positives", "all"}
         Averaging rows of part-2 margins.
 
@@ -75,17 +84,37 @@ def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
         validate_choice("part", p, MarginPart)
     if part2_sample not in ("positives", "all"):
         raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
+    from .results import _inference, _reference, _se, contrast_rows
+
+    if contrast not in (False, True, "over", "at"):
+        raise ValueError(f"contrast={contrast!r} not in (False, True, 'over', 'at')")
+    if contrast == "over" and over is None:
+        raise ValueError("contrast='over' needs over=")
+    if contrast == "at" and (isinstance(at, dict) or len(at or []) < 2):
+        raise ValueError("contrast='at' needs at= as a list of at least two scenarios")
     scen = _scenarios(res, at, levels)
-    if over is None:
-        return _rows(res, parts, scen, None, contrast, part2_sample)
-    groups = res.over_groups(over)
-    frames = [
-        _rows(
-            res, parts, scen, (groups == g).to_numpy(), contrast, part2_sample
-        ).assign(over=g)
-        for g in pd.unique(groups.dropna())
-    ]
-    return pd.concat(frames, ignore_index=True)
+    groups = None if over is None else res.over_groups(over)
+    glist = [None] if groups is None else list(pd.unique(groups.dropna()))
+    frames, grads = [], []
+    for g in glist:
+        mask = None if g is None else (groups == g).to_numpy()
+        f, G = _rows(res, parts, scen, mask, contrast is True, part2_sample)
+        frames.append(f if g is None else f.assign(over=g))
+        grads.append(G)
+    out, G = pd.concat(frames, ignore_index=True), np.vstack(grads)
+    if contrast in ("over", "at"):
+        if contrast == "over" and len(glist) < 2:
+            raise ValueError(
+                f"contrast='over' needs two groups of over={over!r}; found {len(glist)}"
+            )
+        ref = _reference(groups, glist) if contrast == "over" else scen[0][2]
+        keys = ["part", "term", "level", "at" if contrast == "over" else "over"]
+        keys = [k for k in keys if k in out.columns]
+        out, G = contrast_rows(out, G, contrast, ref, keys)
+    se = _se(G, res.cov.to_numpy())
+    out["se"] = se
+    out = out.assign(**_inference(out["estimate"].to_numpy(), se))
+    return out[COLUMNS + (["over"] if "over" in out.columns else [])]
 
 
 def _scenarios(res, at, levels):
@@ -123,7 +152,8 @@ def _samples(res, parts, mask, p2s):
     return out
 
 
-def _rows(res, parts, scen, mask, contrast, p2s) -> pd.DataFrame:
+def _rows(res, parts, scen, mask, contrast, p2s):
+    """(labels and estimates, gradients in (b, g)) of the margins over ``mask``."""
     from .results import MARGIN_BATCH, _blocks
 
     samples = _samples(res, parts, mask, p2s)
@@ -150,8 +180,7 @@ def _rows(res, parts, scen, mask, contrast, p2s) -> pd.DataFrame:
                 acc[key][1] += g
             else:
                 acc[key] = [est, g]
-    V = res.cov.to_numpy()
-    k = V.shape[0]
+    k = res.cov.shape[0]
     records = []
     for part in parts:
         for i, (term, level, text, _, _) in enumerate(scen):
@@ -161,12 +190,9 @@ def _rows(res, parts, scen, mask, contrast, p2s) -> pd.DataFrame:
             records += _contrasts(part, scen, acc, k)
     est = np.array([r[4] for r in records], dtype=float)
     G = np.array([r[5] for r in records], dtype=float).reshape(len(records), k)
-    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
-    from .results import _inference
-
     out = pd.DataFrame([r[:4] for r in records], columns=COLUMNS[:4])
-    out["estimate"], out["se"] = est, se
-    return out.assign(**_inference(est, se))
+    out["estimate"] = est
+    return out, G
 
 
 def _prediction(fr: Frame, part: str, over: dict):

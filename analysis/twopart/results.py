@@ -576,50 +576,65 @@ def _reference(groups: pd.Series, present: list):
         return present[0]
 
 
-_KEY = ["part", "component", "term", "level", "contrast", "effect"]
+def contrast_rows(
+    frame: pd.DataFrame, G: np.ndarray, by: str, ref, keys: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Differences of margins from those of a reference group or scenario.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Margins with an ``estimate`` column and label columns.
+    G : ndarray (rows, K)
+        Each margin's gradient in theta = (b, g).
+    by : str
+        Column whose values are compared (``"over"`` or ``"at"``).
+    ref : object
+        Reference value of ``by``.
+    keys : list of str
+        Label columns matched between a row and its reference row (those of
+        ``frame`` besides ``by`` and the statistics).
+
+    Returns
+    -------
+    (pandas.DataFrame, ndarray)
+        One row per margin whose ``by`` is not ``ref`` and whose reference
+        row exists: ``estimate`` = M_a - M_ref, ``by`` = ``"a vs ref"``; and
+        the gradients G_a - G_ref, so that Var = (G_a - G_ref) V (G_a - G_ref)'.
+    """
+    labels = list(frame[keys].itertuples(index=False, name=None))
+    vals = frame[by].tolist()
+    at_ref = {
+        lab: i for i, (lab, v) in enumerate(zip(labels, vals, strict=True)) if v == ref
+    }
+    take, base = [], []
+    for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
+        if v != ref and lab in at_ref:
+            take.append(i)
+            base.append(at_ref[lab])
+    out = frame.iloc[take].reset_index(drop=True)
+    out["estimate"] = (
+        frame["estimate"].to_numpy()[take] - frame["estimate"].to_numpy()[base]
+    )
+    out[by] = [f"{v} vs {ref}" for v in out[by]]
+    return out, G[take] - G[base]
 
 
 def _contrasts(frames, grads, V, mode, at_texts, glist, ref) -> pd.DataFrame:
-    """Differences of margins across groups or scenarios (``margins`` Notes).
-
-    ``frames``/``grads`` are ordered scenario-major, group-minor. Rows are
-    matched on the labels of a margin (part, component, term, level, ...).
-    """
-    ng = len(glist)
-    cells = {}
-    for i, (f, G) in enumerate(zip(frames, grads, strict=True)):
-        keys = list(f[_KEY].itertuples(index=False, name=None))
-        cells[divmod(i, ng)] = (f, dict(zip(keys, range(len(keys)), strict=True)), G)
-    out, rows_G = [], []
-    for s in range(len(at_texts)):
-        for j in range(ng):
-            if mode == "over":
-                if glist[j] == ref:
-                    continue
-                r = (s, glist.index(ref))
-            else:
-                if s == 0:
-                    continue
-                r = (0, j)
-            f, idx, G = cells[s, j]
-            fr, idx_r, G_r = cells[r]
-            for key, i in idx.items():
-                if key not in idx_r:
-                    continue
-                ir = idx_r[key]
-                row = f.iloc[i].to_dict()
-                row["estimate"] = row["estimate"] - fr["estimate"].iloc[ir]
-                if mode == "over":
-                    row["over"] = f"{glist[j]} vs {ref}"
-                else:
-                    row["at"] = f"{at_texts[s]} vs {at_texts[0]}"
-                out.append(row)
-                rows_G.append(G[i] - G_r[ir])
-    res = pd.DataFrame(out)
-    G = np.array(rows_G, dtype=float).reshape(len(rows_G), V.shape[0])
-    se = _se(G, V)
-    res["se"] = se
-    return _order(res.assign(**_inference(res["estimate"].to_numpy(), se)))
+    """Contrasts of the margins of every (scenario, group) (``margins`` Notes)."""
+    frame = pd.concat(frames, ignore_index=True)
+    if "at" not in frame.columns:
+        frame.insert(6, "at", at_texts[0])
+    G = np.vstack(grads)
+    by = "over" if mode == "over" else "at"
+    keys = [*MARGIN_COLUMNS[:6], "over" if by == "at" else "at"]
+    keys = [c for c in keys if c in frame.columns]
+    out, Gc = contrast_rows(frame, G, by, ref if by == "over" else at_texts[0], keys)
+    if "at" not in frames[0].columns:  # one scenario, given as a dict
+        out = out.drop(columns="at")
+    se = _se(Gc, V)
+    out["se"] = se
+    return _order(out.assign(**_inference(out["estimate"].to_numpy(), se)))
 
 
 def _order(out: pd.DataFrame) -> pd.DataFrame:

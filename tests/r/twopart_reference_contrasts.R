@@ -116,3 +116,14 @@ report("contrast_over_dd", function(th) ame(th, g1) - ame(th, g0))
 report("contrast_at_x", function(th) ame(th, all, x = 30) - ame(th, all, x = 20))
 report("contrast_at_x_dd1", function(th) ame(th, g1, x = 30) - ame(th, g1, x = 20))
 report("contrast_over_dd_at_x30", function(th) ame(th, g1, x = 30) - ame(th, g0, x = 30))
+# Predictive margins (part 1, part 2 on its positives, combined E[y]) and their
+# contrasts: over(dd) and at(x = 30) vs at(x = 20); within dd = 1 for the latter.
+pm <- function(th, rows, x = NULL) {
+  b <- th[1:k]; g <- th[(k + 1):(2 * k)]
+  X <- mm(d, x = x)
+  p <- pnorm(drop(X %*% b)); m <- exp(drop(X %*% g))
+  c(mean(p[rows]), mean(m[rows & d$y > 0]), mean((p * m)[rows]))
+}
+report("pm_contrast_over_dd", function(th) pm(th, g1) - pm(th, g0))
+report("pm_contrast_at_x", function(th) pm(th, all, x = 30) - pm(th, all, x = 20))
+report("pm_contrast_at_x_dd1", function(th) pm(th, g1, x = 30) - pm(th, g1, x = 20))
