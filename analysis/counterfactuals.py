@@ -35,8 +35,9 @@ held fixed and a log-OLS smearing factor is treated as known, as in
 an extensive part mean[(F~ - F)(h + h~)/2] and an intensive part
 mean[(h~ - h)(F + F~)/2] (point estimates).
 
-All functions are pure: they read ``res.params``, ``res.cov``, the designs and
-mean functions of a :class:`analysis.twopart.TwoPartResults` and never refit.
+All functions are pure: they use the public interface of a
+:class:`analysis.twopart.TwoPartResults` (``params``, ``cov``, ``predict``,
+``design_matrix``, ``row_labels``) and never refit.
 """
 
 from __future__ import annotations
@@ -104,47 +105,54 @@ PLAN = tuple((SCENARIOS[0], s) for s in SUBSAMPLES) + tuple(
 )
 
 
-def counterfactual_design(
-    design, levels: Mapping[str, str], rows: np.ndarray
-) -> np.ndarray:
-    """Copy of ``design.X`` with the factor ``levels`` imposed on ``rows``.
+def counterfactual_frame(
+    res, part: str, data: pd.DataFrame, levels: Mapping[str, str], rows: np.ndarray
+) -> pd.DataFrame:
+    """Copy of ``data`` with the factor ``levels`` imposed on ``rows`` for ``part``.
 
-    Works for both semantics of :mod:`analysis.specs`: an ``i.`` factor of the
-    design (its level columns and interactions recomputed by the design) and
-    hand-built 0/1 dummies named ``<variable>__<level>`` (set to 1 for the
-    imposed level, 0 for the others).
+    Works for both semantics of :mod:`analysis.specs`, read from the part's
+    term names (``res.params[part].index``): an ``i.`` factor (terms
+    ``<variable>=<level>``, alone or in interactions) is set to the level,
+    and hand-built 0/1 dummies ``<variable>__<level>`` (terms of their own)
+    are set to 1 for the imposed level and 0 for the others. The design of
+    the result (:meth:`~analysis.twopart.TwoPartResults.design_matrix`)
+    recomputes every term from the changed columns.
 
     Raises
     ------
     ValueError
-        If a variable is not in the design (e.g. ``scheme`` in a one-scheme
+        If a variable is not in the part (e.g. ``scheme`` in a one-scheme
         subsample): the scenario has no meaning for that model.
     """
-    X = np.array(design.X, copy=True)
-    over = {}
+    terms = list(res.params[part].index)
+    factors = {f.split("=", 1)[0] for t in terms for f in t.split("#") if "=" in f}
+    out = data.copy()
     for var, level in levels.items():
-        if var in design.variables.codes:
-            over[var] = design.variables.level_code(var, level)
+        if var in factors:
+            out.loc[rows, var] = level
             continue
-        dummies = [c for c in design.variables.cont if c.startswith(f"{var}__")]
+        dummies = [t for t in terms if t.startswith(f"{var}__")]
         if not dummies:
             raise ValueError(f"{var!r} is not a regressor of this model part")
         if dummy_name(var, level) not in dummies and level != FACTORS[var][0]:
             raise ValueError(f"{var}={level!r} has no dummy in this model part")
         for name in dummies:
-            over[name] = float(name == dummy_name(var, level))
-    if over:
-        idx, block = design.evaluate(over)
-        X[np.ix_(rows, idx)] = block[rows]
-    return X
+            out.loc[rows, name] = float(name == dummy_name(var, level))
+    return out
 
 
-def predictions(res, X1: np.ndarray, X2: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-row F, f, h, h' at part-1 design X1 and part-2 design X2 (all rows)."""
-    b, g = res.params["part1"].to_numpy(), res.params["part2"].to_numpy()
-    F, h = res.fits[0].mean, res.fits[1].mean
-    e1, e2 = X1 @ b, X2 @ g
-    return {"F": F.h(e1), "f": F.d1(e1), "h": h.h(e2), "dh": h.d1(e2)}
+def predictions(res, frame1: pd.DataFrame, frame2: pd.DataFrame) -> dict:
+    """Per-row F, f, h, h' of part 1 on ``frame1`` and part 2 on ``frame2``.
+
+    From the fit's public predictions: F = ``predict(part="part1")``, f its
+    ``derivative``, h = ``predict(part="part2")``, h' its ``derivative``.
+    """
+    return {
+        "F": res.predict(frame1, part="part1").to_numpy(),
+        "f": res.predict(frame1, part="part1", derivative=True).to_numpy(),
+        "h": res.predict(frame2, part="part2").to_numpy(),
+        "dh": res.predict(frame2, part="part2", derivative=True).to_numpy(),
+    }
 
 
 def averages(pred: dict, X1: np.ndarray, X2: np.ndarray, rows: np.ndarray) -> dict:
@@ -181,6 +189,9 @@ class Setup:
         Rows averaged over for each group (``applies`` and the group label).
     labels : list of str
         Group labels, ``"all"`` first.
+    frames : tuple of pandas.DataFrame
+        The estimation rows, observed, then with the part-1 and the part-2
+        levels imposed (the rows of ``X1``, ``X1c`` and ``X2c``).
     """
 
     X1: np.ndarray
@@ -189,6 +200,7 @@ class Setup:
     X2c: np.ndarray
     masks: np.ndarray
     labels: list[str]
+    frames: tuple = ()
 
 
 def prepare(
@@ -198,14 +210,15 @@ def prepare(
 
     Groups with no applicable rows are left out. Parameters as :func:`evaluate`.
     """
-    rows_data = data.loc[res.sample.data.index]
+    rows_data = data.loc[res.row_labels]
     applies = np.ones(len(rows_data), bool)
     if scenario.applies_to is not None:
         var, level = scenario.applies_to
         applies = (rows_data[var].astype(str) == level).to_numpy()
-    d1, d2 = res.designs
-    X1c = counterfactual_design(d1, scenario.part1, applies)
-    X2c = counterfactual_design(d2, scenario.part2, applies)
+    f1 = counterfactual_frame(res, "part1", rows_data, scenario.part1, applies)
+    f2 = counterfactual_frame(res, "part2", rows_data, scenario.part2, applies)
+    X1c = res.design_matrix(f1, part="part1")
+    X2c = res.design_matrix(f2, part="part2")
     groups = None if by is None else rows_data[by].astype(str).to_numpy()
     candidates = ["all"] if by is None else ["all", *_ordered(rows_data[by])]
     labels, masks = [], []
@@ -214,7 +227,15 @@ def prepare(
         if mask.any():
             labels.append(label)
             masks.append(mask)
-    return Setup(d1.X, d2.X, X1c, X2c, np.array(masks, bool), labels)
+    return Setup(
+        res.design_matrix(part="part1"),
+        res.design_matrix(part="part2"),
+        X1c,
+        X2c,
+        np.array(masks, bool),
+        labels,
+        (rows_data, f1, f2),
+    )
 
 
 def evaluate(
@@ -243,8 +264,9 @@ def evaluate(
         and ``n``.
     """
     st = prepare(res, scenario, data, by)
-    obs = predictions(res, st.X1, st.X2)
-    cf = predictions(res, st.X1c, st.X2c)
+    rows_data, f1, f2 = st.frames
+    obs = predictions(res, rows_data, rows_data)
+    cf = predictions(res, f1, f2)
     V = res.cov.to_numpy()
     out = []
     for label, mask in zip(st.labels, st.masks, strict=True):

@@ -145,3 +145,26 @@ def test_predictive_contrast_errors(res):
         res.predictive_margins(at={"x": 20}, contrast="at")
     with pytest.raises(ValueError, match="not in"):
         res.predictive_margins(contrast="r")
+
+
+def test_public_design_and_derivative_predictions(res, data):
+    # design_matrix(None) is the fit's design; on the same rows it is rebuilt equal
+    X1 = res.design_matrix(part="part1")
+    assert np.array_equal(res.design_matrix(data, part="part1"), X1)
+    assert list(res.row_labels) == list(data.index)
+    b, g = res.params["part1"].to_numpy(), res.params["part2"].to_numpy()
+    X2 = res.design_matrix(data.iloc[:7], part="part2")
+    # closed forms: probit f = phi(x'b); Gamma-log h' = exp(z'g)
+    f = res.predict(data, part="part1", derivative=True)
+    assert_allclose(f, norm.pdf(X1 @ b), rtol=1e-14)
+    dh = res.predict(data.iloc[:7], part="part2", derivative=True)
+    assert_allclose(dh, np.exp(X2 @ g), rtol=1e-14)
+    assert np.array_equal(res.participation, (data.y > 0).to_numpy(float))
+    assert np.array_equal(res.outcome, data.y.to_numpy())
+    assert res.part2.rows.sum() == res.part2.nobs and res.part1.rows.all()
+    with pytest.raises(ValueError, match="needs part="):
+        res.predict(data, part="combined", derivative=True)
+    with pytest.raises(ValueError, match="missing values"):
+        res.design_matrix(data.assign(x=np.nan), part="part1")
+    with pytest.raises(ValueError, match="not in"):
+        res.design_matrix(data, part="combined")

@@ -129,39 +129,39 @@ def _fit(data, sample, outcome, semantics, vce, cluster):
 
 
 def _sample_kernel(name: str, positions: np.ndarray, res) -> SampleKernel:
-    X1 = res.designs[0].X
+    X1 = res.design_matrix(part="part1")
     return SampleKernel(
         name,
-        positions[res.sample.data.index.to_numpy()],
+        positions[res.row_labels.to_numpy()],
         X1,
-        list(res.designs[0].names),
-        res.sample.d,
+        list(res.params["part1"].index),
+        res.participation,
         binary_columns(X1),
-        res.fits[0].params.copy(),
+        res.params["part1"].to_numpy().copy(),
         res.spec.part1.model,
     )
 
 
 def _same_part1(kernel: SampleKernel, res) -> bool:
-    return np.array_equal(kernel.X1, res.designs[0].X) and np.array_equal(
-        kernel.d, res.sample.d
-    )
+    return np.array_equal(
+        kernel.X1, res.design_matrix(part="part1")
+    ) and np.array_equal(kernel.d, res.participation)
 
 
 def _fit_kernel(res, outcome: str, q0: int, q1: int) -> FitKernel:
     p2 = res.spec.part2
     if p2.model != "glm":
         raise NotImplementedError("bootstrap kernels support GLM part 2 only")
-    rows2 = np.flatnonzero(res.sample.rows2)
-    X2 = np.ascontiguousarray(res.designs[1].X[rows2])
+    rows2 = np.flatnonzero(res.part2.rows)
+    X2 = np.ascontiguousarray(res.design_matrix(part="part2")[rows2])
     return FitKernel(
         outcome,
         rows2,
-        res.sample.y[rows2],
+        res.outcome[rows2],
         X2,
-        list(res.designs[1].names),
+        list(res.params["part2"].index),
         binary_columns(X2),
-        res.fits[1].params.copy(),
+        res.params["part2"].to_numpy().copy(),
         p2.family,
         p2.link,
         MarginPlan.from_results(res),

@@ -53,6 +53,9 @@ class PartResults:
         Estimated slopes (k - 1) and nobs - k.
     scale : float
         Dispersion (1 for part 1).
+    rows : ndarray of bool
+        The part's estimation rows among the N part-1 rows (part 2: the
+        positives; part 1: all, less rows dropped for perfect prediction).
     """
 
     def __init__(self, res, part: str):
@@ -70,6 +73,11 @@ class PartResults:
         self.df_model = self.k - 1
         self.df_resid = self.nobs - self.k
         self.scale = float(self._fit.scale)
+        smp = res.sample
+        if part == "part2":
+            self.rows = smp.rows2
+        else:
+            self.rows = np.ones(len(smp.d), bool) if smp.rows1 is None else smp.rows1
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of the part's coefficients under the model's ``vce``."""

@@ -186,6 +186,7 @@ class TwoPartResults:
         newdata: pd.DataFrame | None = None,
         part: str = "combined",
         linear: bool = False,
+        derivative: bool = False,
     ) -> pd.Series:
         """Predictions on ``newdata`` (default: the estimation sample).
 
@@ -198,6 +199,12 @@ class TwoPartResults:
             smearing factor for OLS on ln y); or their product E[y | x].
         linear : bool
             Return the linear index x'b (or z'g) instead (parts only).
+        derivative : bool
+            Return the derivative of the part's mean in its index instead:
+            f(x'b) = dF/d(x'b) (part 1) or h'(z'g) (part 2, with the
+            smearing factor for OLS on ln y). The gradient of a prediction
+            in the coefficients is this times the design row
+            (:meth:`design_matrix`): dF(x'b)/db = f(x'b) x.
 
         Returns
         -------
@@ -206,7 +213,48 @@ class TwoPartResults:
         """
         from .predict import predict
 
-        return predict(self, newdata, part, linear)
+        return predict(self, newdata, part, linear, derivative)
+
+    def design_matrix(
+        self, newdata: pd.DataFrame | None = None, part: str = "part1"
+    ) -> np.ndarray:
+        """Design rows of ``part`` for ``newdata`` (default: the estimation rows).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows without missing values in the part's columns; factor values
+            must be levels of the fit. None: the N part-1 estimation rows
+            (for part 2 too: its design on every part-1 row, the rows its
+            predictions are averaged over), the fit's own array.
+        part : {"part1", "part2"}
+            Which part's regressors.
+
+        Returns
+        -------
+        ndarray (rows, K)
+            Columns in the order of ``params[part]`` (factor indicators and
+            interactions evaluated as in the fit), so that the part's index
+            is ``design_matrix(newdata, part) @ params[part]``.
+        """
+        from .predict import design_matrix
+
+        return design_matrix(self, newdata, part)
+
+    @property
+    def row_labels(self) -> pd.Index:
+        """Index labels (in the data fitted on) of the N part-1 estimation rows."""
+        return self.sample.data.index
+
+    @property
+    def participation(self) -> np.ndarray:
+        """0/1 participation (y > 0) on the N part-1 estimation rows."""
+        return self.sample.d
+
+    @property
+    def outcome(self) -> np.ndarray:
+        """The outcome y on the N part-1 estimation rows."""
+        return self.sample.y
 
     def predictive_margins(
         self,
