@@ -168,3 +168,23 @@ def test_public_design_and_derivative_predictions(res, data):
         res.design_matrix(data.assign(x=np.nan), part="part1")
     with pytest.raises(ValueError, match="not in"):
         res.design_matrix(data, part="combined")
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"at": {"nope": 1}}, "at: 'nope' is not a regressor of the model"),
+        ({"at": {"x": "abc"}}, "x is continuous; 'abc' is not a number"),
+        ({"at": {"f3": "z"}}, "'z' is not a level of f3"),
+        ({"at": 5}, "pass a dict or a list of dicts"),
+        ({"at": [{"x": 1}, 2]}, "pass a dict or a list of dicts"),
+        ({"variables": ["zz"], "parts": ("part1",)}, r"\['zz'\] are not regressors"),
+        ({"variables": "x"}, "pass a list"),
+    ],
+)
+def test_margins_failure_messages(res, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        res.margins(**kw)
+    if "at" in kw:  # predictive margins check at() the same way
+        with pytest.raises(ValueError, match=msg):
+            res.predictive_margins(at=kw["at"])

@@ -84,7 +84,9 @@ def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
         validate_choice("part", p, MarginPart)
     if part2_sample not in ("positives", "all"):
         raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
-    from .results import _inference, _reference, _se, contrast_rows
+    from .results import _inference, _reference, _se, check_at, contrast_rows
+
+    check_at(res, at)
 
     if contrast not in (False, True, "over", "at"):
         raise ValueError(f"contrast={contrast!r} not in (False, True, 'over', 'at')")

@@ -386,9 +386,8 @@ class TwoPartResults:
                 f"part2_sample={part2_sample!r} not in ('positives', 'all')"
             )
         many = not (at is None or isinstance(at, dict))
-        ats = [dict(a) for a in at] if many else [dict(at or {})]
-        if not ats:
-            raise ValueError("at=[] gives no scenario; pass a dict or a list of dicts")
+        ats = check_at(self, at)
+        self._check_variables(variables)
         mode = _contrast_mode(contrast, over, len(ats), many)
         groups = None if over is None else self.over_groups(over)
         glist = [None] if groups is None else list(pd.unique(groups.dropna()))
@@ -426,6 +425,26 @@ class TwoPartResults:
             glist,
             ref if mode == "over" else None,
         )
+
+    def _check_variables(self, variables) -> None:
+        """Refuse variables that are regressors of neither part."""
+        if variables is None:
+            return
+        if isinstance(variables, str):
+            raise ValueError(
+                f"variables={variables!r}: pass a list, e.g. [{variables!r}]"
+            )
+        known = {
+            v
+            for d in self.designs
+            for v in (*d.factor_variables(), *d.continuous_variables())
+        }
+        unknown = [v for v in variables if v not in known]
+        if unknown:
+            raise ValueError(
+                f"variables {unknown} are not regressors of the model "
+                f"(regressors: {sorted(known)})"
+            )
 
     def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
         """Margins with SEs and inference over rows ``mask`` (None: all)."""
@@ -587,6 +606,60 @@ class TwoPartResults:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def check_at(res, at) -> list[dict]:
+    """``at`` as a list of scenarios, each checked against the model.
+
+    Raises
+    ------
+    ValueError
+        ``at`` neither a dict nor a list of dicts; an empty list; a variable
+        that is a regressor of neither part (Stata: not found in the list of
+        covariates); a non-numeric value of a continuous variable; a value
+        that is not a level of a factor.
+    """
+    if at is None:
+        return [{}]
+    many = not isinstance(at, dict)
+    if many and (
+        isinstance(at, str)
+        or not hasattr(at, "__iter__")
+        or not all(isinstance(a, dict) for a in at)
+    ):
+        raise ValueError(f"at={at!r}: pass a dict or a list of dicts")
+    ats = [dict(a) for a in at] if many else [dict(at)]
+    if not ats:
+        raise ValueError("at=[] gives no scenario; pass a dict or a list of dicts")
+    for a in ats:
+        for var, val in a.items():
+            d = next(
+                (
+                    d
+                    for d in res.designs
+                    if var in d.variables.codes or var in d.variables.cont
+                ),
+                None,
+            )
+            if d is None:
+                raise ValueError(
+                    f"at: {var!r} is not a regressor of the model (regressors: "
+                    f"{sorted(_regressors(res))})"
+                )
+            if var in d.variables.codes:
+                d.variables.level_code(var, val)  # raises for an unknown level
+                continue
+            try:
+                float(val)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"at: {var} is continuous; {val!r} is not a number"
+                ) from None
+    return ats
+
+
+def _regressors(res) -> set[str]:
+    return {v for d in res.designs for v in (*d.variables.codes, *d.variables.cont)}
 
 
 def _se(G: np.ndarray, V: np.ndarray) -> np.ndarray:
