@@ -188,3 +188,33 @@ def test_margins_failure_messages(res, kw, msg):
     if "at" in kw:  # predictive margins check at() the same way
         with pytest.raises(ValueError, match=msg):
             res.predictive_margins(at=kw["at"])
+
+
+@pytest.mark.parametrize(
+    ("at", "name"), [(None, "atmeans"), ({"x": 30}, "atmeans_at_x30")]
+)
+def test_margins_atmeans_match_r(res, at, name):
+    m = res.margins(atmeans=True, at=at)
+    e = res.margins(["x"], atmeans=True, at=at, effect="eyex")
+    both = pd.concat([m, e], ignore_index=True)
+    check(both, name)
+
+
+def test_atmeans_contrast_over_groups_is_difference(res):
+    m = res.margins(["x"], atmeans=True, over="dd")
+    c = res.margins(["x"], atmeans=True, over="dd", contrast=True)
+    diff = (
+        m[m["over"] == 1]["estimate"].to_numpy()
+        - m[m["over"] == 0]["estimate"].to_numpy()
+    )
+    assert_allclose(c["estimate"], diff, rtol=1e-12)
+
+
+def test_predictive_margins_atmeans_match_r(res):
+    check(res.predictive_margins(atmeans=True), "pm_atmeans")
+    # level contrasts at the means are the factor's dydx at the means
+    pm = res.predictive_margins(atmeans=True, levels=["f3"], contrast=True)
+    m = res.margins(["f3"], atmeans=True)
+    got = pm[pm["level"].str.contains("vs")]["estimate"].to_numpy()
+    want = m[m["component"] == "total"]["estimate"].to_numpy()
+    assert_allclose(got, want, rtol=1e-12)

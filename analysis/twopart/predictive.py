@@ -47,7 +47,9 @@ COLUMNS = [
 ]
 
 
-def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
+def predictive_margins(
+    res, parts, at, levels, over, contrast, part2_sample, atmeans=False
+):
     """Predictive margins of a fit (module Notes).
 
     Parameters
@@ -72,6 +74,11 @@ def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
         (``contrast(atcontrast(r))``), within each group.
     part2_sample : {"positives", "all"}
         Averaging rows of part-2 margins.
+    atmeans : bool
+        Predictions at the means of the covariates over the averaging rows
+        instead of mean predictions (Stata ``atmeans``; see
+        :mod:`analysis.twopart.atmeans`): F(xbar'b), h(zbar'g) and
+        F(xbar'b) h(xbar'g), gradients f xbar, h' zbar and their products.
 
     Returns
     -------
@@ -100,7 +107,7 @@ def predictive_margins(res, parts, at, levels, over, contrast, part2_sample):
     frames, grads = [], []
     for g in glist:
         mask = None if g is None else (groups == g).to_numpy()
-        f, G = _rows(res, parts, scen, mask, contrast is True, part2_sample)
+        f, G = _rows(res, parts, scen, mask, contrast is True, part2_sample, atmeans)
         frames.append(f if g is None else f.assign(over=g))
         grads.append(G)
     out, G = pd.concat(frames, ignore_index=True), np.vstack(grads)
@@ -154,14 +161,36 @@ def _samples(res, parts, mask, p2s):
     return out
 
 
-def _rows(res, parts, scen, mask, contrast, p2s):
+def _at_means(res, samples, scen) -> dict:
+    """(part, scenario) -> [prediction at the means, its gradient] (atmeans)."""
+    from .atmeans import _Part, mean_point
+
+    k1 = len(res.context.params[0])
+    acc = {}
+    for part, (rows, total) in samples.items():
+        if total == 0.0:
+            continue
+        pts = [mean_point(d, rows, res.weights) for d in res.designs]
+        p1, p2 = (_Part(res, p, pts[p], {}) for p in (0, 1))
+        for i, (*_, over) in enumerate(scen):
+            (F, gF), (h, gh) = p1.mean(over), p2.mean(over)
+            if part == "part1":
+                acc[part, i] = [F, np.r_[gF, np.zeros_like(gh)]]
+            elif part == "part2":
+                acc[part, i] = [h, np.r_[np.zeros(k1), gh]]
+            else:
+                acc[part, i] = [F * h, np.r_[gF * h, F * gh]]
+    return acc
+
+
+def _rows(res, parts, scen, mask, contrast, p2s, atmeans=False):
     """(labels and estimates, gradients in (b, g)) of the margins over ``mask``."""
     from .results import MARGIN_BATCH, _blocks
 
     samples = _samples(res, parts, mask, p2s)
     n = len(res.sample.d)
-    acc: dict = {}
-    for start, stop, start2 in _blocks(n, res.sample.rows2):
+    acc: dict = _at_means(res, samples, scen) if atmeans else {}
+    for start, stop, start2 in [] if atmeans else _blocks(n, res.sample.rows2):
         whole = stop - start == n
         ctx = res.context if whole else res.context.block(start, stop, start2)
         red = Reducer(MARGIN_BATCH)

@@ -262,8 +262,9 @@ class TwoPartResults:
         at: dict | list[dict] | None = None,
         levels: list[str] | None = None,
         over=None,
-        contrast: bool = False,
+        contrast: bool | str = False,
         part2_sample: str = "positives",
+        atmeans: bool = False,
     ) -> pd.DataFrame:
         """Predictive margins (Stata ``margins`` without ``dydx``).
 
@@ -272,7 +273,9 @@ class TwoPartResults:
         """
         from .predictive import predictive_margins
 
-        return predictive_margins(self, parts, at, levels, over, contrast, part2_sample)
+        return predictive_margins(
+            self, parts, at, levels, over, contrast, part2_sample, atmeans
+        )
 
     def over_groups(self, over) -> pd.Series:
         """Values of ``over`` on the N estimation rows (any column of the data).
@@ -317,6 +320,7 @@ class TwoPartResults:
         over: str | None = None,
         part2_sample: str = "positives",
         contrast: bool | str = False,
+        atmeans: bool = False,
     ) -> pd.DataFrame:
         """Average marginal effects with delta-method inference (``margins``).
 
@@ -350,6 +354,12 @@ class TwoPartResults:
             (Stata ``margins, dydx(x) over(r.g)``); ``"at"``, each scenario
             minus the first (``contrast(atcontrast(r))``), within each group.
             ``True`` means ``"over"`` when ``over`` is given, else ``"at"``.
+        atmeans : bool
+            Marginal effects at the means (Stata ``atmeans``): every
+            covariate not fixed by ``at`` at its mean over the averaging rows
+            (factor level indicators at their shares), one design row per
+            margin instead of an average over rows; formulas in
+            :mod:`analysis.twopart.atmeans`.
 
         Returns
         -------
@@ -396,7 +406,7 @@ class TwoPartResults:
             for g in glist:  # Stata: missing is no group
                 mask = None if g is None else (groups == g).to_numpy()
                 f, G = self._margins_grad(
-                    variables, parts, effect, a, mask, part2_sample
+                    variables, parts, effect, a, mask, part2_sample, atmeans
                 )
                 if many:
                     f.insert(6, "at", _at_text(a))
@@ -453,7 +463,7 @@ class TwoPartResults:
         out["se"] = se
         return out.assign(**_inference(out["estimate"].to_numpy(), se))
 
-    def _margins_grad(self, variables, parts, effect, at, mask, p2s):
+    def _margins_grad(self, variables, parts, effect, at, mask, p2s, atmeans=False):
         """(labels and estimates, gradients G in (b, g)) of the margins."""
         n = len(self.sample.d)
         base_mask = np.ones(n, bool) if mask is None else mask
@@ -468,6 +478,8 @@ class TwoPartResults:
                 r = base_mask & rows1  # part 1's estimation rows (separation)
             w = self.weights
             samples[part] = (r, float(r.sum() if w is None else np.sum(w[r])))
+        if atmeans:
+            return self._margins_atmeans(variables, parts, effect, at, samples)
         if (
             MARGIN_FAST
             and effect == "dydx"
@@ -491,6 +503,25 @@ class TwoPartResults:
         k = self.cov.shape[0]
         G = np.array([row[-1] for row in rows], dtype=float).reshape(len(rows), k)
         return out, G
+
+    def _margins_atmeans(self, variables, parts, effect, at, samples):
+        """Margins at the means by :func:`.atmeans.atmeans_margins`."""
+        from .atmeans import atmeans_margins
+
+        empty = [p for p, (_, t) in samples.items() if t == 0]
+        if empty:
+            raise ValueError(f"atmeans: no averaging rows for {empty}")
+        labels = []
+        for part in parts:
+            for var, kind in self._variables(part, variables):
+                if kind == "f" and effect != "dydx":
+                    raise ValueError(
+                        f"effect={effect!r} is only defined for continuous "
+                        f"variables; {var!r} is a factor"
+                    )
+                labels.append((part, var, kind))
+        rows, G = atmeans_margins(self, labels, samples, effect, at)
+        return pd.DataFrame(rows, columns=MARGIN_COLUMNS[:7]), G
 
     def _margins_fast(self, variables, parts, samples):
         """``dydx`` margins without ``at()`` by :func:`.fastmargins.fast_margins`."""

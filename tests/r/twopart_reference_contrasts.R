@@ -127,3 +127,61 @@ pm <- function(th, rows, x = NULL) {
 report("pm_contrast_over_dd", function(th) pm(th, g1) - pm(th, g0))
 report("pm_contrast_at_x", function(th) pm(th, all, x = 30) - pm(th, all, x = 20))
 report("pm_contrast_at_x_dd1", function(th) pm(th, g1, x = 30) - pm(th, g1, x = 20))
+# Margins at the means (Stata atmeans): one design row per margin, x at its
+# mean (x^2 column = mean(x)^2), factor indicators at their shares; means over
+# all rows (part 1, combined) or over the positives (part 2). Order: f3=b,
+# f3=c, dd=1, x for part 1 and part 2; the same with total, extensive,
+# intensive for combined; then eyex of x (part 1, part 2, combined total,
+# extensive, intensive). `xat` fixes x instead of its mean.
+mem <- function(th, xat = NULL) {
+  b <- th[1:k]; g <- th[(k + 1):(2 * k)]
+  point <- function(rows) {
+    xb <- if (is.null(xat)) mean(d$x[rows]) else xat
+    c(1, mean(d$f3[rows] == "b"), mean(d$f3[rows] == "c"), xb, xb^2,
+      mean(d$dd[rows] == "1"))
+  }
+  set <- function(r, fb = NULL, fc = NULL, dd = NULL) {
+    if (!is.null(fb)) { r[2] <- fb; r[3] <- fc }
+    if (!is.null(dd)) r[6] <- dd
+    r
+  }
+  dx <- function(r) c(0, 0, 0, 1, 2 * r[4], 0)
+  r1 <- point(all); r2 <- point(d$y > 0)
+  # part 1 and part 2 (means over its own rows)
+  p1 <- c(); p2 <- c(); pc <- c()
+  levs <- list(list(fb = 1, fc = 0), list(fb = 0, fc = 1), list(dd = 1))
+  bases <- list(list(fb = 0, fc = 0), list(fb = 0, fc = 0), list(dd = 0))
+  for (j in 1:3) {
+    lv <- function(r) do.call(set, c(list(r), levs[[j]]))
+    bs <- function(r) do.call(set, c(list(r), bases[[j]]))
+    p1 <- c(p1, pnorm(sum(lv(r1) * b)) - pnorm(sum(bs(r1) * b)))
+    p2 <- c(p2, exp(sum(lv(r2) * g)) - exp(sum(bs(r2) * g)))
+    F1 <- pnorm(sum(lv(r1) * b)); F0 <- pnorm(sum(bs(r1) * b))
+    h1 <- exp(sum(lv(r1) * g)); h0 <- exp(sum(bs(r1) * g))
+    e <- (F1 - F0) * (h0 + h1) / 2; i <- (h1 - h0) * (F0 + F1) / 2
+    pc <- c(pc, e + i, e, i)
+  }
+  e1 <- sum(r1 * b); e2 <- sum(r2 * g); ec <- sum(r1 * g)
+  d1 <- dnorm(e1) * sum(dx(r1) * b); d2 <- exp(e2) * sum(dx(r2) * g)
+  ext <- dnorm(e1) * sum(dx(r1) * b) * exp(ec)
+  int <- pnorm(e1) * exp(ec) * sum(dx(r1) * g)
+  p1 <- c(p1, d1); p2 <- c(p2, d2); pc <- c(pc, ext + int, ext, int)
+  m <- pnorm(e1) * exp(ec)
+  eyex <- c(d1 * r1[4] / pnorm(e1), d2 * r2[4] / exp(e2),
+            c(ext + int, ext, int) * r1[4] / m)
+  c(p1, p2, pc, eyex)
+}
+report("atmeans", function(th) mem(th))
+report("atmeans_at_x30", function(th) mem(th, xat = 30))
+# Predictions at the means (margins, atmeans without dydx): part 1, part 2,
+# combined.
+pm_mem <- function(th) {
+  b <- th[1:k]; g <- th[(k + 1):(2 * k)]
+  point <- function(rows) {
+    c(1, mean(d$f3[rows] == "b"), mean(d$f3[rows] == "c"), mean(d$x[rows]),
+      mean(d$x[rows])^2, mean(d$dd[rows] == "1"))
+  }
+  r1 <- point(all); r2 <- point(d$y > 0)
+  c(pnorm(sum(r1 * b)), exp(sum(r2 * g)), pnorm(sum(r1 * b)) * exp(sum(r1 * g)))
+}
+report("pm_atmeans", pm_mem)
