@@ -1,4 +1,4 @@
-"""Contrasts of average marginal effects, and ``dydx`` of a factor ``at()`` fixes.
+"""Contrasts of margins, margins at the means, ``dydx`` of a factor ``at()`` fixes.
 
 Reference numbers: ``tests/r/twopart_reference_contrasts.R`` (R glm to epsilon
 1e-14), printed into ``tests/results/twopart_r_contrasts.py``: the AMEs of x
@@ -6,7 +6,10 @@ Reference numbers: ``tests/r/twopart_reference_contrasts.R`` (R glm to epsilon
 differences) in part 1, part 2 and combined (with the extensive/intensive
 split), their differences across ``over(dd)`` groups and across ``at(x=20)`` /
 ``at(x=30)``, and the SEs sqrt(J V J') of those differences with J a
-finite-difference Jacobian and V the OIM block covariance computed in R.
+finite-difference Jacobian and V the OIM block covariance computed in R; the
+same for margins and predictions at the means (``atmeans``: one design row
+with x at its mean, x^2 at the squared mean, factor indicators at their
+shares; optionally x fixed by ``at``).
 
 Tolerance: rtol 1e-6 (the project target).
 """

@@ -1,5 +1,6 @@
-# Reference numbers for contrasts of average marginal effects in analysis/twopart
-# (margins(..., contrast=...)), computed independently in R.
+# Reference numbers for contrasts of margins (margins(..., contrast=...)) and
+# margins at the means (atmeans=True) in analysis/twopart, computed
+# independently in R.
 #
 # Run from the repository root:
 #   Rscript tests/r/twopart_reference_contrasts.R > tests/results/twopart_r_contrasts.py
