@@ -78,7 +78,10 @@ def main(
     for eq in EQUATIONS:
         table = diagnostics_table(fits, eq)
         path = out_dir / f"diagnostics_{eq}.csv"
-        save_table(table, DIAGNOSTIC_KEYS, path, sort=False, digits=TABLE_DIGITS)
+        save_table(
+            table, DIAGNOSTIC_KEYS, path, sort=False, digits=TABLE_DIGITS,
+            synthetic=synthetic,
+        )  # fmt: skip
     rob = robustness.robustness_tables(frames)
     save_table(
         rob,
@@ -86,6 +89,7 @@ def main(
         out_dir / "robustness_table3.csv",
         sort=False,
         digits=TABLE_DIGITS,
+        synthetic=synthetic,
     )
     cfs = counterfactual_table(fits, frames)
     boot = None
@@ -93,14 +97,16 @@ def main(
         boot = cfb.bootstrap(analytic, fits, frames, reps, seed, workers=workers)
         # a sample's refit fails at most once per replication: (rep, sample) is a key
         save_table(
-            boot.failures, ("rep", "sample"), out_dir / FAILURES, digits=TABLE_DIGITS
-        )
+            boot.failures, ("rep", "sample"), out_dir / FAILURES,
+            digits=TABLE_DIGITS, synthetic=synthetic,
+        )  # fmt: skip
     cfs = add_bootstrap(cfs, boot)
     if not synthetic:
         cfs = suppress_small(cfs, MIN_CELL)
     save_table(
-        cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False, digits=TABLE_DIGITS
-    )
+        cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False,
+        digits=TABLE_DIGITS, synthetic=synthetic,
+    )  # fmt: skip
     figures_dir.mkdir(parents=True, exist_ok=True)
     note = SYNTHETIC_NOTE if synthetic else ""
     save(figure_counterfactuals(cfs, note), figures_dir / FIGURE)

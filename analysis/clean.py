@@ -53,6 +53,7 @@ def main(
     codebook: Codebook = DEFAULT_CODEBOOK,
     recodes_path: Path | None = None,
     encoding: str | None = None,
+    synthetic: bool = True,
 ) -> CleanResult:
     """Read, validate, clean and write the analytic sample and its flow tables.
 
@@ -70,6 +71,9 @@ def main(
         Destination CSV of the recode log; default ``<flow stem>_recodes.csv``.
     encoding : str, optional
         Encoding of a CSV (default: detected, UTF-8 or GB18030).
+    synthetic : bool
+        The raw file is the synthetic survey: the flow tables carry the notice
+        (:data:`analysis.io.SYNTHETIC_NOTICE`); ``False`` for a real file.
 
     Raises
     ------
@@ -97,8 +101,11 @@ def main(
     flow_path = Path(flow_path)
     recodes_path = recodes_path or flow_path.with_name(f"{flow_path.stem}_recodes.csv")
     save_table(result.analytic, KEY, Path(analytic_path))
-    save_table(result.flow, ["step"], flow_path, sort=False)
-    save_table(result.recodes, ["step", "recode"], Path(recodes_path), sort=False)
+    save_table(result.flow, ["step"], flow_path, sort=False, synthetic=synthetic)
+    save_table(
+        result.recodes, ["step", "recode"], Path(recodes_path), sort=False,
+        synthetic=synthetic,
+    )  # fmt: skip
     return result
 
 

@@ -213,6 +213,7 @@ def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
             flow_path=flow_path,
             codebook=codebook.check(),
             encoding=args.encoding,
+            synthetic=not args.real,
         )
     except (RawFileError, CodebookError, RawDataError) as error:
         print(f"Refused: {error}" if not isinstance(error, RawDataError) else error,
@@ -259,7 +260,7 @@ def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
 
     cells = paths.estimates_dir / "paper_cells.csv"
     min_cell = args.min_cell if args.real else None
-    tables.main(cells, paths.tables_dir, paths.analytic, min_cell)
+    tables.main(cells, paths.tables_dir, paths.analytic, min_cell, not args.real)
     model_tables.main(paths.tables_dir, paths.estimates_dir, synthetic=not args.real)
     try:
         figures.main(

@@ -117,14 +117,18 @@ def main(
             analytic, (t1, t2, tests), printed, layouts, min_cell
         )
     # produces Table 1 and Table 2
-    io.save_table(printed["table1"], TABLE1_KEYS, out_dir / "table1.csv", sort=False)
-    io.save_table(printed["table2"], TABLE2_KEYS, out_dir / "table2.csv", sort=False)
+    for name, keys in (("table1", TABLE1_KEYS), ("table2", TABLE2_KEYS)):
+        io.save_table(
+            printed[name], keys, out_dir / f"{name}.csv", sort=False,
+            synthetic=synthetic,
+        )  # fmt: skip
     io.save_table(
         tests,
         ("variable",),
         out_dir / "table2_tests.csv",
         sort=False,
         digits=io.TABLE_DIGITS,
+        synthetic=synthetic,
     )
     for name, layout in layouts.items():
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):

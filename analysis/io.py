@@ -20,6 +20,12 @@ MANIFEST_COLUMNS = ["path", "keys", "rows", "columns", "md5"]
 # or SIMD path moves a fitted number in its 10th-16th digit (measured: at most 2e-9
 # relative on the shipped data), which full precision would print as a change.
 TABLE_DIGITS = 6
+# Every CSV table of a synthetic run carries the notice as a last column, the same on
+# every row: ``pd.read_csv`` and Stata's ``import delimited`` read the file as they
+# would any other, and the notice travels with any subset of rows or a copy-paste.
+# Real-data runs write no such column.
+SYNTHETIC_COLUMN = "synthetic"
+SYNTHETIC_NOTICE = "synthetic data - not the CMDS microdata"
 
 
 def save_table(
@@ -29,6 +35,7 @@ def save_table(
     manifest: Path | None = None,
     sort: bool = True,
     digits: int | None = None,
+    synthetic: bool = False,
 ) -> Path:
     """Write ``df`` (CSV or parquet) after checking its key, and log its hash.
 
@@ -49,6 +56,8 @@ def save_table(
     digits : int, optional
         Significant digits of floats in a CSV (``TABLE_DIGITS`` for the committed
         tables); default full precision.
+    synthetic : bool
+        Add the synthetic-data notice column (:func:`with_notice`) to a CSV.
 
     Raises
     ------
@@ -63,9 +72,22 @@ def save_table(
         df.to_parquet(path, index=False)
     else:
         float_format = None if digits is None else f"%.{digits}g"
+        df = with_notice(df) if synthetic else df
         df.to_csv(path, index=False, lineterminator="\n", float_format=float_format)
     log_file(path, keys, df.shape, manifest)
     return path
+
+
+def with_notice(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the synthetic-data notice as its last column."""
+    if SYNTHETIC_COLUMN in df.columns:
+        raise ValueError(f"the table already has a column {SYNTHETIC_COLUMN!r}")
+    return df.assign(**{SYNTHETIC_COLUMN: SYNTHETIC_NOTICE})
+
+
+def without_notice(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a table read from a CSV without its synthetic-data notice column."""
+    return df.drop(columns=SYNTHETIC_COLUMN, errors="ignore")
 
 
 def check_keys(df: pd.DataFrame, keys: Sequence[str], path: Path) -> None:

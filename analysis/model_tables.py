@@ -84,8 +84,12 @@ MARGIN_COMPONENTS = ("total", "extensive", "intensive")
 
 def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
     """Write the rendered Tables 3-4 and the combined-margins table."""
-    t3 = pd.read_csv(tables_dir / "table3.csv", dtype=str, keep_default_na=False)
-    t4 = pd.read_csv(tables_dir / "table4.csv", dtype=str, keep_default_na=False)
+    t3, t4 = (
+        io.without_notice(
+            pd.read_csv(tables_dir / f"{t}.csv", dtype=str, keep_default_na=False)
+        )
+        for t in ("table3", "table4")
+    )
     for name, layout in (("table3", table3_layout(t3)), ("table4", table4_layout(t4))):
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
             path = tables_dir / f"{name}.{ext}"
@@ -99,6 +103,7 @@ def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
         tables_dir / "table_combined_margins.csv",
         sort=False,
         digits=io.TABLE_DIGITS,
+        synthetic=synthetic,
     )
     layout = combined_layout(margins)
     path = tables_dir / "table_combined_margins.md"

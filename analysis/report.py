@@ -19,7 +19,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from analysis import omissions
+from analysis import io, omissions
 from analysis.config import PUBLISHED_DIR
 from analysis.figures import published_vs_replicated
 from analysis.io import TABLE_DIGITS
@@ -194,7 +194,7 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
     if not synthetic:
         hidden = verdicts["cell"].isin(disclosure.cell_names(cells))
         verdicts.loc[hidden, "verdict"] = disclosure.marker(min_cell)
-    verdicts.to_csv(
+    (io.with_notice(verdicts) if synthetic else verdicts).to_csv(
         paths.tables_dir / "replication_verdicts.csv",
         index=False,
         lineterminator="\n",
@@ -226,12 +226,13 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     ]
     items += omissions.report_section(paths.estimates_dir)
     for name in ("table1", "table2"):
-        ours = pd.read_csv(paths.tables_dir / f"{name}.csv")
+        ours = io.without_notice(pd.read_csv(paths.tables_dir / f"{name}.csv"))
         published = pd.read_csv(PUBLISHED_DIR / f"{name}.csv")
         cmp = compare_to_published(ours, published)
         items.append((f"## Table {name[-1]}, cell by cell", cmp))
     items += [
-        ("## Sample flow", pd.read_csv(paths.tables_dir / "sample_flow.csv")),
+        ("## Sample flow",
+         io.without_notice(pd.read_csv(paths.tables_dir / "sample_flow.csv"))),
         ("## Publication inconsistencies and their resolution", conflicts),
     ]
     if (paths.tables_dir / "counterfactuals.csv").exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import omissions
+from analysis import io, omissions
 from analysis.config import PUBLISHED_DIR
 
 EQUATIONS = ("probit", "amount", "ratio")
@@ -29,12 +29,14 @@ def main(
     tables_dir: Path,
     analytic_path: Path | None = None,
     min_cell: int | None = None,
+    synthetic: bool = True,
 ) -> None:
     """Write Tables 3 and 4 (CSV) from the tidy estimate cells.
 
     With ``min_cell`` (real-data mode) cells based on fewer respondents, counted in
     the analytic sample at ``analytic_path``, are suppressed
-    (:mod:`analysis.disclosure`).
+    (:mod:`analysis.disclosure`). ``synthetic`` adds the synthetic-data notice
+    column (:func:`analysis.io.with_notice`).
     """
     cells = pd.read_csv(cells_path)
     tables_dir.mkdir(parents=True, exist_ok=True)
@@ -48,8 +50,8 @@ def main(
         t3, t4 = (disclosure.mark_model_table(t, hidden, min_cell) for t in (t3, t4))
     status = omissions.model_status(Path(cells_path).parent)
     t3, t4 = mark_status(t3, status, "total"), mark_status(t4, status)
-    write_csv(t3, tables_dir / "table3.csv")
-    write_csv(t4, tables_dir / "table4.csv")
+    write_csv(t3, tables_dir / "table3.csv", synthetic)
+    write_csv(t4, tables_dir / "table4.csv", synthetic)
 
 
 def stars(p: float) -> str:
@@ -128,12 +130,16 @@ def mark_status(
     return out
 
 
-def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """Write with fixed 3-decimal formatting so files diff cleanly across runs."""
+def write_csv(table: pd.DataFrame, path: Path, synthetic: bool = False) -> None:
+    """Write with fixed 3-decimal formatting so files diff cleanly across runs.
+
+    ``synthetic`` adds the synthetic-data notice column (:func:`io.with_notice`).
+    """
     out = table.copy()
     for col in out.columns:
         if col.endswith(("_me", "_se")):
             out[col] = [format_cell(v, col) for v in out[col]]
+    out = io.with_notice(out) if synthetic else out
     out.to_csv(path, index=False, lineterminator="\n")
 
 

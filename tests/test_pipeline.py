@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from analysis.config import ROOT, RunPaths
+from analysis.io import SYNTHETIC_COLUMN, SYNTHETIC_NOTICE
 
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"
 STAGES = (
@@ -121,6 +122,16 @@ def test_committed_outputs_are_what_the_code_writes(runs, run):
     assert not changed, f"{run}: {changed} differ from the committed files"
 
 
+def test_every_csv_table_carries_the_synthetic_notice(runs):
+    """Each row of every CSV under outputs/tables says the data are synthetic."""
+    files = sorted(runs["here"].tables_dir.glob("*.csv"))
+    assert len(files) >= 15
+    for path in files:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        assert table.columns[-1] == SYNTHETIC_COLUMN, path.name
+        assert (table[SYNTHETIC_COLUMN] == SYNTHETIC_NOTICE).all(), path.name
+
+
 def test_flow_runs_from_all_respondents_to_the_analytic_sample(runs):
     flow = pd.read_csv(runs["here"].tables_dir / "sample_flow.csv")
     assert flow["n_before"].iloc[0] == 200_937
@@ -161,7 +172,7 @@ def test_descriptive_tables_match_the_publication(runs, table):
 def test_model_tables_fill_every_published_cell(runs, table):
     ours = pd.read_csv(runs["here"].tables_dir / f"{table}.csv", dtype=str)
     published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
-    assert list(ours.columns) == list(published.columns)
+    assert list(ours.columns) == [*published.columns, SYNTHETIC_COLUMN]
     key = ["term_group", "term"] if table == "table3" else ["sample", "term"]
     assert ours[key].values.tolist() == published[key].values.tolist()
     estimates = [c for c in ours.columns if c.endswith(("_me", "_se"))]
