@@ -1,13 +1,19 @@
 """Command-line interface: one subcommand per pipeline stage; the Makefile calls these.
 
 Imports of the stage modules are deferred to the subcommand that needs them, so
-``python -m analysis --help`` answers at once.
+``python -m analysis --help`` answers at once. Every stage logs (``logging``, on
+stderr) what it does and how long it took; ``-q`` keeps only warnings and errors,
+``-v`` adds the start of each stage and the stages' own details.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from analysis.config import (
@@ -24,6 +30,29 @@ MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
 EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check
 EXIT_OMISSIONS = 4  # summary --strict: the run completed with omissions
+DISTRIBUTION = "cmds-reimbursement-replication"
+
+log = logging.getLogger("analysis")
+Formatter = argparse.ArgumentDefaultsHelpFormatter
+
+
+def package_version() -> str:
+    """The installed package's version (``unknown`` when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _Stages(argparse._SubParsersAction):
+    """Subparsers that show their defaults in ``--help`` like the main parser."""
+
+    def add_parser(self, name, **kwargs):  # noqa: D102
+        kwargs.setdefault("formatter_class", Formatter)
+        STAGE_HELP[name] = kwargs.get("help", "")
+        return super().add_parser(name, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Replication pipeline for Wang et al. (2022) BMJ Open 12:e060551.",
+        formatter_class=Formatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {package_version()}"
     )
     parser.add_argument(
         "--root",
         type=Path,
         default=SYNTHETIC.root,
-        help="run root holding data/ and outputs/ (default: the repository)",
+        help="run root holding data/ and outputs/",
     )
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q", "--quiet", action="store_true", help="log only warnings and errors"
+    )
+    talk.add_argument(
+        "-v", "--verbose", action="store_true", help="log each stage's details too"
+    )
+    parser.register("action", "parsers", _Stages)
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
     gen = stages.add_parser("generate", help="write the synthetic raw survey (.dta)")
@@ -76,9 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
     add_real_flags(desc)
 
-    est = stages.add_parser("estimate", help="fit the two-part models of Tables 3-4")
+    est = stages.add_parser(
+        "estimate",
+        help="fit the two-part models of Tables 3-4",
+        description="Fit the two-part models of Tables 3-4. The paper's settings "
+        "(--vce oim --semantics columnwise) write outputs/estimates/paper_cells.csv "
+        "and its companions; any other setting writes its own files, e.g. "
+        "paper_cells_robust.csv, and never replaces the paper's.",
+    )
     est.add_argument(
-        "--vce", default="oim", choices=("oim", "robust", "cluster"), help="SE type"
+        "--vce",
+        default="oim",
+        choices=("oim", "robust", "cluster"),
+        help="SE type (cluster: by city)",
     )
     est.add_argument(
         "--semantics",
@@ -106,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--scheduler", help="Dask scheduler address (runs there)")
     boot.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
     boot.add_argument(
-        "--ci", default="percentile", choices=("percentile", "normal", "bc")
+        "--ci",
+        default="percentile",
+        choices=("percentile", "normal", "bc"),
+        help="bootstrap confidence interval",
     )
 
     mc = stages.add_parser("montecarlo", help="bias and CI coverage by simulation")
@@ -121,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=tuple(SUBSAMPLES),
         default=tuple(SUBSAMPLES),
-        help="samples to check (default: all three)",
+        help="samples to check",
     )
     add_real_flags(mc)
 
@@ -148,15 +202,51 @@ def add_real_flags(stage: argparse.ArgumentParser) -> None:
         "--min-cell",
         type=int,
         default=MIN_CELL,
-        help=f"with --real: smallest count shown (default {MIN_CELL})",
+        help="with --real: smallest count shown",
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage named on the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.quiet, args.verbose)
     paths = RunPaths(args.root)
-    return STAGES[args.stage](args, paths) or 0
+    what = STAGE_HELP.get(args.stage) or args.stage
+    log.debug("%s: %s (run root %s)", args.stage, what, args.root)
+    start = time.perf_counter()
+    status = STAGES[args.stage](args, paths) or 0
+    seconds = time.perf_counter() - start
+    if status == 0:
+        log.info("%s: %s, done in %.1f s", args.stage, what, seconds)
+    else:
+        log.debug("%s: stopped with exit status %d after %.1f s",
+                  args.stage, status, seconds)  # fmt: skip
+    return status
+
+
+STAGE_HELP: dict[str, str] = {}
+
+
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Log the package's messages on stderr: INFO by default, -q WARNING, -v DEBUG.
+
+    The handler is replaced on every call (a new one writes to the current
+    ``sys.stderr``), so repeated in-process runs do not print twice.
+    """
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    for handler in list(log.handlers):
+        if getattr(handler, "_analysis_cli", False):
+            log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._analysis_cli = True
+    fmt = "%(message)s"
+    if verbose:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
 
 
 def run_generate(args: argparse.Namespace, paths: RunPaths) -> int:
@@ -172,7 +262,7 @@ def run_compare_raw(args: argparse.Namespace, paths: RunPaths) -> int:
     from analysis.synth.compare import compare
 
     identical, lines = compare(args.provided, args.regenerated)
-    print("\n".join(lines))
+    print("\n".join(lines))  # the comparison is the stage's output (stdout)
     return 0 if identical else 1
 
 
@@ -189,7 +279,8 @@ def run_stamp(args: argparse.Namespace, paths: RunPaths) -> int:
     )  # fmt: skip
     if changed:
         cleared = "; previous outputs removed" if args.clear_on_change else ""
-        print(f"inputs changed ({', '.join(changed)}): {path} rewritten{cleared}")
+        log.info("stamp: inputs changed (%s): %s rewritten%s",
+                 ", ".join(changed), path, cleared)  # fmt: skip
     return 0
 
 
@@ -216,8 +307,8 @@ def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
             synthetic=not args.real,
         )
     except (RawFileError, CodebookError, RawDataError) as error:
-        print(f"Refused: {error}" if not isinstance(error, RawDataError) else error,
-              file=sys.stderr)  # fmt: skip
+        log.error(f"Refused: {error}" if not isinstance(error, RawDataError)
+                  else str(error))  # fmt: skip
         return EXIT_INVALID_DATA
     if args.real:
         from analysis import disclosure
@@ -239,19 +330,58 @@ def run_describe(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
+ESTIMATE_FILES = ("paper_cells", "margins_all", "coefficients", "model_status")
+
+
+def estimate_tag(vce: str, semantics: str) -> str:
+    """File-name suffix of an estimate run: empty for the paper's settings."""
+    parts = [p for p in (vce, semantics) if p not in ("oim", "columnwise")]
+    return "_".join(parts)
+
+
 def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
-    """Stage ``estimate``: the two-part models of Tables 3-4."""
-    from analysis import estimates
+    """Stage ``estimate``: the two-part models of Tables 3-4.
+
+    Other settings than the paper's write ``<file>_<vce>[_factor].csv`` beside the
+    paper's files (which the later stages read) and leave those untouched.
+    """
+    from analysis import estimates, io
 
     cluster = "city" if args.vce == "cluster" else None
-    estimates.main(
-        paths.analytic,
-        paths.estimates_dir,
-        vce=args.vce,
-        cluster=cluster,
-        semantics=args.semantics,
-    )
+    tag = estimate_tag(args.vce, args.semantics)
+    fit = dict(vce=args.vce, cluster=cluster, semantics=args.semantics)
+    if not tag:
+        estimates.main(paths.analytic, paths.estimates_dir, **fit)
+        return 0
+    keys = {
+        "paper_cells": estimates.CELL_KEYS,
+        "margins_all": estimates.MARGIN_KEYS,
+        "coefficients": estimates.COEF_KEYS,
+        "model_status": estimates.STATUS_KEYS,
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        # fitted in a scratch run root: the paper's files and omission log stay
+        scratch_dir = Path(scratch) / "outputs" / "estimates"
+        scratch_dir.mkdir(parents=True)
+        estimates.main(paths.analytic, scratch_dir, **fit)
+        paths.estimates_dir.mkdir(parents=True, exist_ok=True)
+        for stem in ESTIMATE_FILES:
+            source = scratch_dir / f"{stem}.csv"
+            if not source.exists():
+                continue
+            target = paths.estimates_dir / f"{stem}_{tag}.csv"
+            shutil.move(source, target)
+            shape = pd_shape(target)
+            io.log_file(target, keys[stem], shape)
+            log.debug("estimate: wrote %s", target)
     return 0
+
+
+def pd_shape(path: Path) -> tuple[int, int]:
+    """Rows and columns of a CSV file."""
+    import pandas as pd
+
+    return pd.read_csv(path).shape
 
 
 def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
@@ -275,7 +405,7 @@ def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
         reason = f"not drawn: {type(error).__name__}: {error}"
         rows = [("Figures 1-2 and the forest plot", "all", reason, 0)]
         omissions.record(paths.logs_dir, "exhibits", rows)
-        print(f"exhibits: figures {reason}", file=sys.stderr)
+        log.warning("exhibits: figures %s", reason)
         return 0
     omissions.record(paths.logs_dir, "exhibits", [])
     return 0
@@ -289,7 +419,7 @@ def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     try:
         report.main(paths, synthetic=not args.real, min_cell=args.min_cell)
     except DisclosureError as error:
-        print(error, file=sys.stderr)
+        log.error("%s", error)
         return EXIT_DISCLOSIVE
     return 0
 
@@ -299,7 +429,7 @@ def run_summary(args: argparse.Namespace, paths: RunPaths) -> int:
     from analysis import omissions
 
     lines = omissions.summary(paths.logs_dir)
-    print("\n".join(lines))
+    print("\n".join(lines))  # the omission log is the stage's output (stdout)
     omitted = not omissions.omitted(omissions.read(paths.logs_dir)).empty
     return EXIT_OMISSIONS if omitted and args.strict else 0
 
@@ -372,7 +502,7 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
         )
         outputs = "diagnostics, robustness and counterfactual tables (beyond)"
         omissions.record(paths.logs_dir, "beyond", [(outputs, "all", reason, 0)])
-        print(f"beyond: {reason}", file=sys.stderr)
+        log.warning("beyond: %s", reason)
         return 0
     omissions.record(paths.logs_dir, "beyond", [])
     return 0
