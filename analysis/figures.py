@@ -4,12 +4,14 @@ Inputs: the analytic sample and ``outputs/estimates/paper_cells.csv``.
 Outputs (``outputs/figures/``, PNG and PDF, byte-identical across runs):
 
 * ``figure1_noreimb_reasons``: reasons for no reimbursement among the non-reimbursed who
-  gave a reason, with the published percentages marked (Figure 1);
+  gave a reason, with the published percentages marked and each value written above
+  the taller of its bar and its marker (Figure 1);
 * ``figure2_hometown_by_scope``: the share not reimbursed because they must go back to
   the hometown, by migration scope, with exact (Clopper-Pearson) 95% CIs, the default of
-  Stata's ``ci, binomial`` (Figure 2);
+  Stata's ``ci, binomial``, n under each bar and the method in the notes (Figure 2);
 * ``figure_forest_published_vs_replicated``: every Table 3-4 cell, published and
-  replicated, with 95% CIs.
+  replicated, with 95% CIs, rows labelled as in the published tables, an x-axis label
+  per panel, the legend below the panels and the reference groups in the notes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
 from analysis.config import PUBLISHED_DIR  # noqa: E402
+from analysis.model_tables import TERM_LABELS  # noqa: E402
 from analysis.schema import FACTORS  # noqa: E402
 
 SYNTHETIC_NOTE = "Synthetic data calibrated to the publication - not the CMDS microdata"
@@ -39,6 +42,43 @@ SCOPE_LABELS = {
     "within_province_across_cities": "Across cities\nwithin a province",
     "across_provinces": "Across provinces",
 }
+# Forest plot: the published tables' row labels, prefixed with the regressor they
+# belong to, and the published reference groups in the figure's notes.
+FOREST_GROUPS = {
+    "scheme": "Insurance",
+    "education": "Education",
+    "income_quintile": "Income",
+    "scope": "Migration",
+    "reason": "Migration reason",
+    "duration": "Years since migration",
+    "facility": "Facility",
+}
+FOREST_TERMS = TERM_LABELS | {
+    "age_sq": "Age squared",
+    "1-5": "1 to 5",
+    "5-10": "5 to 10",
+    "10+": "10 or more",
+    "q2": "2nd quintile",
+    "q3": "3rd quintile",
+    "q4": "4th quintile",
+    "q5": "5th quintile",
+}
+FOREST_SAMPLES = {"ncms": "NCMS subsample", "urban": "URBMI+UEBMI subsample"}
+FOREST_PANELS = {
+    "probit": ("Probability of reimbursement", "Average marginal effect (probability)"),
+    "amount": ("Reimbursement amount", "Coefficient (log of the amount, GLM)"),
+    "ratio": ("Reimbursement ratio", "Average marginal effect (ratio)"),
+}
+FOREST_NOTE = (
+    "Points: estimates; bars: 95% confidence intervals (estimate \u00b1 1.96 SE), "
+    "published SEs for the published estimates. Reference groups: NCMS; primary "
+    "school and below; first income quintile; across counties within a city; "
+    "seeking jobs; less than 1 year; primary care facility. Last four rows: Table 4."
+)
+FIGURE2_NOTE = (
+    "Error bars: exact (Clopper-Pearson) 95% confidence intervals of the share."
+)
+FIGURE2_N = "n: non-reimbursed inpatients who gave a reason, in each migration scope."
 
 
 def main(
@@ -111,6 +151,18 @@ def published_vs_replicated(cells: pd.DataFrame) -> pd.DataFrame:
     return long.merge(ours, on=["sample", "equation", "term"], how="left")
 
 
+def forest_label(sample: str, group: object, term: str) -> str:
+    """The human label of a forest-plot row (the published tables' wording)."""
+    text = FOREST_TERMS.get(term, term)
+    lower = text if text.isupper() else text[0].lower() + text[1:]
+    if sample != "total":  # Table 4: the migration-scope rows of a subsample
+        return f"{FOREST_SAMPLES.get(sample, sample)}: migration {lower}"
+    if group == "scope":
+        return f"Migration {lower}"
+    prefix = FOREST_GROUPS.get(group) if isinstance(group, str) else None
+    return f"{prefix}: {lower}" if prefix else text
+
+
 def figure1(shares: pd.DataFrame, note: str) -> plt.Figure:
     """Bar chart of reasons, with the published percentages as markers."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -121,23 +173,32 @@ def figure1(shares: pd.DataFrame, note: str) -> plt.Figure:
         shares["published_pct"],
         color="black",
         marker="D",
+        s=28,
         zorder=3,
         label="Published",
     )
-    for xi, pct in zip(x, shares["pct"], strict=True):
+    # each value sits above the taller of its bar and its marker, clear of both
+    tops = np.fmax(
+        shares["pct"].to_numpy(float), shares["published_pct"].to_numpy(float)
+    )
+    for xi, pct, top in zip(x, shares["pct"], tops, strict=True):
         ax.annotate(
-            "suppressed" if np.isnan(pct) else f"{pct:.1f}",
-            (xi, 0 if np.isnan(pct) else pct),
+            "suppressed" if np.isnan(pct) else f"{pct:.1f}%",
+            (xi, 0 if np.isnan(top) else top),
             ha="center",
             va="bottom",
             fontsize=9,
-            xytext=(0, 3),
+            xytext=(0, 7),
             textcoords="offset points",
         )
     ax.set_xticks(x, [REASON_LABELS[r] for r in shares["reason"]], fontsize=9)
+    ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_ylabel("% of non-reimbursed inpatients")
+    top = np.nanmax(tops) if np.isfinite(tops).any() else 100
+    ax.set_ylim(0, top * 1.15)
+    ax.spines[["top", "right"]].set_visible(False)
     ax.set_title("Figure 1. Reasons for not getting reimbursement", fontsize=11)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper right")
     return footnote(fig, note)
 
 
@@ -146,23 +207,46 @@ def figure2(share: pd.DataFrame, note: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     x = np.arange(len(share))
     err = [share["pct"] - share["ci_low"], share["ci_high"] - share["pct"]]
-    ax.bar(x, share["pct"], color="#55A868")
-    ax.errorbar(x, share["pct"], yerr=err, fmt="none", ecolor="black", capsize=5)
-    ax.set_xticks(x, [SCOPE_LABELS[s] for s in share["scope"]], fontsize=9)
-    ax.set_ylabel("% not reimbursed: must go back to hometown")
+    ax.bar(x, share["pct"], color="#55A868", label="Share")
+    ax.errorbar(
+        x, share["pct"], yerr=err, fmt="none", ecolor="black", capsize=5,
+        label="Exact 95% CI",
+    )  # fmt: skip
+    ticks = [SCOPE_LABELS[s] for s in share["scope"]]
+    caption = FIGURE2_NOTE
+    if "n" in share.columns:  # real-data runs drop the counts (disclosure control)
+        ticks = [f"{t}\n(n = {n:,})" for t, n in zip(ticks, share["n"], strict=True)]
+        caption = f"{FIGURE2_NOTE} {FIGURE2_N}"
+    for xi, pct, high in zip(x, share["pct"], share["ci_high"], strict=True):
+        ax.annotate(
+            "suppressed" if np.isnan(pct) else f"{pct:.1f}%",
+            (xi, 0 if np.isnan(high) else high),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 4),
+            textcoords="offset points",
+        )
+    ax.set_xticks(x, ticks, fontsize=9)
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.set_ylabel("% of non-reimbursed inpatients\nwho must go back to the hometown")
     ax.set_ylim(0, 100)
+    ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(
         "Figure 2. Going back to the hometown, by migration scope", fontsize=11
     )
-    return footnote(fig, note)
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+    return footnote(fig, note, caption)
 
 
 def forest(long: pd.DataFrame, note: str) -> plt.Figure:
     """Published vs replicated estimates with 95% CIs, one panel per equation."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 9), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 9.5), sharey=True)
+    published = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+    groups = long["term"].map(published.set_index("term")["term_group"])
     labels = [
-        f"{s}: {t}" if s != "total" else t
-        for s, t in zip(long["sample"], long["term"], strict=True)
+        forest_label(s, g, t)
+        for s, g, t in zip(long["sample"], groups, long["term"], strict=True)
     ]
     long = long.assign(label=labels)
     order = list(dict.fromkeys(long["label"]))
@@ -189,24 +273,57 @@ def forest(long: pd.DataFrame, note: str) -> plt.Figure:
             label="Replicated",
         )
         ax.axvline(0, color="grey", lw=0.5)
-        ax.set_title(
-            {
-                "probit": "P(reimbursed): AME",
-                "amount": "Amount: log scale",
-                "ratio": "Ratio: AME",
-            }[eq],
-            fontsize=10,
-        )
-    axes[0].set_yticks(list(y.values()), list(y.keys()), fontsize=7)
-    axes[0].legend(frameon=False, fontsize=8, loc="lower left")
-    return footnote(fig, note)
+        title, xlabel = FOREST_PANELS[eq]
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+    axes[0].set_yticks(list(y.values()), list(y.keys()), fontsize=8)
+    axes[0].set_ylim(min(y.values()) - 0.7, 0.7)
+    # Table 4's rows below a rule
+    first_t4 = next((v for k, v in y.items() if k.split(":")[0] in
+                     FOREST_SAMPLES.values()), None)  # fmt: skip
+    if first_t4 is not None:
+        for ax in axes:
+            ax.axhline(first_t4 + 0.5, color="grey", lw=0.5, ls=":")
+    fig.suptitle(
+        "Tables 3-4: published and replicated estimates", fontsize=11, x=0.01,
+        ha="left",
+    )  # fmt: skip
+    legend = axes[0].get_legend_handles_labels()
+    return footnote(fig, note, FOREST_NOTE, legend=legend)
 
 
-def footnote(fig: plt.Figure, note: str) -> plt.Figure:
-    """Stamp the synthetic-data notice on the figure itself."""
+def footnote(
+    fig: plt.Figure, note: str, caption: str = "", legend: tuple | None = None
+) -> plt.Figure:
+    """Write the figure's notes and the synthetic-data notice under it.
+
+    ``caption`` (what the marks mean) is wrapped above the notice; ``legend``
+    (handles, labels) is drawn in one row between the notes and the axes, where it
+    covers no data.
+    """
+    import textwrap
+
+    width = int(fig.get_figwidth() * 15)
+    lines = textwrap.wrap(caption, width) if caption else []
+    height = fig.get_figheight() * 72  # points
+    line = 9 / height  # one 7-point line with its leading, as a fraction
     if note:
         fig.text(0.01, 0.005, note, fontsize=7, color="#A00000", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    if lines:
+        fig.text(
+            0.01, 0.005 + (line if note else 0), "\n".join(lines), fontsize=7,
+            ha="left", va="bottom", linespacing=1.2,
+        )  # fmt: skip
+    room = max(0.005 + line * (len(lines) * 1.2 + (1 if note else 0)) + 0.01, 0.03)
+    if legend is not None:
+        handles, names = legend
+        fig.legend(
+            handles, names, loc="lower center", ncol=len(names), frameon=False,
+            fontsize=9, bbox_to_anchor=(0.5, room),
+        )  # fmt: skip
+        room += 22 / height
+    fig.tight_layout(rect=(0, room, 1, 1))
     return fig
 
 
