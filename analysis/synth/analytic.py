@@ -3,7 +3,9 @@
 ``synthesize_analytic(seed)`` is the contract of ``docs/architecture.md``: covariates
 exact to Table 1 (``covariates.py``), outcomes from a calibratable DGP (``outcomes.py``)
 with exact counts by cell and the published Table 1/2 moments imposed on top
-(``calibrate_moments.py``), and the Figure 1/2 reasons. Conflicts between published
+(``calibrate_moments.py``), and the Figure 1/2 reasons. Among seed-derived draws the
+first whose calibrated probit meets the Tables 3-4 SE and star targets is kept (outer
+loop, ``synthesize_with_attempt``). Conflicts between published
 exhibits are resolved in ``resolutions.py`` and logged in
 ``data/published/inconsistencies.csv``.
 """
@@ -34,31 +36,91 @@ FRAME_COLUMNS = (
 )  # fmt: skip
 
 
+# Outer loop over draws (``synthesize_analytic``): the probit AME SEs run ~15% under the
+# published ones on every design (docs/se_gap.md), so whether enough of them land in
+# their 15% window, and on the published side of the star thresholds, depends on the
+# draw. Attempts are tried in a fixed order: covariate draw c = 0, 1, ... (c = 0 is the
+# seed's own stream), and inside each NOISE_DRAWS outcome-noise draws (o = 0 the
+# covariate stream's own); the first whose calibrated probit meets the targets
+# (``calibrate_probit.verdict``) is kept, else the one with the smallest shortfall
+# (first on ties).
+COVARIATE_DRAWS = 6
+NOISE_DRAWS = 3
+
+
 def synthesize_analytic(seed: np.random.SeedSequence) -> pd.DataFrame:
     """Return the analytic frame of ``docs/architecture.md``, deterministic in ``seed``.
 
     The seed is not consumed: children are derived from its entropy and spawn key, so
     calling twice with the same ``SeedSequence`` gives identical frames.
     """
-    cov_seed, out_seed = (_child(seed, k) for k in range(2))
-    frame = covariates.synthesize_covariates(np.random.default_rng(cov_seed))
-    x = outcomes.design_matrix(frame)
-    params = outcomes.initial_params(x)
-    draws = outcomes.draw_outcome_noise(np.random.default_rng(out_seed), len(frame))
-    frame = add_outcomes(frame, x, params, draws)
-    return frame.loc[:, list(FRAME_COLUMNS)].reset_index(drop=True)
+    frame, _ = synthesize_with_attempt(seed)
+    return frame
+
+
+def synthesize_with_attempt(
+    seed: np.random.SeedSequence,
+) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The analytic frame and the attempt ``(c, o)`` of the outer loop it comes from."""
+    best, met = None, False
+    for c in range(COVARIATE_DRAWS):
+        cov_seed, out_root = _attempt_streams(seed, c)
+        frame0 = covariates.synthesize_covariates(np.random.default_rng(cov_seed))
+        x0 = outcomes.design_matrix(frame0)
+        params = outcomes.initial_params(x0)
+        for o in range(NOISE_DRAWS):
+            out_seed = out_root if o == 0 else _child(_child(out_root, 0), o)
+            draws = outcomes.draw_outcome_noise(
+                np.random.default_rng(out_seed), len(frame0)
+            )
+            stage = probit_stage(frame0.copy(), x0.copy(), params, draws)
+            key = (not stage[3]["meets"], stage[3]["shortfall"])
+            if best is None or key < best[0]:
+                best = (key, (c, o), params, draws, stage)
+            met = stage[3]["meets"]
+            if met:
+                break
+        if met:
+            break
+    _, attempt, params, draws, (frame, x, reimbursed, _) = best
+    frame = add_outcomes(frame, x, params, draws, reimbursed)
+    return frame.loc[:, list(FRAME_COLUMNS)].reset_index(drop=True), attempt
+
+
+def _attempt_streams(seed: np.random.SeedSequence, c: int):
+    """(covariate, outcome) streams of covariate draw ``c`` (0: the seed's own)."""
+    base = seed if c == 0 else _child(_child(seed, 2), c)
+    return _child(base, 0), _child(base, 1)
 
 
 def _child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
 
 
-def add_outcomes(frame, x, params, draws) -> pd.DataFrame:
-    """Reimbursement, part-2 membership, money outcomes and reasons (exact counts)."""
+def probit_stage(frame, x, params, draws):
+    """Who is reimbursed, and the covariate exchanges that finish the probit points.
+
+    Returns
+    -------
+    tuple
+        ``(frame, x, reimbursed, verdict)``: the frame and design after the scope /
+        reason exchanges, the 0/1 outcome, and ``calibrate_probit.verdict`` of it.
+    """
     problem = calibrate_probit.ProbitProblem(frame, x, draws.probit)
     reimbursed, _, _, _ = calibrate_probit.calibrate(problem, params.probit)
     # exchanges of scope/reason that keep every published margin finish the points
     frame, x, _ = calibrate_swaps.swap_polish(problem, frame, reimbursed)
+    return frame, x, reimbursed, calibrate_probit.verdict(problem, reimbursed)
+
+
+def add_outcomes(frame, x, params, draws, reimbursed=None) -> pd.DataFrame:
+    """Reimbursement, part-2 membership, money outcomes and reasons (exact counts).
+
+    ``reimbursed`` (with ``frame`` and ``x`` as ``probit_stage`` left them) skips the
+    probit stage.
+    """
+    if reimbursed is None:
+        frame, x, reimbursed, _ = probit_stage(frame, x, params, draws)
     cells = frame["column"].astype(str) + "|" + frame["scope"].astype(str)
     frame["reimbursed"] = reimbursed
     reimb_counts = {
