@@ -128,7 +128,7 @@ def test_make_reruns_on_content_and_only_then(scratch):
     os.utime(other, (OLD, OLD))
     subprocess.run(["cp", "-p", str(other), str(data)], check=True)
     changed = make_data(scratch, DATA=str(data))
-    assert cleaned(changed) and "inputs changed (raw)" in changed.stdout
+    assert cleaned(changed) and "inputs changed (raw)" in changed.stderr
     # MIN_CELL, then a codebook copy with the same content, then an edited one
     assert cleaned(make_data(scratch, DATA=str(data), MIN_CELL="20"))
     assert " --min-cell 20" in flow.parent.parent.joinpath(
@@ -140,7 +140,7 @@ def test_make_reruns_on_content_and_only_then(scratch):
         handle.write("sex,1,1\n")
     os.utime(codebook / "recode.csv", (OLD, OLD))
     edited = make_data(scratch, DATA=str(data), MIN_CELL="20", CODEBOOK=str(codebook))
-    assert cleaned(edited) and "inputs changed (codebook)" in edited.stdout
+    assert cleaned(edited) and "inputs changed (codebook)" in edited.stderr
 
 
 def test_make_refused_file_leaves_no_stale_outputs(scratch):
