@@ -68,6 +68,7 @@ def main(
     semantics: specs.Semantics = "columnwise",
     ci: str = "percentile",
     progress: bool = True,
+    synthetic: bool = True,
 ) -> BootstrapResult:
     """Bootstrap the Table 3-4 model set and write the tidy files (module doc).
 
@@ -78,7 +79,7 @@ def main(
     result = bootstrap(
         analytic, reps, seed, scheme, workers, scheduler, semantics, progress
     )
-    write(result, estimates_dir, tables_dir, ci)
+    write(result, estimates_dir, tables_dir, ci, synthetic)
     return result
 
 
@@ -124,9 +125,13 @@ def bootstrap(
 
 
 def write(
-    result: BootstrapResult, estimates_dir: Path, tables_dir: Path | None, ci: str
+    result: BootstrapResult,
+    estimates_dir: Path,
+    tables_dir: Path | None,
+    ci: str,
+    synthetic: bool = True,
 ) -> None:
-    """Write the tidy files (and Tables 3-4 with bootstrap SEs)."""
+    """Write the tidy files (and Tables 3-4 with bootstrap SEs, with the notice)."""
     stem = f"bootstrap_{result.scheme}"
     q = result.quantities
     save_table(q, CATALOGUE_KEYS, estimates_dir / f"{stem}_quantities.csv")
@@ -144,8 +149,9 @@ def write(
         from analysis import tables
 
         tables_dir.mkdir(parents=True, exist_ok=True)
-        tables.write_csv(tables.table3(cells), tables_dir / f"table3_{stem}.csv")
-        tables.write_csv(tables.table4(cells), tables_dir / f"table4_{stem}.csv")
+        for name, table in (("table3", tables.table3), ("table4", tables.table4)):
+            path = tables_dir / f"{name}_{stem}.csv"
+            tables.write_csv(table(cells), path, synthetic)
 
 
 def _label(row) -> str:
