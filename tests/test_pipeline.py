@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from numerics import OTHER_NUMERICS
 
 from analysis.config import ROOT, RunPaths
 from analysis.io import SYNTHETIC_COLUMN, SYNTHETIC_NOTICE
@@ -33,14 +34,6 @@ STAGES = (
     ["beyond"],
     ["report"],
 )
-# What differs between machines and can be set on one: the OpenBLAS kernel family
-# (Prescott is the oldest x86-64 one, without AVX), its thread count, and numpy's
-# runtime SIMD dispatch (X86_V3 = AVX2/FMA, X86_V4 and up = AVX-512).
-OTHER_NUMERICS = {
-    "OPENBLAS_CORETYPE": "Prescott",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
-}
 
 
 def run_pipeline(root: Path, env: dict[str, str] | None = None) -> RunPaths:
