@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from analysis.config import (
@@ -247,6 +248,12 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
+    warnings.showwarning = log_warning
+
+
+def log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a warning as one log line (no source file, line number or code)."""
+    log.warning("warning: %s", message)
 
 
 def run_generate(args: argparse.Namespace, paths: RunPaths) -> int:
