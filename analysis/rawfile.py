@@ -18,6 +18,7 @@ Outputs
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,27 @@ def user_missing_codes(meta) -> dict[str, tuple[float, ...]]:
     return {column: tuple(sorted(codes)) for column, codes in out.items()}
 
 
+def refuse_cut_last_line(path: Path, frame: pd.DataFrame, encoding: str) -> None:
+    """Refuse a CSV whose last line ends mid-record: a copy cut short.
+
+    A complete file may lack the final line end; a cut one also lacks fields on its
+    last line, which pandas would read as blanks in the last row.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - (1 << 16)))
+        tail = handle.read()
+    if tail.endswith((b"\n", b"\r")) or frame.empty:
+        return
+    last = tail.splitlines()[-1].decode(encoding, errors="replace")
+    fields = next(csv.reader([last]))
+    if len(fields) < frame.shape[1]:
+        raise RawFileError(
+            f"{path}: truncated: the last line (row {len(frame):,}) stops after "
+            f"{len(fields)} of {frame.shape[1]} fields with no line end; the copy "
+            "was cut short"
+        )
+
+
 def read_csv(path: Path, codebook: Codebook, encoding: str | None) -> RawFile:
     """A CSV: string concepts as text; encoding given, or UTF-8 else GB18030."""
     text = [
@@ -226,6 +248,7 @@ def read_csv(path: Path, codebook: Codebook, encoding: str | None) -> RawFile:
             raise RawFileError(
                 f"{path}: the CSV does not parse: {str(error).strip()}"
             ) from None
+        refuse_cut_last_line(path, frame, name)
         return RawFile(frame, encoding=name)
     hint = "" if encoding else "; give the file's encoding with ENCODING=..."
     raise RawFileError(

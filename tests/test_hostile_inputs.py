@@ -198,6 +198,23 @@ def test_ragged_csv_refused_naming_the_line(tmp_path, capsys):
     assert_refused(status, err, tmp_path, str(raw), "does not parse", "line 5")
 
 
+
+def test_csv_cut_mid_line_refused_as_truncated(tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / "survey.csv")
+    text = raw.read_text()
+    raw.write_text(text[: text.rstrip("\n").rfind(",")])  # the last record, cut
+    n_rows = len(text.strip().splitlines()) - 1
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert_refused(status, err, tmp_path, str(raw), "truncated", f"row {n_rows:,}")
+
+
+def test_csv_without_final_line_end_is_read(tmp_path, capsys):
+    raw = write(valid_raw(), tmp_path / "survey.csv")
+    raw.write_text(raw.read_text().rstrip("\n"))
+    status, err = clean(tmp_path, raw, capsys=capsys)
+    assert status == 0, err
+
+
 # --- right format, wrong content -----------------------------------------------------
 
 
