@@ -181,16 +181,7 @@ def figure1(shares: pd.DataFrame, note: str) -> plt.Figure:
     tops = np.fmax(
         shares["pct"].to_numpy(float), shares["published_pct"].to_numpy(float)
     )
-    for xi, pct, top in zip(x, shares["pct"], tops, strict=True):
-        ax.annotate(
-            "suppressed" if np.isnan(pct) else f"{pct:.1f}%",
-            (xi, 0 if np.isnan(top) else top),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            xytext=(0, 7),
-            textcoords="offset points",
-        )
+    label_bars(ax, x, shares["pct"], tops, offset=7)
     ax.set_xticks(x, [REASON_LABELS[r] for r in shares["reason"]], fontsize=9)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_ylabel("% of non-reimbursed inpatients")
@@ -217,16 +208,7 @@ def figure2(share: pd.DataFrame, note: str) -> plt.Figure:
     if "n" in share.columns:  # real-data runs drop the counts (disclosure control)
         ticks = [f"{t}\n(n = {n:,})" for t, n in zip(ticks, share["n"], strict=True)]
         caption = f"{FIGURE2_NOTE} {FIGURE2_N}"
-    for xi, pct, high in zip(x, share["pct"], share["ci_high"], strict=True):
-        ax.annotate(
-            "suppressed" if np.isnan(pct) else f"{pct:.1f}%",
-            (xi, 0 if np.isnan(high) else high),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            xytext=(0, 4),
-            textcoords="offset points",
-        )
+    label_bars(ax, x, share["pct"], share["ci_high"], offset=4)
     ax.set_xticks(x, ticks, fontsize=9)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_ylabel("% of non-reimbursed inpatients\nwho must go back to the hometown")
@@ -335,3 +317,17 @@ def save(fig: plt.Figure, stem: Path) -> None:
         metadata={"CreationDate": None, "Creator": None, "Producer": None},
     )
     plt.close(fig)
+
+
+def label_bars(ax, x, pct, tops, offset: float) -> None:
+    """Write each bar's share (or "suppressed") ``offset`` points above ``tops``."""
+    for xi, value, top in zip(x, pct, tops, strict=True):
+        ax.annotate(
+            "suppressed" if np.isnan(value) else f"{value:.1f}%",
+            (xi, 0 if np.isnan(top) else top),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, offset),
+            textcoords="offset points",
+        )

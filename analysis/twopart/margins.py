@@ -33,6 +33,9 @@ import numpy as np
 
 from .lin import Basis, Lin, Reducer, leaf, reduce_mean
 
+#: The inference columns of every margins table, in order.
+INFERENCE_COLUMNS = ["estimate", "se", "z", "p", "ci_low", "ci_high"]
+
 
 @dataclass
 class Context:

@@ -30,21 +30,10 @@ import pandas as pd
 
 from .design import level_label
 from .lin import Reducer, reduce_mean
-from .margins import Frame
+from .margins import INFERENCE_COLUMNS, Frame
 from .spec import MarginPart, validate_choice
 
-COLUMNS = [
-    "part",
-    "term",
-    "level",
-    "at",
-    "estimate",
-    "se",
-    "z",
-    "p",
-    "ci_low",
-    "ci_high",
-]
+COLUMNS = ["part", "term", "level", "at", *INFERENCE_COLUMNS]
 
 
 def predictive_margins(

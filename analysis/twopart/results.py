@@ -10,6 +10,7 @@ from .design import level_label
 from .fastmargins import Layout, fast_margins
 from .lin import Reducer
 from .margins import (
+    INFERENCE_COLUMNS,
     Context,
     Frame,
     continuous_effects,
@@ -37,12 +38,7 @@ MARGIN_COLUMNS = [
     "level",
     "contrast",
     "effect",
-    "estimate",
-    "se",
-    "z",
-    "p",
-    "ci_low",
-    "ci_high",
+    *INFERENCE_COLUMNS,
 ]
 
 
