@@ -208,13 +208,14 @@ def refuse_cut_last_line(path: Path, frame: pd.DataFrame, encoding: str) -> None
     A complete file may lack the final line end; a cut one also lacks fields on its
     last line, which pandas would read as blanks in the last row.
     """
-    with open(path, "rb") as handle:
-        handle.seek(max(0, path.stat().st_size - (1 << 16)))
-        tail = handle.read()
-    if tail.endswith((b"\n", b"\r")) or frame.empty:
+    if frame.empty:
         return
-    last = tail.splitlines()[-1].decode(encoding, errors="replace")
-    fields = next(csv.reader([last]))
+    # decoded as a whole: a byte offset may fall inside a multi-byte character
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        text = handle.read()
+    if text.endswith(("\n", "\r")):
+        return
+    fields = next(csv.reader([text.splitlines()[-1]]))
     if len(fields) < frame.shape[1]:
         raise RawFileError(
             f"{path}: truncated: the last line (row {len(frame):,}) stops after "
