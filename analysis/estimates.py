@@ -138,18 +138,17 @@ def fit_each(
     out = {}
     for sample in SUBSAMPLES:
         data = specs.design_frame(subsample(analytic, sample))
+        problem = too_small(data, sample, semantics)
+        if problem is None:
+            rhs1, rhs2, dropped = usable_regressors(data, sample, semantics)
         for outcome in ("reimb_amount", "reimb_ratio"):
-            problem = too_small(data, sample, semantics)
             if problem is not None:
                 out[(sample, outcome)] = Fit(None, *problem, n=len(data))
                 continue
-            rhs1, rhs2, dropped = usable_regressors(data, sample, semantics)
             try:
-                res = twopm(
-                    data, outcome, part1=rhs1,
-                    part2=None if rhs2 == rhs1 else rhs2,
-                    participation="reimbursed", family="gamma", link="log",
-                    vce=vce, cluster=cluster, missing="drop",
+                res = fit_one(
+                    data, sample, outcome, semantics, vce, cluster,
+                    part1=rhs1, part2=None if rhs2 == rhs1 else rhs2,
                 )  # fmt: skip
             except TwoPartError as error:
                 kind = KINDS.get(type(error).__name__, "estimation error")
@@ -254,12 +253,19 @@ def fit_one(
     semantics: specs.Semantics = "columnwise",
     vce: str = "oim",
     cluster: str | None = None,
+    part1: str | None = None,
+    part2: str | None = None,
 ) -> TwoPartResults:
-    """One fit of the paper's set on ``data`` (a :func:`specs.design_frame`)."""
+    """One fit of the paper's set on ``data`` (a :func:`specs.design_frame`).
+
+    ``part1`` and ``part2`` replace the paper's regressor list (default: the list
+    of ``sample`` in both parts) where some of them do not vary in the data.
+    """
     return twopm(
         data,
         outcome,
-        part1=specs.regressors(sample, semantics, data),
+        part1=part1 or specs.regressors(sample, semantics, data),
+        part2=part2,
         participation="reimbursed",
         family="gamma",
         link="log",
