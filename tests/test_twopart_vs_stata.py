@@ -194,7 +194,7 @@ def test_cpunish_regress_pweight_cluster(cpunish):
 
 
 def test_scotland_gamma_glm():
-    """Gamma GLM, canonical link, OIM with Pearson scale (``Scotvote``; 7 digits)."""
+    """Gamma GLM, canonical link, OIM with Pearson scale, ll and AIC (``Scotvote``)."""
     df = sm.datasets.scotland.load_pandas().data
     rhs = " ".join(c for c in df.columns if c != "YES")
     df2 = pd.concat([df, df.assign(YES=0.0)], ignore_index=True)
@@ -203,3 +203,6 @@ def test_scotland_gamma_glm():
     assert_allclose(res.params["part2"], ref.params, rtol=1e-6)
     assert_allclose(np.sqrt(np.diag(res.cov_part2)), ref.bse, rtol=1e-6)
     assert_allclose(res.fits[1].scale, ref.scale, rtol=1e-6)
+    # Stata glm reports the Gamma e(ll) at scale 1; e(aic) = (-2 ll + 2k) / N
+    assert res.part2.llf == pytest.approx(ref.llf, rel=1e-6)
+    assert res.part2.aic / 32 == pytest.approx(ref.aic_Stata, rel=1e-6)
