@@ -63,10 +63,9 @@ BEYOND   := $(TABLES)/counterfactuals.csv $(TABLES)/robustness_table3.csv \
             $(addprefix $(TABLES)/diagnostics_,$(addsuffix .csv,probit amount ratio))
 REPORT   := $(RUN)/outputs/replication_report.md
 
-COMMON_SRC := analysis/config.py analysis/schema.py analysis/io.py analysis/cli.py \
+COMMON_SRC := analysis/config.py analysis/cleaning/schema.py analysis/io.py analysis/cli.py \
               $(DISCLOSURE_SRC)
-CLEAN_SRC  := analysis/clean.py analysis/derive.py analysis/recode.py analysis/flow.py \
-              $(wildcard analysis/validate*.py) analysis/codebook.py analysis/rawfile.py
+CLEAN_SRC  := $(wildcard analysis/cleaning/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help reproduce synthetic data estimates tables figures beyond report bootstrap \
@@ -127,7 +126,7 @@ $(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(STAMP) $(CLEAN_SRC) $(COMMON_SRC)
 
 estimates: $(CELLS) ## fit the two-part models of Tables 3-4
 
-$(CELLS) &: $(ANALYTIC) analysis/estimates.py analysis/specs.py \
+$(CELLS) &: $(ANALYTIC) analysis/paper/estimates.py analysis/paper/models.py \
         $(wildcard analysis/twopart/*.py) $(COMMON_SRC)
 	$(CLI) estimate
 
@@ -151,22 +150,22 @@ beyond: $(BEYOND) ## specification checks, robustness, policy counterfactuals
 
 report: $(REPORT) ## the published-versus-replicated report
 
-$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/descriptives.py analysis/render.py \
-        analysis/stat_tests.py $(COMMON_SRC)
+$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/paper/descriptives.py analysis/exhibits/render.py \
+        analysis/paper/stat_tests.py $(COMMON_SRC)
 	$(CLI) describe $(MODE)
 
-$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/tables.py \
-        analysis/model_tables.py analysis/render.py analysis/figures.py $(COMMON_SRC)
+$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/paper/tables.py \
+        analysis/exhibits/model_tables.py analysis/exhibits/render.py analysis/exhibits/figures.py $(COMMON_SRC)
 	$(CLI) exhibits $(MODE)
 
-$(BEYOND) &: $(ANALYTIC) analysis/beyond.py analysis/diagnostics.py \
-        analysis/robustness.py analysis/counterfactuals.py analysis/specs.py \
-        analysis/counterfactual_bootstrap.py $(wildcard analysis/bootstrap/*.py) \
-        analysis/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv \
+$(BEYOND) &: $(ANALYTIC) analysis/beyond/stage.py analysis/beyond/diagnostics.py \
+        analysis/beyond/robustness.py analysis/beyond/counterfactuals.py analysis/paper/models.py \
+        analysis/inference/counterfactual_bootstrap.py $(wildcard analysis/inference/bootstrap/*.py) \
+        analysis/paper/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv \
         data/published/table4.csv
 	$(CLI) beyond $(MODE)
 
-$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) analysis/report.py \
+$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) analysis/exhibits/report.py \
         data/published/inconsistencies.csv
 	$(CLI) report $(MODE)
 

@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+from analysis.cleaning.schema import SUBSAMPLES
 from analysis.config import (
     BOOTSTRAP_REPS,
     MASTER_SEED,
@@ -25,7 +26,6 @@ from analysis.config import (
     SYNTHETIC,
     RunPaths,
 )
-from analysis.schema import SUBSAMPLES
 
 MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
@@ -297,10 +297,10 @@ def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
     A file or codebook that cannot be used is refused with exit status 2 and a
     message on stderr naming it; nothing is written.
     """
-    from analysis import clean
-    from analysis.codebook import Codebook, CodebookError
-    from analysis.rawfile import RawFileError
-    from analysis.validate import RawDataError
+    from analysis.cleaning import clean
+    from analysis.cleaning.codebook import Codebook, CodebookError
+    from analysis.cleaning.rawfile import RawFileError
+    from analysis.cleaning.validate import RawDataError
 
     flow_path = paths.tables_dir / "sample_flow.csv"
     try:
@@ -326,7 +326,7 @@ def run_clean(args: argparse.Namespace, paths: RunPaths) -> int:
 
 def run_describe(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``describe``: Tables 1 and 2."""
-    from analysis import descriptives
+    from analysis.paper import descriptives
 
     descriptives.main(
         paths.analytic,
@@ -352,7 +352,8 @@ def run_estimate(args: argparse.Namespace, paths: RunPaths) -> int:
     Other settings than the paper's write ``<file>_<vce>[_factor].csv`` beside the
     paper's files (which the later stages read) and leave those untouched.
     """
-    from analysis import estimates, io
+    from analysis import io
+    from analysis.paper import estimates
 
     cluster = "city" if args.vce == "cluster" else None
     tag = estimate_tag(args.vce, args.semantics)
@@ -393,7 +394,9 @@ def pd_shape(path: Path) -> tuple[int, int]:
 
 def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``exhibits``: Tables 3-4, combined margins, Figures 1-2, forest plot."""
-    from analysis import figures, model_tables, omissions, tables
+    from analysis import omissions
+    from analysis.exhibits import figures, model_tables
+    from analysis.paper import tables
 
     cells = paths.estimates_dir / "paper_cells.csv"
     min_cell = args.min_cell if args.real else None
@@ -420,8 +423,8 @@ def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
 
 def run_report(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``report``: the published-versus-replicated report."""
-    from analysis import report
     from analysis.disclosure import DisclosureError
+    from analysis.exhibits import report
 
     try:
         report.main(paths, synthetic=not args.real, min_cell=args.min_cell)
@@ -443,7 +446,7 @@ def run_summary(args: argparse.Namespace, paths: RunPaths) -> int:
 
 def run_bootstrap(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``bootstrap``: bootstrap SEs and CIs beside the delta-method ones."""
-    from analysis.bootstrap import results
+    from analysis.inference.bootstrap import results
 
     results.main(
         paths.analytic,
@@ -461,7 +464,7 @@ def run_bootstrap(args: argparse.Namespace, paths: RunPaths) -> int:
 
 def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
     """Stage ``montecarlo``: bias and coverage of delta-method and bootstrap CIs."""
-    from analysis import montecarlo
+    from analysis.inference import montecarlo
 
     montecarlo.main(
         paths.analytic,
@@ -485,7 +488,8 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
     is a consequence of the data: its outputs are removed, the omission is logged
     with the error and the run goes on. Otherwise a failure is a bug and raises.
     """
-    from analysis import beyond, omissions
+    from analysis import omissions
+    from analysis.beyond import stage as beyond
 
     # beyond.main takes no min_cell: its counterfactual suppression reads the module
     # constant, which must follow --min-cell (a rerun at 20 must not show cells of 10)

@@ -190,7 +190,7 @@ def suppress(
 
 
 def suppress_layout(layout, reasons: pd.DataFrame, min_cell: int = MIN_CELL):
-    """Put the markers of ``reasons`` into a :class:`analysis.render.TableLayout`.
+    """Put the markers of ``reasons`` into a rendered ``TableLayout``.
 
     ``reasons`` has one row per layout row (in order) and one column per leading cell
     of the row (in order); the rule is appended to the layout's notes.
@@ -222,12 +222,12 @@ def two_sided(count: pd.Series | float, total: pd.Series | float):
 
 
 def table1_counts(analytic: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Respondents behind each cell of Table 1 (:func:`analysis.descriptives.table1`).
+    """Respondents behind each cell of Table 1 (``descriptives.table1``).
 
     Count rows of a factor: the count; binaries: the smaller of yes/no; mean rows: the
     size of the row's sample. Columns ``total``, ``ncms``, ``urban``.
     """
-    from analysis import descriptives as d
+    from analysis.paper import descriptives as d
 
     out = pd.DataFrame(index=table.index)
     for column, schemes in d.TABLE1_COLUMNS.items():
@@ -249,7 +249,7 @@ def table1_counts(analytic: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 def table1_groups(table: pd.DataFrame) -> pd.Series:
     """Factor name for the level rows of Table 1 (they add up to the column N)."""
-    from analysis.schema import FACTORS
+    from analysis.cleaning.schema import FACTORS
 
     is_level = table["variable"].isin(list(FACTORS)) & (table["stat"] == "n_pct")
     return table["variable"].where(is_level)
@@ -261,7 +261,7 @@ def table2_counts(analytic: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
     Means are based on ``n_<scope>``; the percentage reimbursed on the smaller of the
     reimbursed and not reimbursed of that scope. Columns: the scope levels.
     """
-    from analysis.schema import FACTORS
+    from analysis.cleaning.schema import FACTORS
 
     out = pd.DataFrame(index=tests.index)
     for level in FACTORS["scope"]:
@@ -284,11 +284,12 @@ def control_tables_1_2(analytic, unrounded, printed, layouts, min_cell=MIN_CELL)
     analytic : DataFrame
         The analytic sample.
     unrounded : tuple
-        (table1, table2, table2_tests) as computed by :mod:`analysis.descriptives`.
+        (table1, table2, table2_tests) as computed by
+        :mod:`analysis.paper.descriptives`.
     printed : dict
         ``{"table1": ..., "table2": ...}``: the formatted CSV tables.
     layouts : dict
-        The same keys: :class:`analysis.render.TableLayout` of each table.
+        The same keys: :class:`analysis.exhibits.render.TableLayout` of each table.
     min_cell : int
         Smallest count shown.
 
@@ -297,7 +298,7 @@ def control_tables_1_2(analytic, unrounded, printed, layouts, min_cell=MIN_CELL)
     tuple
         (printed, layouts, tests) after suppression.
     """
-    from analysis.schema import FACTORS
+    from analysis.cleaning.schema import FACTORS
 
     t1, _, tests = unrounded
     c1 = table1_counts(analytic, t1)
@@ -325,7 +326,7 @@ def model_cell_counts(analytic: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
     the equation's estimation sample (all of the subsample for the probit, those in
     part 2 for the amount and ratio); a continuous regressor counts the sample size.
     """
-    from analysis.schema import BINARIES, FACTORS, SUBSAMPLES, TABLE3_FACTORS
+    from analysis.cleaning.schema import BINARIES, FACTORS, SUBSAMPLES, TABLE3_FACTORS
 
     samples = {}
     for name, schemes in SUBSAMPLES.items():
@@ -394,9 +395,11 @@ def suppress_shares(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figures 1-2 data with small shares set to NaN (not drawn).
 
-    ``reasons`` (:func:`analysis.figures.reason_shares`: reason, n, pct, ...): the
+    ``reasons`` (:func:`analysis.exhibits.figures.reason_shares`: reason, n, pct, ...):
+    the
     shares add up to 100, so complementary suppression applies. ``hometown``
-    (:func:`analysis.figures.hometown_by_scope`: k of n per scope) counts the smaller
+    (:func:`analysis.exhibits.figures.hometown_by_scope`: k of n per scope) counts the
+    smaller
     of k and n - k. The counts columns themselves are dropped.
     """
     counts = reasons[["n"]].astype(float)
@@ -539,7 +542,7 @@ def raise_if_disclosive(outputs_dir: Path, ids: Iterable[str]) -> None:
 def control_flow_files(flow_path: Path, min_cell: int = MIN_CELL) -> None:
     """Rewrite the sample flow and its recode log of a real run, suppressed.
 
-    The files are those of :func:`analysis.clean.main` (``sample_flow.csv`` and
+    The files are those of :func:`analysis.cleaning.clean.main` (``sample_flow.csv`` and
     ``sample_flow_recodes.csv``); they are saved again through
     :func:`analysis.io.save_table` so the manifest records the released bytes.
     """

@@ -86,7 +86,8 @@ def line(r) -> str:
     return f"  - {r.stage}: {r.output}: {r.item}: {r.reason}{count}"
 
 
-# --- model status (written by analysis.estimates) ------------------------------------
+# --- model status (written by analysis.paper.estimates)
+# ------------------------------------
 
 STATUS_FILE = "model_status.csv"
 NOT_SCORED = ("not estimable", "omitted")

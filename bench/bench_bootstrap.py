@@ -5,7 +5,7 @@ The job: B pairs-bootstrap replications of the full model set (3 samples x
 fresh subprocess; peak memory is the peak of the summed RSS of that process and its
 children (loky / Dask workers), sampled every 50 ms.
 
-* ``package``: :func:`analysis.bootstrap.results.bootstrap` (full-sample fits,
+* ``package``: :func:`analysis.inference.bootstrap.results.bootstrap` (full-sample fits,
   kernels, B refits of 9 models with all margins: part 1, part 2, combined with
   the extensive/intensive split, plus the summary and CIs), with 1 and 2 workers.
   Timed from data in memory to tidy result (imports excluded; worker start-up
@@ -19,7 +19,8 @@ children (loky / Dask workers), sampled every 50 ms.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bootstrap.py
      [--reps 999] [--naive-reps 40] [--data PATH_TO_ANALYTIC_PARQUET]
-Without --data the analytic-schema frame of analysis.bootstrap.synthetic (N = 1,165)
+Without --data the analytic-schema frame of analysis.inference.bootstrap.synthetic (N =
+1,165)
 is used.
 """
 
@@ -44,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 def load(data: str | None):
     import pandas as pd
 
-    from analysis.bootstrap.synthetic import toy_analytic
+    from analysis.inference.bootstrap.synthetic import toy_analytic
 
     if data:
         return pd.read_parquet(data)
@@ -97,7 +98,7 @@ class Clock:
 
 
 def run_package(data, reps: int, workers: int) -> dict:
-    from analysis.bootstrap import results
+    from analysis.inference.bootstrap import results
 
     frame = load(data)
     clock = Clock()
@@ -118,17 +119,17 @@ def run_package(data, reps: int, workers: int) -> dict:
 def run_naive(data, reps: int) -> dict:
     import statsmodels.api as sm
 
-    from analysis import specs
-    from analysis.bootstrap.resample import child_rng
-    from analysis.estimates import subsample
-    from analysis.schema import SUBSAMPLES
+    from analysis.cleaning.schema import SUBSAMPLES
+    from analysis.inference.bootstrap.resample import child_rng
+    from analysis.paper import models
+    from analysis.paper.estimates import subsample
 
     frame = load(data)
     cols = {
         s: [
             t.split(".", 1)[1]
-            for t in specs.regressors(
-                s, "columnwise", specs.design_frame(subsample(frame, s))
+            for t in models.regressors(
+                s, "columnwise", models.design_frame(subsample(frame, s))
             ).split()
         ]
         for s in SUBSAMPLES
@@ -142,7 +143,7 @@ def run_naive(data, reps: int) -> dict:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    data_s = specs.design_frame(subsample(boot, s))
+                    data_s = models.design_frame(subsample(boot, s))
                     X = sm.add_constant(data_s[cols[s]].to_numpy(float), prepend=False)
                     d = data_s["reimbursed"].to_numpy(float)
                     p1 = sm.Probit(d, X).fit(disp=0)

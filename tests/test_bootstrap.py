@@ -1,7 +1,8 @@
 """Bootstrap: array refits and margins equal the estimator's, seed-determinism across
 workers, failed replications counted, CIs, and bootstrap vs delta-method SEs.
 
-Data: :func:`analysis.bootstrap.synthetic.toy_analytic` (analytic schema, known
+Data: :func:`analysis.inference.bootstrap.synthetic.toy_analytic` (analytic schema,
+known
 probit + Gamma outcomes), so the tests do not depend on the calibrated generator.
 """
 
@@ -9,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import estimates
-from analysis.bootstrap import results
-from analysis.bootstrap.intervals import bc_interval, summarise_draws
-from analysis.bootstrap.problem import build_problem
-from analysis.bootstrap.resample import child_rng, cluster, pairs
-from analysis.bootstrap.runner import run_replications
-from analysis.bootstrap.synthetic import toy_analytic
+from analysis.inference.bootstrap import results
+from analysis.inference.bootstrap.intervals import bc_interval, summarise_draws
+from analysis.inference.bootstrap.problem import build_problem
+from analysis.inference.bootstrap.resample import child_rng, cluster, pairs
+from analysis.inference.bootstrap.runner import run_replications
+from analysis.inference.bootstrap.synthetic import toy_analytic
+from analysis.paper import estimates
 from analysis.twopart.arrays import MarginPlan, fit_binary, fit_glm
 
 

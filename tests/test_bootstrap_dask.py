@@ -4,10 +4,10 @@ as the in-process run: same chunks, same SeedSequence children."""
 import numpy as np
 import pytest
 
-from analysis.bootstrap.problem import build_problem
-from analysis.bootstrap.resample import cluster
-from analysis.bootstrap.runner import run_replications
-from analysis.bootstrap.synthetic import toy_analytic
+from analysis.inference.bootstrap.problem import build_problem
+from analysis.inference.bootstrap.resample import cluster
+from analysis.inference.bootstrap.runner import run_replications
+from analysis.inference.bootstrap.synthetic import toy_analytic
 
 distributed = pytest.importorskip("dask.distributed")
 

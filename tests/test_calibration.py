@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, estimates, report, specs
+from analysis import config
+from analysis.exhibits import report
+from analysis.paper import estimates, models
 from analysis.synth import analytic_seed, calibrate_score
 from analysis.synth.analytic import model_frame, synthesize_analytic
 
@@ -50,7 +52,7 @@ def test_scheme_cells_met_under_derivative_reading(verdicts):
 
 
 def test_semantics_default_is_columnwise():
-    assert specs.regressors.__defaults__[0] == "columnwise"
+    assert models.regressors.__defaults__[0] == "columnwise"
 
 
 def test_glm_points_met(verdicts):

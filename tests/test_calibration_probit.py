@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import config, estimates, report
+from analysis import config
+from analysis.exhibits import report
+from analysis.paper import estimates
 from analysis.synth import analytic_seed, covariates
 from analysis.synth.analytic import model_frame, synthesize_analytic
 

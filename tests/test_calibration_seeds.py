@@ -11,7 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import config, estimates, report
+from analysis import config
+from analysis.exhibits import report
+from analysis.paper import estimates
 from analysis.synth import analytic_seed
 from analysis.synth.analytic import (
     model_frame,

@@ -1,4 +1,4 @@
-"""Unit tests of the cleaning stage on hand-built raw rows (analysis.clean, .flow)."""
+"""Unit tests of the cleaning stage on hand-built raw rows (clean, flow)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import clean
-from analysis.clean import clean_survey
-from analysis.codebook import Codebook
+from analysis.cleaning import clean
+from analysis.cleaning.clean import clean_survey
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.derive import income_quintile
+from analysis.cleaning.schema import (
+    ANALYTIC_COLUMNS,
+    BINARIES,
+    CONTINUOUS,
+    DESIGN,
+    FACTORS,
+)
 from analysis.config import CODEBOOK_DIR
-from analysis.derive import income_quintile
-from analysis.schema import ANALYTIC_COLUMNS, BINARIES, CONTINUOUS, DESIGN, FACTORS
 
 CODEBOOK = Codebook()
 
@@ -423,7 +429,7 @@ def test_other_names_and_codes_give_identical_output(tmp_path):
 # --- I/O ----------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore::analysis.validate.AnalyticWarning")
+@pytest.mark.filterwarnings("ignore::analysis.cleaning.validate.AnalyticWarning")
 def test_main_writes_deterministic_files(tmp_path):
     raw = raw_rows({}, {"resp_id": 9, "sex": 2}, NOT_HOSPITALISED)
     src = tmp_path / "raw.dta"

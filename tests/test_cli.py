@@ -55,7 +55,7 @@ def test_estimate_tag(vce, semantics, tag):
 
 def test_other_vce_writes_its_own_files(tmp_path, monkeypatch):
     """--vce robust leaves the paper's paper_cells.csv alone."""
-    from analysis import estimates
+    from analysis.paper import estimates
 
     def fake_main(analytic, estimates_dir: Path, vce, cluster, semantics):
         for stem in cli.ESTIMATE_FILES:

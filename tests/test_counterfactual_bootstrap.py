@@ -1,7 +1,7 @@
 """Bootstrap of the counterfactuals against answers known in advance.
 
 * One replication equals a twopm fit on the rows that replication drew, evaluated
-  by :func:`analysis.counterfactuals.evaluate` (the weights are frequency
+  by :func:`analysis.beyond.counterfactuals.evaluate` (the weights are frequency
   weights, nothing more).
 * In a large, correctly specified sample the bootstrap SE with covariates fixed
   equals the delta-method SE within Monte-Carlo error (relative SD of a
@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 from twopart_toy import SCHEMES, SCOPES, simulate
 
-from analysis import counterfactual_bootstrap as cfb
-from analysis import counterfactuals as cf
-from analysis.bootstrap.resample import child_rng
+from analysis.beyond import counterfactuals as cf
+from analysis.inference import counterfactual_bootstrap as cfb
+from analysis.inference.bootstrap.resample import child_rng
 from analysis.twopart import twopm
 
 GENERAL = (

@@ -16,7 +16,7 @@ import pytest
 from scipy.stats import norm
 from twopart_toy import SCOPES, simulate
 
-from analysis import counterfactuals as cf
+from analysis.beyond import counterfactuals as cf
 from analysis.twopart import twopm
 
 
@@ -145,7 +145,7 @@ def test_scenario_on_a_model_without_the_variable_is_refused(frame):
 
 
 def test_stage_table_figure_and_suppression(frame, tmp_path):
-    from analysis import beyond
+    from analysis.beyond import stage as beyond
 
     res = twopm(
         frame,
@@ -180,8 +180,8 @@ def test_stage_table_figure_and_suppression(frame, tmp_path):
 
 
 def test_stage_table_with_bootstrap_columns(frame, tmp_path):
-    from analysis import beyond
-    from analysis import counterfactual_bootstrap as cfb
+    from analysis.beyond import stage as beyond
+    from analysis.inference import counterfactual_bootstrap as cfb
 
     frame = frame.rename(columns={"amount": "reimb_amount"})
     rhs = "c.scope__within_province_across_cities c.scope__across_provinces c.age"
@@ -214,9 +214,9 @@ def test_stage_table_with_bootstrap_columns(frame, tmp_path):
 
 
 def test_stage_end_to_end_on_a_toy_frame(tmp_path):
-    from analysis import beyond
-    from analysis.bootstrap.synthetic import toy_analytic
+    from analysis.beyond import stage as beyond
     from analysis.config import RunPaths
+    from analysis.inference.bootstrap.synthetic import toy_analytic
 
     paths = RunPaths(tmp_path)
     paths.derived_dir.mkdir(parents=True)

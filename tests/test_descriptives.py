@@ -1,4 +1,4 @@
-"""Unit tests of analysis.descriptives on a 10-row analytic frame computed by hand."""
+"""Unit tests of the descriptives on a 10-row analytic frame computed by hand."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import descriptives as ds
-from analysis import io, schema
+from analysis import io
+from analysis.cleaning import schema
+from analysis.paper import descriptives as ds
 
 # (scheme, scope, reimbursed, in_part2, total_expenditure, reimb_amount)
 ROWS = [

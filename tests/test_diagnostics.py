@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.special import ndtr
 
-from analysis import diagnostics as dg
+from analysis.beyond import diagnostics as dg
 
 N = 4000
 
@@ -227,10 +227,10 @@ def test_checks_that_cannot_run_are_rows_not_errors():
 
 
 def test_diagnostics_table_stacks_samples_and_records_failures():
-    from analysis import beyond
-    from analysis.bootstrap.synthetic import toy_analytic
-    from analysis.estimates import fit_one, subsample
-    from analysis.specs import design_frame
+    from analysis.beyond import stage as beyond
+    from analysis.inference.bootstrap.synthetic import toy_analytic
+    from analysis.paper.estimates import fit_one, subsample
+    from analysis.paper.models import design_frame
 
     toy = toy_analytic(900, np.random.default_rng(3))
     fits = {}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import disclosure as dc
-from analysis.codebook import Codebook
+from analysis.cleaning.codebook import Codebook
 from analysis.config import CODEBOOK_DIR
 
 MARK = dc.marker(10)

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, estimates, omissions
-from analysis.clean import clean_survey, read_raw
+from analysis import cli, omissions
+from analysis.cleaning.clean import clean_survey, read_raw
 from analysis.config import ROOT, SYNTHETIC, RunPaths
+from analysis.paper import estimates
 
 URBAN = ("URBMI", "UEBMI")
 

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis import figures
 from analysis.config import PUBLISHED_DIR
+from analysis.exhibits import figures
 
 
 def fake_cells() -> pd.DataFrame:

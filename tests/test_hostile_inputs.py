@@ -434,10 +434,10 @@ def test_labels_with_prefixes_and_longer_wording_accepted(tmp_path, capsys):
 
 
 def test_provided_survey_labels_agree_with_the_codebook():
-    from analysis import rawfile
-    from analysis.codebook import Codebook
+    from analysis.cleaning import rawfile
+    from analysis.cleaning.codebook import Codebook
+    from analysis.cleaning.validate import validate_raw
     from analysis.config import SYNTHETIC
-    from analysis.validate import validate_raw
 
     source = rawfile.read(SYNTHETIC.raw_survey, Codebook())
     assert source.value_labels["flo_rage_1"][1] == "跨省"

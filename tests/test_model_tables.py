@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import model_tables, render
 from analysis.config import PUBLISHED_DIR
+from analysis.exhibits import model_tables, render
 
 
 @pytest.fixture(scope="module")

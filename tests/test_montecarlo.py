@@ -1,7 +1,7 @@
 """Monte-Carlo check: outputs, determinism across workers, a known truth that the
 simulations must cover at the nominal rate, and failure accounting.
 
-Small runs on the toy frame of :mod:`analysis.bootstrap.synthetic` (correctly
+Small runs on the toy frame of :mod:`analysis.inference.bootstrap.synthetic` (correctly
 specified two-part models); the full check is ``make montecarlo``.
 """
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from analysis import montecarlo as mc
-from analysis import specs
-from analysis.bootstrap import replicate
-from analysis.bootstrap.synthetic import toy_analytic
+from analysis.inference import montecarlo as mc
+from analysis.inference.bootstrap import replicate
+from analysis.inference.bootstrap.synthetic import toy_analytic
+from analysis.paper import models
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_truth_is_the_dgp_margin(dgp):
     coef = cat[cat["kind"] == "coef"]
     b = coef[coef["part"] == "part1"].set_index("term")["truth"]
     g_age = coef[coef["part"] == "part2"].set_index("term")["truth"]["age"]
-    X1 = specs.design_frame(dgp.frame).assign(_cons=1.0)[b.index].to_numpy(float)
+    X1 = models.design_frame(dgp.frame).assign(_cons=1.0)[b.index].to_numpy(float)
     f = norm.pdf(X1 @ b.to_numpy())
     b_age, mu, p = b["age"], dgp.mu["reimb_amount"], dgp.p
     margin = cat[(cat["kind"] == "margin") & (cat["term"] == "age")]
@@ -95,7 +95,7 @@ def test_delta_cis_cover_the_known_truth(dgp, two_workers):
 
 def test_failures_are_counted(dgp, monkeypatch):
     """A failed fit and failed bootstrap replications are counted, not dropped."""
-    from analysis.bootstrap import problem
+    from analysis.inference.bootstrap import problem
 
     fit = problem._fit
 

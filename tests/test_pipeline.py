@@ -147,7 +147,7 @@ def cell_key(table: str, row) -> str:
 
 @pytest.mark.parametrize("table", ["table1", "table2"])
 def test_descriptive_tables_match_the_publication(runs, table):
-    from analysis.descriptives import compare_to_published
+    from analysis.paper.descriptives import compare_to_published
 
     ours = pd.read_csv(runs["here"].tables_dir / f"{table}.csv", dtype=str)
     published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)

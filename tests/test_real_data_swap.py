@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 
 from analysis import cli, disclosure
-from analysis.clean import read_raw
-from analysis.codebook import Codebook
+from analysis.cleaning.clean import read_raw
+from analysis.cleaning.codebook import Codebook
 from analysis.config import CODEBOOK_DIR, MASTER_SEED, ROOT, RunPaths
 from analysis.io import SYNTHETIC_COLUMN, without_notice
 

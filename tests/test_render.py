@@ -1,4 +1,4 @@
-"""Tests of analysis.render: paper layout, captions, escaping, generic layouts."""
+"""Tests of the renderer: paper layout, captions, escaping, generic layouts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from test_descriptives import fake_analytic
 
-from analysis import descriptives as ds
-from analysis import render
+from analysis.exhibits import render
+from analysis.paper import descriptives as ds
 
 CAPTION = "Synthetic data — not the CMDS microdata"
 

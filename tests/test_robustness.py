@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import robustness as rb
+from analysis.beyond import robustness as rb
 
 
 def test_conclusion_categories():
@@ -140,9 +140,9 @@ def test_lpm_note_counts_respondents_with_within_city_variation(confounded):
 
 @pytest.fixture(scope="module")
 def toy_tables():
-    from analysis.bootstrap.synthetic import toy_analytic
-    from analysis.estimates import subsample
-    from analysis.specs import design_frame
+    from analysis.inference.bootstrap.synthetic import toy_analytic
+    from analysis.paper.estimates import subsample
+    from analysis.paper.models import design_frame
 
     toy = toy_analytic(1000, np.random.default_rng(4))
     frames = {s: design_frame(subsample(toy, s)) for s in ("total", "urban")}

@@ -1,4 +1,4 @@
-"""Tests of analysis.stat_tests: scipy agreement, closed forms, summary searches."""
+"""Tests of stat_tests: scipy agreement, closed forms, summary searches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import stat_tests as st
+from analysis.paper import stat_tests as st
 
 # Published Table 2 summaries (Wang et al. 2022), by scope: city, province, country.
 EXP_M, EXP_S = [10326.81, 14458.96, 12771.68], [14079.35, 27139.10, 20428.78]

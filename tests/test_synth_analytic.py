@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import config, schema
+from analysis import config
+from analysis.cleaning import schema
 from analysis.synth import analytic_seed
 from analysis.synth.analytic import FRAME_COLUMNS, synthesize_analytic
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from analysis import synth
-from analysis.codebook import Codebook
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.schema import FACTORS
 from analysis.config import N_ANALYTIC, N_CITIES, N_PROVINCIAL_UNITS, N_RESPONDENTS
-from analysis.schema import FACTORS
 from analysis.synth import design as design_mod
 from analysis.synth.population import expected_flow
 
@@ -266,7 +266,7 @@ def test_members_embedded_consistently(build, raw):
 
 
 def test_cleaning_returns_the_members(build):
-    clean = pytest.importorskip("analysis.clean")
+    clean = pytest.importorskip("analysis.cleaning.clean")
     result = clean.clean_survey(build.raw)
     got = result.analytic
     want = build.members
@@ -289,7 +289,7 @@ def test_cleaning_returns_the_members(build):
     assert flow["3"] == expected.loc[expected["step"] == "3", "n_removed"].item()
     assert flow["4"] == expected.loc[expected["step"] == "4", "n_removed"].item()
     rule5 = expected[expected["step"] == "5"].set_index("rule")["n_removed"]
-    flow_mod = pytest.importorskip("analysis.flow")
+    flow_mod = pytest.importorskip("analysis.cleaning.flow")
     step5 = result.flow[result.flow["step"].str.startswith("5")]
     covariates = [name for name, _ in flow_mod.COMPLETE_CASE_SOURCES]
     by_covariate = dict(zip(covariates, step5["n_removed"], strict=True))
@@ -299,7 +299,7 @@ def test_cleaning_returns_the_members(build):
 
 
 def test_population_never_passes_with_few_members():
-    clean = pytest.importorskip("analysis.clean")
+    clean = pytest.importorskip("analysis.cleaning.clean")
     small = stand_in_analytic(n=12, seed=3)
     built = synth.build_survey(SEED + 1, small)
     result = clean.clean_survey(built.raw)

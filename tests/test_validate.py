@@ -1,4 +1,4 @@
-"""Unit tests of raw-survey validation (analysis.validate) on hand-built raw rows."""
+"""Unit tests of raw-survey validation on hand-built raw rows."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from test_clean import (  # the row builders of the cleaning tests
     to_raw,
 )
 
-from analysis import clean
-from analysis.clean import clean_survey
-from analysis.validate import (
+from analysis.cleaning import clean
+from analysis.cleaning.clean import clean_survey
+from analysis.cleaning.validate import (
     REPORT_COLUMNS,
     RawDataError,
     RawDataWarning,
@@ -181,7 +181,7 @@ def test_arrival_after_interview_is_a_warning():
     assert report.ok and report.warnings[0].check == "arrival_after_interview"
 
 
-@pytest.mark.filterwarnings("ignore::analysis.validate.RawDataWarning")
+@pytest.mark.filterwarnings("ignore::analysis.cleaning.validate.RawDataWarning")
 def test_every_problem_in_one_report():
     raw = sample().rename(columns={col("sex"): "gender1"})
     raw.loc[0, col("education")] = 9

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis import specs
+from analysis.paper import models
 
 SCOPES = (
     "within_city_across_counties",
@@ -52,4 +52,4 @@ def simulate(
             amount: value,
         }
     )
-    return specs.design_frame(df)
+    return models.design_frame(df)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import Codebook
+from analysis.cleaning.codebook import Codebook
 from analysis.synth.design import Design, build_design, locality_codes
 from analysis.synth.encode import SCOPE_CODES, apply_skips, encode_members
 from analysis.synth.population import simulate_population
@@ -47,7 +47,8 @@ class SurveyBuild:
     raw : DataFrame
         Raw codes, columns of ``variables.csv`` in order, sorted by syn_id.
     members : DataFrame
-        The analytic frame with resp_id (zero-padded as ``analysis.clean`` writes it),
+        The analytic frame with resp_id (zero-padded as ``analysis.cleaning.clean``
+        writes it),
         province, city, stratum and psu added, sorted by resp_id.
     design : Design
     """
@@ -189,7 +190,7 @@ def member_frame(
     position: np.ndarray,
     codebook: Codebook,
 ) -> pd.DataFrame:
-    """Return the members with the design ids that ``analysis.clean`` derives."""
+    """Return the members with the design ids that the cleaning stage derives."""
     width = len(str(int(float(codebook.variables.at["resp_id", "valid_max"]))))
     chosen = slots.iloc[position]
     out = analytic.copy()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import schema
+from analysis.cleaning import schema
 from analysis.synth import (
     calibrate_moments,
     calibrate_probit,

@@ -4,7 +4,8 @@ The calibration refits the paper's models hundreds of times, so it cannot go thr
 ``analysis.twopart`` (statsmodels, formula parsing). These are the same estimators on
 a prepared design matrix: probit ML by Newton (OIM), Gamma GLM with log link by Newton
 on the observed information with Pearson dispersion (Stata ``glm`` default), and the
-column-wise (derivative) marginal effects of ``analysis.specs``. The final frame is
+column-wise (derivative) marginal effects of ``analysis.paper.models``. The final frame
+is
 always checked with the pipeline itself (``tests/test_calibration.py``).
 """
 

@@ -10,7 +10,8 @@ effects of the NCMS and urban subsamples (Table 4) are set by ``b_scope`` and ``
 Solving, on the fixed draws (deterministic):
 
 1. Fixed-point iteration: ``b_k <- b_k - (AME_k - target_k) / mean phi`` for every
-   Table 3 row (column-wise derivative AMEs, ``analysis.specs``), the within-urban
+   Table 3 row (column-wise derivative AMEs, ``analysis.paper.models``), the
+   within-urban
    UEBMI - URBMI contrast, the NCMS scope effects (Table 4, NCMS fit) and the urban
    scope effects (Table 4, urban fit). The map is discrete (ranks), so iteration stops
    at the best point seen.
@@ -37,7 +38,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from analysis import schema
+from analysis.cleaning import schema
 from analysis.synth import calibrate_fit as cf
 from analysis.synth import numerics, resolutions, targets
 from analysis.synth.calibrate_targets import (
@@ -770,7 +771,8 @@ def _cell_pool(p: ProbitProblem, y, score, c: int):
 
 
 # --- acceptance of a calibrated draw ----------------------------------------------
-# What the probit column must give for the Tables 3-4 targets to hold (analysis.report):
+# What the probit column must give for the Tables 3-4 targets to hold
+# (analysis.exhibits.report):
 # SEs within SE_WINDOW of the published SE in at least 85% of the 90 cells (77) and
 # identical stars in at least 95% (86). The 60 amount and ratio cells are met by
 # calibrate_score on every draw measured, and the probit age_sq cell (published 0.000)

@@ -45,7 +45,7 @@ TOL = 1e-6
 # far the SEs get, never whether the points hold.
 SHAPE_ITER = 60
 OUT_SLACK = 0.01  # a cell counts as outside its band beyond this (log SE)
-SE_WINDOW = 0.15  # the SE window, analysis.report.SE_TOL (tested equal)
+SE_WINDOW = 0.15  # the SE window, report.SE_TOL (tested equal)
 DEBUG = False
 
 

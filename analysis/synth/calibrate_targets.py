@@ -2,7 +2,7 @@
 
 ``outcomes.design_terms()`` names the 27 columns of the total-sample design (intercept
 plus the 26 published rows). The Table 4 subsample fits use the same columns minus the
-ones the pipeline drops (``analysis.specs``): NCMS drops the scheme dummies and
+ones the pipeline drops (``analysis.paper.models``): NCMS drops the scheme dummies and
 rural_hukou (constant); URBMI+UEBMI drops URBMI (the subsample's base scheme).
 """
 

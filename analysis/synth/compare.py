@@ -57,7 +57,7 @@ def column_diffs(
 
 def compare(provided_path: Path, regenerated_path: Path) -> tuple[bool, list[str]]:
     """Return (identical, report lines) for two raw survey files."""
-    from analysis.codebook import Codebook
+    from analysis.cleaning.codebook import Codebook
 
     lines = [
         f"provided:    {provided_path} sha256 {sha256(provided_path)}",

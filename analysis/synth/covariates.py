@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis import config, schema
+from analysis import config
+from analysis.cleaning import schema
 from analysis.synth import targets
 from analysis.synth.moments import MomentTarget, nudge
 

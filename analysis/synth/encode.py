@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.schema import FACTORS
+from analysis.cleaning.schema import FACTORS
 
 DONT_KNOW, REFUSED, NOT_APPLICABLE = -1, -2, -8
 

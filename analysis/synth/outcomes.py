@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from analysis import config, schema
+from analysis import config
+from analysis.cleaning import schema
 from analysis.synth import numerics
 
 # Densities that turn published AMEs into index coefficients (starting values only):

@@ -48,7 +48,8 @@ FUNNEL = {
     "uninsured_local": 330,
 }  # place "elsewhere" = the rest of the hospitalised (580)
 
-# Rule 5: (covariate as in analysis.flow, concepts set missing, code, respondents).
+# Rule 5: (covariate as in analysis.cleaning.flow, concepts set missing, code,
+# respondents).
 RULE5_DROPS = (
     ("education", ("education",), REFUSED, 6),
     ("income_quintile", ("household_income",), DONT_KNOW, 45),

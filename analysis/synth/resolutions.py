@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import schema
+from analysis.cleaning import schema
 
 SCOPES = schema.FACTORS["scope"]
 

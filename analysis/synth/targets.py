@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config, schema
+from analysis import config
+from analysis.cleaning import schema
 
 COLUMNS = ("ncms", "urban")  # the two Table 1 scheme columns; "total" is their union
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import MISSING_LABELSET, Codebook
+from analysis.cleaning.codebook import MISSING_LABELSET, Codebook
 
 TIME_STAMP = dt.datetime(
     2014, 5, 31, 0, 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import schema
+from analysis.cleaning import schema
 
 SYNTHETIC_CAPTION = "Synthetic data — not the CMDS microdata"
 EMPTY = "–"  # the paper's empty cell (en dash)
@@ -202,7 +202,7 @@ def latex_escape(text: str) -> str:
 
 
 def table1_layout(table: pd.DataFrame) -> TableLayout:
-    """Table 1 in the paper's layout from :func:`analysis.descriptives.table1`.
+    """Table 1 in the paper's layout from :func:`analysis.paper.descriptives.table1`.
 
     Column N's are the sums of the scope counts (scope is never missing in the
     analytic sample). Count cells read "n (pct)"; mean cells "mean (±SD)", with a "*"
@@ -233,8 +233,8 @@ def table1_layout(table: pd.DataFrame) -> TableLayout:
 
 
 def table2_layout(table: pd.DataFrame) -> TableLayout:
-    """Table 2 in the paper's layout from :func:`analysis.descriptives.table2`."""
-    from analysis.stat_tests import format_p
+    """Table 2 in the paper's layout from :func:`analysis.paper.descriptives.table2`."""
+    from analysis.paper.stat_tests import format_p
 
     levels = schema.FACTORS["scope"]
     rows = tuple(

@@ -1,14 +1,17 @@
-"""Derived analytic concepts: raw concept codes -> the columns of ``analysis.schema``.
+"""Derived analytic concepts: raw concept codes -> the analytic schema's columns.
 
 Purpose
     The "Derived concepts" of ``docs/architecture.md`` as pure functions of a concept
-    frame (canonical codes, see :mod:`analysis.recode`) restricted to the analytic
+    frame (canonical codes, see :mod:`analysis.cleaning.recode`) restricted to the
+    analytic
     sample. Code -> level maps are written against the canonical codes of
-    ``data/codebook/value_labels.csv`` and the levels of ``analysis.schema.FACTORS``.
+    ``data/codebook/value_labels.csv`` and the levels of
+    ``analysis.cleaning.schema.FACTORS``.
 Inputs
     The concept frame of the selected respondents and their resolved scheme.
 Outputs
-    A frame of analytic columns (plain dtypes; :func:`analysis.clean.clean_survey` sets
+    A frame of analytic columns (plain dtypes;
+    :func:`analysis.cleaning.clean.clean_survey` sets
     the final dtypes and order) and a log of outcome recodes that are not drops.
 """
 
@@ -17,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.cleaning.schema import FACTORS
 from analysis.config import INTERVIEW_MONTH, SURVEY_YEAR
-from analysis.schema import FACTORS
 
 EDUCATION = {
     1: "primary_or_below",

@@ -31,7 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
-from analysis.schema import FACTORS, SUBSAMPLES
+from analysis.cleaning.schema import FACTORS, SUBSAMPLES
 
 Equation = Literal["probit", "amount", "ratio"]
 Reported = Literal["ame", "coef"]

@@ -1,6 +1,7 @@
 """Tables 3 and 4 in the published layout, from the tidy estimates.
 
-Inputs: ``outputs/estimates/paper_cells.csv`` (written by :mod:`analysis.estimates`) and
+Inputs: ``outputs/estimates/paper_cells.csv`` (written by
+:mod:`analysis.paper.estimates`) and
 the published tables in ``data/published`` (for the row order and keys only).
 Outputs: ``outputs/tables/table3.csv`` and ``table4.csv`` with exactly the published
 columns and keys, estimates and SEs rounded to the published 3 decimals, stars from our

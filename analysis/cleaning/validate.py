@@ -8,7 +8,8 @@ Purpose
     violations. Legal but suspicious data (e.g. -8 inside a universe, arrivals after the
     interview, a model subsample with fewer than 30 cases) are warnings, not errors.
 Inputs
-    A raw survey ``DataFrame``, its :class:`~analysis.codebook.Codebook` and the name of
+    A raw survey ``DataFrame``, its :class:`~analysis.cleaning.codebook.Codebook` and
+    the name of
     the file it came from (for the message).
 Outputs
     A :class:`ValidationReport` (``.to_frame()`` gives the tidy table,
@@ -24,11 +25,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.codebook import Codebook
-from analysis.rawfile import RawFile
-from analysis.recode import to_concepts
-from analysis.schema import FACTORS, SUBSAMPLES, TABLE3_FACTORS
-from analysis.validate_checks import (
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.rawfile import RawFile
+from analysis.cleaning.recode import to_concepts
+from analysis.cleaning.schema import FACTORS, SUBSAMPLES, TABLE3_FACTORS
+from analysis.cleaning.validate_checks import (
     CheckContext,
     Problem,
     check_amount_above_cost,
@@ -177,7 +178,8 @@ def validate_raw(
         Name of the file, quoted in every message.
     metadata : RawFile, optional
         The file's value labels and SPSS user-missing declarations
-        (:mod:`analysis.rawfile`): labels that contradict ``recode.csv`` are errors.
+        (:mod:`analysis.cleaning.rawfile`): labels that contradict ``recode.csv`` are
+        errors.
 
     Returns
     -------

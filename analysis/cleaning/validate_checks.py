@@ -1,4 +1,4 @@
-"""The individual checks of raw-survey validation (see :mod:`analysis.validate`).
+"""The individual checks of raw-survey validation (run by ``validate``).
 
 Purpose
     One pure function per kind of problem. Each takes a :class:`CheckContext` (the raw
@@ -6,7 +6,7 @@ Purpose
     the columns present) and returns a list of :class:`Problem`; none stops at the
     first offending cell, so the report lists every problem of the file.
 Inputs
-    A raw survey ``DataFrame`` and its :class:`~analysis.codebook.Codebook`.
+    A raw survey ``DataFrame`` and its :class:`~analysis.cleaning.codebook.Codebook`.
 Outputs
     Lists of :class:`Problem` (severity "error" or "warning").
 """
@@ -21,9 +21,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import OPTIONAL_CONCEPTS, Codebook
+from analysis.cleaning.codebook import OPTIONAL_CONCEPTS, Codebook
+from analysis.cleaning.recode import as_numeric, is_string_concept
 from analysis.config import INTERVIEW_MONTH, SURVEY_YEAR
-from analysis.recode import as_numeric, is_string_concept
 
 Severity = Literal["error", "warning"]
 NOT_APPLICABLE = -8

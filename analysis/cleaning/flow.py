@@ -7,7 +7,7 @@ Purpose
     one rule and ``sum(n_removed) == N - n_final``. Dual enrolment is resolved here by
     priority UEBMI > URBMI > NCMS and logged as a recode, not a drop.
 Inputs
-    A concept frame (:func:`analysis.recode.to_concepts`) and its codebook.
+    A concept frame (:func:`analysis.cleaning.recode.to_concepts`) and its codebook.
 Outputs
     :class:`Selection`: the keep mask, the resolved scheme, the flow table and the
     scheme-recode log.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import Codebook
-from analysis.recode import missing_mask
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.recode import missing_mask
 
 YES = 1  # canonical "yes" of the yes_no label set and "current city" of hosp_place
 

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from linearmodels.iv.absorbing import AbsorbingLS
 
-from analysis import estimates, specs
 from analysis.config import PUBLISHED_DIR
+from analysis.paper import estimates, models
 from analysis.twopart import TwoPartError, twopm
 
 ALPHA = 0.05
@@ -91,7 +91,7 @@ def robustness_table(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
     Parameters
     ----------
     data : pandas.DataFrame
-        The sample with the column-wise dummies (:func:`specs.design_frame`).
+        The sample with the column-wise dummies (:func:`models.design_frame`).
     sample : str
         ``"total"``, ``"ncms"`` or ``"urban"``: sets the regressors (Table 4
         drops those constant in a subsample) and the published conclusions.
@@ -118,7 +118,7 @@ def variant_cells(
     data: pd.DataFrame, v: Variant, sample: str = "total"
 ) -> pd.DataFrame:
     """Published-scale cells of the equations ``v`` replaces (a note if it fails)."""
-    rhs = specs.regressors(sample, "columnwise", data)
+    rhs = models.regressors(sample, "columnwise", data)
     frames = []
     for outcome in dict.fromkeys(OUTCOME[e] for e in v.equations):
         try:
@@ -134,7 +134,7 @@ def variant_cells(
         cells = estimates.paper_cells({(sample, outcome): res})
         cells = cells[cells["equation"].isin(v.equations)]
         # coefficient rows keep the column-wise dummy names: map them as margins
-        terms = [specs.published_term(t) for t in cells["term"]]
+        terms = [models.published_term(t) for t in cells["term"]]
         frames.append(cells.assign(term=terms, note=""))
     out = pd.concat(frames, ignore_index=True).assign(variant=v.name)
     return out[[*KEYS[1:], "estimate", "se", "p", "n", "note"]]
@@ -165,7 +165,7 @@ def lpm_cells(
     """LPM of reimbursement with ``cluster`` effects absorbed, clustered SEs.
 
     ``regressors`` default to the column-wise list of ``sample``'s published
-    model (:func:`specs.regressors`). The note of each estimated row says how
+    model (:func:`models.regressors`). The note of each estimated row says how
     many respondents share a city with another respondent: only they carry
     within-city variation (few in a small subsample such as the urban one).
 
@@ -179,7 +179,7 @@ def lpm_cells(
     """
     cols = regressors or [
         c.removeprefix("c.")
-        for c in specs.regressors(sample, "columnwise", data).split()
+        for c in models.regressors(sample, "columnwise", data).split()
     ]
     rows = data[["reimbursed", cluster, *cols]].dropna()
     exog = rows[cols].astype(float).assign(const=1.0)
@@ -202,7 +202,7 @@ def lpm_cells(
         {
             "variant": LPM.name,
             "equation": "probit",
-            "term": [specs.published_term(c) for c in b.index],
+            "term": [models.published_term(c) for c in b.index],
             "estimate": b.to_numpy(),
             "se": fit.std_errors[b.index].to_numpy(),
             "p": fit.pvalues[b.index].to_numpy(),
@@ -210,7 +210,7 @@ def lpm_cells(
             "note": within,
         }
     )
-    dropped = [specs.published_term(c) for c in cols if c not in b.index]
+    dropped = [models.published_term(c) for c in cols if c not in b.index]
     if dropped:
         out = pd.concat([out, absorbed_rows(dropped)], ignore_index=True)
     return out

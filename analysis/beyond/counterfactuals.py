@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis.schema import FACTORS, SUBSAMPLES
-from analysis.specs import dummy_name
+from analysis.cleaning.schema import FACTORS, SUBSAMPLES
+from analysis.paper.models import dummy_name
 
 _Z975 = norm.ppf(0.975)
 QUANTITIES = ("share_reimbursed", "amount_if_reimbursed", "expected_reimbursement")
@@ -110,7 +110,7 @@ def counterfactual_frame(
 ) -> pd.DataFrame:
     """Copy of ``data`` with the factor ``levels`` imposed on ``rows`` for ``part``.
 
-    Works for both semantics of :mod:`analysis.specs`, read from the part's
+    Works for both semantics of :mod:`analysis.paper.models`, read from the part's
     term names (``res.params[part].index``): an ``i.`` factor (terms
     ``<variable>=<level>``, alone or in interactions) is set to the level,
     and hand-built 0/1 dummies ``<variable>__<level>`` (terms of their own)
@@ -177,7 +177,7 @@ class Setup:
     """What a scenario needs besides the coefficients: designs, rows and groups.
 
     Built once by :func:`prepare`; :func:`evaluate` (delta method) and the
-    bootstrap (:mod:`analysis.counterfactual_bootstrap`, which refits many
+    bootstrap (:mod:`analysis.inference.counterfactual_bootstrap`, which refits many
     times) both evaluate the quantities on it, so they average over the same
     rows in the same group order.
 

@@ -1,21 +1,21 @@
 """Bootstrap SEs and percentile CIs of the policy counterfactuals.
 
 Each replication draws row weights over the analytic sample with the package's
-bootstrap (:mod:`analysis.bootstrap.resample`: replication r uses the r-th
+bootstrap (:mod:`analysis.inference.bootstrap.resample`: replication r uses the r-th
 ``SeedSequence`` child of the master seed, so a replication's draw, hence every
 result, is the same for any number of workers; with the same seed and scheme the
 draws are those of ``make bootstrap``), refits part 1 (probit) and part 2
 (Gamma-log amount) of each sample's published model with the array fits of
 :mod:`analysis.twopart.arrays`, starting from the full-sample estimates, and
 re-evaluates every (scenario, sample, group, quantity) of
-:func:`analysis.counterfactuals.evaluate` on the same designs and groups
-(:func:`analysis.counterfactuals.prepare`).
+:func:`analysis.beyond.counterfactuals.evaluate` on the same designs and groups
+(:func:`analysis.beyond.counterfactuals.prepare`).
 
 Two averages are taken in each replication:
 
 * ``resampled`` (the reported bootstrap): the quantities are means over the
   drawn rows (weighted by the times drawn), as the bootstrap of the margins in
-  :mod:`analysis.bootstrap` does; the SE then also carries the sampling
+  :mod:`analysis.inference.bootstrap` does; the SE then also carries the sampling
   variation of the covariates;
 * ``fixed``: the refitted coefficients are evaluated on the original rows, each
   once, which is what the delta-method SE (covariates held fixed) measures; in
@@ -25,7 +25,7 @@ A refit that fails (a lost category, perfect prediction, non-convergence) leaves
 that sample's quantities missing in that replication and is recorded in
 ``failures``; nothing is redrawn, and every table row carries its number of
 failed replications. SEs and intervals come from
-:func:`analysis.bootstrap.intervals.summarise_draws` over the successful ones.
+:func:`analysis.inference.bootstrap.intervals.summarise_draws` over the successful ones.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import counterfactuals as cf
-from analysis.bootstrap import resample
-from analysis.bootstrap.intervals import summarise_draws
-from analysis.bootstrap.problem import PartOneKernel
-from analysis.bootstrap.replicate import REFIT_ERRORS
-from analysis.schema import SUBSAMPLES
+from analysis.beyond import counterfactuals as cf
+from analysis.cleaning.schema import SUBSAMPLES
+from analysis.inference.bootstrap import resample
+from analysis.inference.bootstrap.intervals import summarise_draws
+from analysis.inference.bootstrap.problem import PartOneKernel
+from analysis.inference.bootstrap.replicate import REFIT_ERRORS
 from analysis.twopart.arrays import binary_columns, check_columns, fit_binary, fit_glm
 from analysis.twopart.links import MEANS
 
@@ -144,7 +144,7 @@ def build_problem(
         The analytic sample the resampler draws over.
     fits : dict
         ``{(sample, outcome): TwoPartResults or Exception}`` (as
-        :func:`analysis.beyond.fit_published`); a failed fit or a scenario
+        :func:`analysis.beyond.stage.fit_published`); a failed fit or a scenario
         that does not apply to a model is left out (the delta-method table
         already records why).
     frames : dict
@@ -154,7 +154,7 @@ def build_problem(
     plan : sequence of (Counterfactual, sample)
         Scenarios and the sample each is evaluated on.
     by : str, optional
-        Grouping column (as :func:`analysis.counterfactuals.evaluate`).
+        Grouping column (as :func:`analysis.beyond.counterfactuals.evaluate`).
     """
     kernels: dict[str, SampleKernel] = {}
     frames_cat, q = [], 0
@@ -297,7 +297,7 @@ def run_replications(
 
     Chunks of consecutive replication ids are written back into their rows, so
     the order in which workers finish does not matter (as in
-    :mod:`analysis.bootstrap.runner`).
+    :mod:`analysis.inference.bootstrap.runner`).
     """
     if reps < 1:
         raise ValueError(f"reps={reps} must be at least 1")

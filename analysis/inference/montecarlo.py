@@ -2,7 +2,7 @@
 
 Question: at the paper's sample sizes, are the two-part model's estimates unbiased
 and do its nominal 95% CIs (delta method, as published; pairs bootstrap, as
-:mod:`analysis.bootstrap` offers) cover the truth 95% of the time?
+:mod:`analysis.inference.bootstrap` offers) cover the truth 95% of the time?
 
 Data-generating process
 -----------------------
@@ -37,11 +37,11 @@ MCAR).
 Estimators
 ----------
 Each simulation runs the paper's fits through
-:func:`analysis.bootstrap.problem.build_problem` (the same
-:func:`analysis.estimates.fit_one` calls as Tables 3-4: delta-method SEs with
+:func:`analysis.inference.bootstrap.problem.build_problem` (the same
+:func:`analysis.paper.estimates.fit_one` calls as Tables 3-4: delta-method SEs with
 ``vce="oim"``, as the paper) and a pairs bootstrap of ``reps`` replications with
-:func:`analysis.bootstrap.runner.run_replications` (SEs, percentile and normal
-CIs from :func:`analysis.bootstrap.intervals.summarise_draws`).
+:func:`analysis.inference.bootstrap.runner.run_replications` (SEs, percentile and normal
+CIs from :func:`analysis.inference.bootstrap.intervals.summarise_draws`).
 
 Failures
 --------
@@ -80,14 +80,14 @@ import pandas as pd
 from scipy.special import ndtr
 
 from analysis import config
-from analysis.bootstrap.intervals import summarise_draws
-from analysis.bootstrap.problem import CATALOGUE_KEYS, build_problem
-from analysis.bootstrap.replicate import REFIT_ERRORS
-from analysis.bootstrap.resample import pairs
-from analysis.bootstrap.runner import run_replications
-from analysis.estimates import subsample
+from analysis.cleaning.schema import SUBSAMPLES
+from analysis.inference.bootstrap.intervals import summarise_draws
+from analysis.inference.bootstrap.problem import CATALOGUE_KEYS, build_problem
+from analysis.inference.bootstrap.replicate import REFIT_ERRORS
+from analysis.inference.bootstrap.resample import pairs
+from analysis.inference.bootstrap.runner import run_replications
 from analysis.io import save_table
-from analysis.schema import SUBSAMPLES
+from analysis.paper.estimates import subsample
 
 Z975 = 1.959963984540054
 NOMINAL = 0.95
@@ -135,7 +135,7 @@ def main(
     reps : int
         Pairs-bootstrap replications per simulated data set (0: delta method only).
     samples : tuple of str
-        Samples of :data:`analysis.schema.SUBSAMPLES` to check.
+        Samples of :data:`analysis.cleaning.schema.SUBSAMPLES` to check.
     seed : int
         Master seed.
     workers : int
@@ -477,7 +477,7 @@ def summary_markdown(
     verdict: pd.DataFrame, sims: int, reps: int, synthetic: bool = True
 ) -> str:
     """The verdict as a Markdown table (coverage in %, SE ratios to 2 d.p.)."""
-    from analysis.report import SYNTHETIC_NOTICE
+    from analysis.exhibits.report import SYNTHETIC_NOTICE
 
     head = (SYNTHETIC_NOTICE + "\n\n" if synthetic else "") + (
         "| sample | equation | cells | sims ok (failed) | max abs bias / MC SE"
@@ -560,7 +560,7 @@ def figure(table: pd.DataFrame, path: Path, synthetic: bool = True) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.figures import SYNTHETIC_NOTE, footnote
+    from analysis.exhibits.figures import SYNTHETIC_NOTE, footnote
 
     cells = paper_rows(table)
     samples = [s for s in SUBSAMPLES if s in set(cells["sample"])]

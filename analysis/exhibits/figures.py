@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
+from analysis.cleaning.schema import FACTORS  # noqa: E402
 from analysis.config import PUBLISHED_DIR  # noqa: E402
-from analysis.model_tables import TERM_LABELS  # noqa: E402
-from analysis.schema import FACTORS  # noqa: E402
+from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
 
 SYNTHETIC_NOTE = "Synthetic data calibrated to the publication - not the CMDS microdata"
 REASON_LABELS = {

@@ -1,7 +1,8 @@
 """Tables 3-4 in the paper's printed layout (Markdown, LaTeX) and the twopm margins.
 
-Inputs: the CSV Tables 3-4 of :mod:`analysis.tables` (published keys and columns) and
-``outputs/estimates/margins_all.csv`` (every margin of :mod:`analysis.estimates`).
+Inputs: the CSV Tables 3-4 of :mod:`analysis.paper.tables` (published keys and columns)
+and
+``outputs/estimates/margins_all.csv`` (every margin of :mod:`analysis.paper.estimates`).
 Outputs in ``outputs/tables/``:
 
 * ``table3.{md,tex}``, ``table4.{md,tex}``: the paper's rows, section titles with their
@@ -19,8 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import estimates, io, render
-from analysis.render import Row, Section, TableLayout
+from analysis import io
+from analysis.exhibits import render
+from analysis.exhibits.render import Row, Section, TableLayout
+from analysis.paper import estimates
 
 SECTIONS = {
     "scheme": "Social health insurance (referred to NCMS)",
@@ -206,7 +209,7 @@ def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
 
 def combined_layout(margins: pd.DataFrame) -> TableLayout:
     """The combined-margins table in Markdown: yuan per inpatient stay, SEs below."""
-    from analysis.tables import stars
+    from analysis.paper.tables import stars
 
     sections = []
     titles = {"total": "Total sample", **SUBSAMPLE_TITLES}

@@ -1,7 +1,7 @@
 """The paper's model set prepared once for thousands of refits.
 
 :func:`build_problem` fits every model of Tables 3-4 on the full analytic sample
-(the same calls as :func:`analysis.estimates.fit_all`) and keeps, per fit, only
+(the same calls as :func:`analysis.paper.estimates.fit_all`) and keeps, per fit, only
 numpy arrays: the designs, the outcome, the part-2 rows, the full-sample
 coefficients (warm starts) and a :class:`~analysis.twopart.arrays.MarginPlan`.
 It also lists every bootstrapped quantity in a tidy *catalogue*: each coefficient
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import specs
-from analysis.estimates import fit_one, subsample
-from analysis.schema import SUBSAMPLES
+from analysis.cleaning.schema import SUBSAMPLES
+from analysis.paper import models
+from analysis.paper.estimates import fit_one, subsample
 from analysis.twopart.arrays import MarginPlan, binary_columns
 
 from .resample import Resampler
@@ -84,7 +84,7 @@ class Problem:
 def build_problem(
     analytic: pd.DataFrame,
     resampler: Resampler,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
     vce: str = "oim",
     cluster: str | None = None,
     samples: tuple[str, ...] = tuple(SUBSAMPLES),
@@ -99,7 +99,7 @@ def build_problem(
     kernels, frames, failed, nobs, q = [], [], {}, {}, 0
     for name in samples:
         mask = analytic["scheme"].isin(SUBSAMPLES[name]).to_numpy()
-        data = specs.design_frame(subsample(analytic, name))
+        data = models.design_frame(subsample(analytic, name))
         kernel = None
         for outcome in OUTCOMES:
             try:
@@ -124,7 +124,7 @@ def build_problem(
 
 
 def _fit(data, sample, outcome, semantics, vce, cluster):
-    """One fit exactly as :func:`analysis.estimates.fit_all` makes it."""
+    """One fit exactly as :func:`analysis.paper.estimates.fit_all` makes it."""
     return fit_one(data, sample, outcome, semantics, vce, cluster)
 
 

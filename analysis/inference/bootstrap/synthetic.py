@@ -3,7 +3,7 @@
 Independent of :mod:`analysis.synth` (the calibrated generator): covariates are
 drawn with the schema's factor levels and a clustered design (PSUs within city
 strata), participation from a probit and the amount and ratio from Gamma GLMs
-with log link, so every model of :func:`analysis.estimates.fit_all` is correctly
+with log link, so every model of :func:`analysis.paper.estimates.fit_all` is correctly
 specified on it.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.schema import FACTORS
+from analysis.cleaning.schema import FACTORS
 
 _PROBS = {
     "education": (0.35, 0.35, 0.2, 0.1),

@@ -21,9 +21,9 @@ import pandas as pd
 
 from analysis import io, omissions
 from analysis.config import PUBLISHED_DIR
-from analysis.figures import published_vs_replicated
+from analysis.exhibits.figures import published_vs_replicated
 from analysis.io import TABLE_DIGITS
-from analysis.tables import stars
+from analysis.paper.tables import stars
 
 POINT_TOL_SE = 0.1  # |ours - published| / published SE
 SE_TOL = 0.15  # |ours / published - 1|
@@ -212,7 +212,7 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
 
 def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     """The report as a list of (heading, paragraph or DataFrame) items."""
-    from analysis.descriptives import compare_to_published
+    from analysis.paper.descriptives import compare_to_published
 
     items: list = [("# Published versus replicated", None)]
     if synthetic:
@@ -236,7 +236,7 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         ("## Publication inconsistencies and their resolution", conflicts),
     ]
     if (paths.tables_dir / "counterfactuals.csv").exists():
-        from analysis import beyond
+        from analysis.beyond import stage as beyond
 
         items += beyond.report_section(paths)
     return items

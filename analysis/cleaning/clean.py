@@ -3,7 +3,8 @@
 Purpose
     Validate the raw file, recode it to concepts through the codebook, apply the
     selection rules of ``docs/architecture.md`` (rules 1-5, each a row of the sample
-    flow table) and derive the columns of :data:`analysis.schema.ANALYTIC_COLUMNS`.
+    flow table) and derive the columns of
+    :data:`analysis.cleaning.schema.ANALYTIC_COLUMNS`.
 Inputs
     ``data/raw/cmds2014_synthetic.dta`` (or a real ``.dta``/``.sav``/``.csv``) and the
     codebook directory ``data/codebook/`` (variables, value labels, varmap, recode).
@@ -21,27 +22,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import omissions, rawfile
-from analysis.codebook import Codebook
-from analysis.derive import (
+from analysis import omissions
+from analysis.cleaning import rawfile
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.derive import (
     derive_covariates,
     derive_outcomes,
     income_quintile,
     outcome_recode_log,
 )
-from analysis.flow import select_sample
-from analysis.io import save_table
-from analysis.omissions import NOTE_ITEM
-from analysis.recode import to_concepts
-from analysis.schema import ANALYTIC_COLUMNS, BINARIES, CONTINUOUS, DESIGN, FACTORS, KEY
-from analysis.validate import (
+from analysis.cleaning.flow import select_sample
+from analysis.cleaning.recode import to_concepts
+from analysis.cleaning.schema import (
+    ANALYTIC_COLUMNS,
+    BINARIES,
+    CONTINUOUS,
+    DESIGN,
+    FACTORS,
+    KEY,
+)
+from analysis.cleaning.validate import (
     AnalyticWarning,
     RawDataError,
     ValidationReport,
     analytic_warnings,
     validate_raw,
 )
-from analysis.validate_checks import Problem
+from analysis.cleaning.validate_checks import Problem
+from analysis.io import save_table
+from analysis.omissions import NOTE_ITEM
 
 DEFAULT_CODEBOOK = Codebook()
 
@@ -77,9 +86,9 @@ def main(
 
     Raises
     ------
-    analysis.rawfile.RawFileError
+    analysis.cleaning.rawfile.RawFileError
         If the file cannot be read (missing, empty, truncated, corrupt, ...).
-    analysis.validate.RawDataError
+    analysis.cleaning.validate.RawDataError
         If the raw file fails validation (every problem listed in one message),
         including a file with no row or with no respondent left by the rules.
     """
@@ -117,7 +126,7 @@ def read_raw(
     ``.dta`` via ``pandas.read_stata(convert_categoricals=False)``, ``.sav`` via
     ``pyreadstat`` (no value formats; user-defined missing values kept as codes)
     and ``.csv`` via ``pandas.read_csv`` with the codebook's string concepts read
-    as text (:func:`analysis.rawfile.read`, which raises ``RawFileError``).
+    as text (:func:`analysis.cleaning.rawfile.read`, which raises ``RawFileError``).
     """
     return rawfile.read(Path(path), codebook, encoding).frame
 
@@ -176,7 +185,7 @@ def clean_survey(
     Parameters
     ----------
     raw : DataFrame
-        The raw survey (validated by :func:`analysis.validate.validate_raw`).
+        The raw survey (validated by :func:`analysis.cleaning.validate.validate_raw`).
     codebook : Codebook
         Maps concepts to ``raw``'s columns and its codes to canonical codes.
 
@@ -190,7 +199,7 @@ def clean_survey(
     order, binaries int8, continuous float64, design ids ``str``. ``resp_id`` is the
     raw id zero-padded to the width of the codebook's ``valid_max`` so that text order
     equals numeric order. Income quintiles follow the tie rule of
-    :func:`analysis.derive.income_quintile`.
+    :func:`analysis.cleaning.derive.income_quintile`.
     """
     concepts = to_concepts(raw, codebook)
     selection = select_sample(concepts, codebook)

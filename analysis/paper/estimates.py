@@ -14,7 +14,8 @@ Outputs (``outputs/estimates/``):
   Stata's ``probit`` does) and per note of the fit.
 
 The fitting is delegated to :mod:`analysis.twopart`; this module only says which model
-is fitted on which sample (``analysis.specs``) and maps its terms to the published keys.
+is fitted on which sample (``analysis.paper.models``) and maps its terms to the
+published keys.
 Models are fitted one at a time: a model that is not estimable on its data (an empty
 or too small subsample, an outcome that does not vary, separation the estimator
 cannot resolve, ...) is recorded with its reason and every other model is still
@@ -29,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import omissions, specs
+from analysis import omissions
+from analysis.cleaning.schema import FACTORS, SUBSAMPLES
 from analysis.io import save_table
-from analysis.schema import FACTORS, SUBSAMPLES
+from analysis.paper import models
 from analysis.twopart import TwoPartError, TwoPartResults, twopm
 
 CELL_KEYS = ("sample", "equation", "term")
@@ -89,7 +91,7 @@ def main(
     estimates_dir: Path,
     vce: str = "oim",
     cluster: str | None = None,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
 ) -> None:
     """Fit every model of Tables 3-4 and write the tidy estimate files."""
     for name in ("paper_cells.csv", "margins_all.csv", "coefficients.csv", STATUS):
@@ -122,7 +124,7 @@ def fit_each(
     analytic: pd.DataFrame,
     vce: str = "oim",
     cluster: str | None = None,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
 ) -> dict[tuple[str, str], Fit]:
     """Fit every model of :func:`fit_all`, one at a time; record the ones that fail.
 
@@ -137,7 +139,7 @@ def fit_each(
     """
     out = {}
     for sample in SUBSAMPLES:
-        data = specs.design_frame(subsample(analytic, sample))
+        data = models.design_frame(subsample(analytic, sample))
         problem = too_small(data, sample, semantics)
         if problem is None:
             rhs1, rhs2, dropped = usable_regressors(data, sample, semantics)
@@ -159,7 +161,7 @@ def fit_each(
     return out
 
 
-def usable_regressors(data: pd.DataFrame, sample: str, semantics: specs.Semantics):
+def usable_regressors(data: pd.DataFrame, sample: str, semantics: models.Semantics):
     """The regressors of each part that vary in its estimation rows, and the rest.
 
     As Stata's ``probit`` and ``glm`` omit a regressor that is constant in the
@@ -174,7 +176,7 @@ def usable_regressors(data: pd.DataFrame, sample: str, semantics: specs.Semantic
         (part 1 regressors, part 2 regressors, notes), the notes as
         ``(part, design column, reason)``.
     """
-    tokens = specs.regressors(sample, semantics, data).split()
+    tokens = models.regressors(sample, semantics, data).split()
     rows = {"part1": data.index, "part2": data.index[data["in_part2"] == 1]}
     kept, notes = {}, []
     for part, index in rows.items():
@@ -194,7 +196,7 @@ def usable_regressors(data: pd.DataFrame, sample: str, semantics: specs.Semantic
     return " ".join(kept["part1"]), " ".join(kept["part2"]), notes
 
 
-def too_small(data: pd.DataFrame, sample: str, semantics: specs.Semantics):
+def too_small(data: pd.DataFrame, sample: str, semantics: models.Semantics):
     """(kind, reason) if ``data`` cannot support the model at all, else None."""
     schemes = "+".join(SUBSAMPLES[sample])
     if data.empty:
@@ -202,7 +204,7 @@ def too_small(data: pd.DataFrame, sample: str, semantics: specs.Semantics):
             f"no respondent of the analytic sample has scheme "
             f"{schemes}"
         )
-    k1 = len(specs.regressors(sample, semantics, data).split()) + 1
+    k1 = len(models.regressors(sample, semantics, data).split()) + 1
     n1, n2 = len(data), int(data["in_part2"].sum())
     positives = int(data["reimbursed"].sum())
     if positives in (0, n1):
@@ -223,12 +225,12 @@ def fit_all(
     analytic: pd.DataFrame,
     vce: str = "oim",
     cluster: str | None = None,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
 ) -> dict[tuple[str, str], TwoPartResults]:
     """Fit the amount and ratio two-part models on each sample.
 
     ``semantics`` chooses derivative effects on hand-built dummies (the paper's
-    reading) or discrete changes of ``i.`` factors; see :mod:`analysis.specs`.
+    reading) or discrete changes of ``i.`` factors; see :mod:`analysis.paper.models`.
 
     Returns
     -------
@@ -238,7 +240,7 @@ def fit_all(
     """
     fits = {}
     for sample in SUBSAMPLES:
-        data = specs.design_frame(subsample(analytic, sample))
+        data = models.design_frame(subsample(analytic, sample))
         for outcome in ("reimb_amount", "reimb_ratio"):
             fits[(sample, outcome)] = fit_one(
                 data, sample, outcome, semantics, vce, cluster
@@ -250,13 +252,13 @@ def fit_one(
     data: pd.DataFrame,
     sample: str,
     outcome: str,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
     vce: str = "oim",
     cluster: str | None = None,
     part1: str | None = None,
     part2: str | None = None,
 ) -> TwoPartResults:
-    """One fit of the paper's set on ``data`` (a :func:`specs.design_frame`).
+    """One fit of the paper's set on ``data`` (a :func:`models.design_frame`).
 
     ``part1`` and ``part2`` replace the paper's regressor list (default: the list
     of ``sample`` in both parts) where some of them do not vary in the data.
@@ -264,7 +266,7 @@ def fit_one(
     return twopm(
         data,
         outcome,
-        part1=part1 or specs.regressors(sample, semantics, data),
+        part1=part1 or models.regressors(sample, semantics, data),
         part2=part2,
         participation="reimbursed",
         family="gamma",
@@ -288,7 +290,7 @@ def paper_cells(
     frames = []
     cols = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high"]
     for (sample, outcome), res in fits.items():
-        for eq in specs.EQUATIONS:
+        for eq in models.EQUATIONS:
             if source_outcome(fits, sample, eq, part1_from_either) != outcome:
                 continue
             if eq.reported == "coef":
@@ -315,7 +317,7 @@ def paper_cells(
 
 
 def source_outcome(
-    fits, sample: str, eq: specs.EquationSpec, part1_from_either: bool = True
+    fits, sample: str, eq: models.EquationSpec, part1_from_either: bool = True
 ) -> str | None:
     """The fit a published column is read from (part 1 from either fit)."""
     if (sample, eq.outcome) in fits:
@@ -327,7 +329,7 @@ def source_outcome(
 
 def nobs(fits, sample: str, equation: str, part1_from_either: bool = True) -> int:
     """Observations of the fit behind a published column."""
-    eq = next(e for e in specs.EQUATIONS if e.name == equation)
+    eq = next(e for e in models.EQUATIONS if e.name == equation)
     source = source_outcome(fits, sample, eq, part1_from_either)
     return int(fits[(sample, source)].nobs[eq.part])
 
@@ -343,7 +345,7 @@ def model_status(attempts: dict[tuple[str, str], Fit]) -> pd.DataFrame:
     fits = {key: a.res for key, a in attempts.items() if a.ok}
     rows = []
     for sample in SUBSAMPLES:
-        for eq in specs.EQUATIONS:
+        for eq in models.EQUATIONS:
             outcome = source_outcome(fits, sample, eq)
             if outcome is None:
                 a = attempts[(sample, eq.outcome)]
@@ -358,7 +360,7 @@ def model_status(attempts: dict[tuple[str, str], Fit]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
 
-def constant_rows(fit: Fit, sample: str, eq: specs.EquationSpec) -> list[tuple]:
+def constant_rows(fit: Fit, sample: str, eq: models.EquationSpec) -> list[tuple]:
     """Regressors left out of ``eq``'s part because they do not vary there."""
     return [
         (sample, eq.name, coef_term(column), OMITTED, f"constant: {note}", 0)
@@ -367,7 +369,7 @@ def constant_rows(fit: Fit, sample: str, eq: specs.EquationSpec) -> list[tuple]:
     ]
 
 
-def note_rows(res, sample: str, eq: specs.EquationSpec) -> list[tuple]:
+def note_rows(res, sample: str, eq: models.EquationSpec) -> list[tuple]:
     """Omitted regressors and notes of a fit that concern equation ``eq``.
 
     Part-1 notes (separation: a regressor dropped with the observations it
@@ -425,14 +427,14 @@ def published_term(variable: str, level: str) -> str:
     """Map an estimator margin (variable, level) to the published row key."""
     if variable in FACTORS:
         return str(level)
-    return specs.published_term(variable)
+    return models.published_term(variable)
 
 
 def coef_term(name: str) -> str:
     """Map a coefficient name like ``scope=across_provinces`` to the published key."""
     if "=" in name:
         return published_term(*name.split("=", 1))
-    return specs.published_term(name)
+    return models.published_term(name)
 
 
 MARGIN_KEYS = ("sample", "outcome", "part", "component", "term", "level")

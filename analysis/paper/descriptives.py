@@ -20,8 +20,10 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from analysis import io, render, schema
-from analysis import stat_tests as st
+from analysis import io
+from analysis.cleaning import schema
+from analysis.exhibits import render
+from analysis.paper import stat_tests as st
 
 SampleRule = Literal["all", "reimbursed", "part2"]
 

@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis import config, specs
-from analysis.estimates import CELL_KEYS, coef_term, published_term
+from analysis import config
 from analysis.io import save_table
+from analysis.paper import models
+from analysis.paper.estimates import CELL_KEYS, coef_term, published_term
 
 from . import resample
 from .intervals import CI_METHODS, summarise_draws
@@ -65,7 +66,7 @@ def main(
     workers: int = 1,
     scheduler: str | None = None,
     seed: int = config.MASTER_SEED,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
     ci: str = "percentile",
     progress: bool = True,
     synthetic: bool = True,
@@ -90,7 +91,7 @@ def bootstrap(
     scheme: resample.Scheme = "pairs",
     workers: int = 1,
     scheduler: str | None = None,
-    semantics: specs.Semantics = "columnwise",
+    semantics: models.Semantics = "columnwise",
     progress: bool = False,
 ) -> BootstrapResult:
     """Fit, replicate ``reps`` times and summarise (pure: no file I/O).
@@ -146,7 +147,7 @@ def write(
     draws.insert(0, "rep", np.arange(result.reps))
     save_table(draws, ("rep",), estimates_dir / f"{stem}_draws.parquet")
     if tables_dir is not None:
-        from analysis import tables
+        from analysis.paper import tables
 
         tables_dir.mkdir(parents=True, exist_ok=True)
         for name, table in (("table3", tables.table3), ("table4", tables.table4)):
@@ -178,7 +179,7 @@ def paper_cells(result: BootstrapResult, ci: str = "percentile") -> pd.DataFrame
         raise ValueError(f"ci={ci!r} not in {CI_METHODS}")
     q = result.quantities
     frames = []
-    for eq in specs.EQUATIONS:
+    for eq in models.EQUATIONS:
         rows = q[(q["outcome"] == eq.outcome) & (q["part"] == eq.part)]
         if eq.reported == "coef":
             rows = rows[(rows["kind"] == "coef") & (rows["term"] != "_cons")]
@@ -220,5 +221,5 @@ def paper_cells(result: BootstrapResult, ci: str = "percentile") -> pd.DataFrame
     return out
 
 
-def _equation(name: str) -> specs.EquationSpec:
-    return next(e for e in specs.EQUATIONS if e.name == name)
+def _equation(name: str) -> models.EquationSpec:
+    return next(e for e in models.EQUATIONS if e.name == name)

@@ -7,7 +7,7 @@ Purpose
     file and what is wrong with it: missing, a directory, empty, compressed,
     truncated or corrupt, an unsupported type, an undecodable encoding, a CSV whose
     rows do not parse. Content errors (columns, codes, ...) are the validation's job
-    (:mod:`analysis.validate`), not this module's.
+    (:mod:`analysis.cleaning.validate`), not this module's.
 Inputs
     A path (``.dta``, ``.sav`` or ``.csv``), the codebook (string concepts of a CSV
     are read as text) and optionally the CSV's encoding.
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.codebook import Codebook
-from analysis.recode import is_string_concept
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.recode import is_string_concept
 
 SUFFIXES = (".dta", ".sav", ".csv")
 # Encodings tried, in order, for a CSV without ENCODING=: UTF-8 (with or without a

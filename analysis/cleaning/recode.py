@@ -8,7 +8,7 @@ Purpose
     other codes is therefore cleaned by editing those two CSVs, never the code.
 Inputs
     A raw survey ``DataFrame`` (any column names) and its
-    :class:`~analysis.codebook.Codebook`.
+    :class:`~analysis.cleaning.codebook.Codebook`.
 Outputs
     A ``DataFrame`` indexed like the input with one column per concept: numeric concepts
     as float64 (NaN where a cell is blank or not a number), string concepts as ``str``.
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis.codebook import Codebook
+from analysis.cleaning.codebook import Codebook
 
 
 def to_concepts(
@@ -49,7 +49,7 @@ def to_concepts(
     ------
     KeyError
         If a concept's mapped column is absent from ``raw`` (run
-        :func:`analysis.validate.validate_raw` first for a full report).
+        :func:`analysis.cleaning.validate.validate_raw` first for a full report).
 
     Notes
     -----

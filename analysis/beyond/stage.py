@@ -5,14 +5,14 @@ Outputs:
 
 * ``outputs/tables/diagnostics_{probit,amount,ratio}.csv``: the specification checks
   of each Table 3-4 equation on the total, NCMS and URBMI+UEBMI samples, key
-  ``sample, check, item`` (:mod:`analysis.diagnostics`);
+  ``sample, check, item`` (:mod:`analysis.beyond.diagnostics`);
 * ``outputs/tables/robustness_table3.csv``: Tables 3-4 under alternative
   specifications on each sample, with changed conclusions flagged, key
-  ``sample, variant, equation, term`` (:mod:`analysis.robustness`);
+  ``sample, variant, equation, term`` (:mod:`analysis.beyond.robustness`);
 * ``outputs/tables/counterfactuals.csv``: cross-region settlement (each sample)
   and scheme equalisation (total sample), by migration scope, with delta-method
-  and bootstrap SEs and 95% CIs (:mod:`analysis.counterfactuals`,
-  :mod:`analysis.counterfactual_bootstrap`);
+  and bootstrap SEs and 95% CIs (:mod:`analysis.beyond.counterfactuals`,
+  :mod:`analysis.inference.counterfactual_bootstrap`);
 * ``outputs/tables/counterfactuals_bootstrap_failures.csv``: one row per failed
   bootstrap refit (replication, sample, stage, error);
 * ``outputs/figures/figure_counterfactuals.{png,pdf}``.
@@ -32,14 +32,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import counterfactual_bootstrap as cfb  # noqa: E402
-from analysis import counterfactuals as cf  # noqa: E402
-from analysis import diagnostics, robustness, specs  # noqa: E402
+from analysis.beyond import counterfactuals as cf  # noqa: E402
+from analysis.beyond import diagnostics, robustness
+from analysis.cleaning.schema import SUBSAMPLES  # noqa: E402
 from analysis.config import MASTER_SEED  # noqa: E402
-from analysis.estimates import subsample  # noqa: E402
-from analysis.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
+from analysis.exhibits.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
+from analysis.inference import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.io import TABLE_DIGITS, save_table  # noqa: E402
-from analysis.schema import SUBSAMPLES  # noqa: E402
+from analysis.paper import models  # noqa: E402
+from analysis.paper.estimates import subsample  # noqa: E402
 from analysis.twopart import TwoPartError, twopm  # noqa: E402
 
 EQUATIONS = {"probit": "reimb_amount", "amount": "reimb_amount", "ratio": "reimb_ratio"}
@@ -73,7 +74,7 @@ def main(
     """
     clear_outputs(out_dir, figures_dir)
     analytic = pd.read_parquet(analytic_path)
-    frames = {s: specs.design_frame(subsample(analytic, s)) for s in SUBSAMPLES}
+    frames = {s: models.design_frame(subsample(analytic, s)) for s in SUBSAMPLES}
     fits = fit_published(frames)
     for eq in EQUATIONS:
         table = diagnostics_table(fits, eq)
@@ -126,7 +127,7 @@ def fit_published(frames: dict) -> dict:
     """The published two-part fits per (sample, outcome); the error if one fails."""
     fits = {}
     for sample, data in frames.items():
-        rhs = specs.regressors(sample, "columnwise", data)
+        rhs = models.regressors(sample, "columnwise", data)
         for outcome in ("reimb_amount", "reimb_ratio"):
             try:
                 fits[sample, outcome] = twopm(

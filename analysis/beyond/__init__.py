@@ -1,0 +1,1 @@
+"""Beyond the paper: specification checks, robustness, counterfactuals."""

@@ -1,0 +1,1 @@
+"""Cleaning: a raw survey file -> the validated analytic sample and its flow."""

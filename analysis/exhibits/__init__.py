@@ -1,0 +1,1 @@
+"""Exhibits: tables laid out for print, figures, the replication report."""

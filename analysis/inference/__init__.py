@@ -1,0 +1,1 @@
+"""Resampling inference: the bootstrap and the Monte-Carlo check of its CIs."""
