@@ -10,7 +10,7 @@ Purpose
 Inputs
     Tables (DataFrames) with, cell by cell, the number of respondents behind each cell;
     for the exhibits of this package the counts are computed from the analytic sample
-    (:func:`table1_counts`, :func:`table2_counts`, :func:`model_cell_counts`).
+    (``descriptives.table1_counts``, :func:`model_cell_counts`).
 Outputs
     The same tables with markers, a log of what was suppressed (never the small counts
     themselves), the rule in words (:func:`rule_text`) and a list of violations.
@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from analysis.cleaning.schema import BINARIES, FACTORS, SUBSAMPLES, TABLE3_FACTORS
+from analysis.io import save_table
 
 MIN_CELL = 10
 COMPLEMENTARY = "suppressed (complementary)"
@@ -218,105 +221,7 @@ def two_sided(count: pd.Series | float, total: pd.Series | float):
     return np.minimum(count, np.subtract(total, count))
 
 
-# --- counts behind the exhibits of this package -----------------------------------
-
-
-def table1_counts(analytic: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Respondents behind each cell of Table 1 (``descriptives.table1``).
-
-    Count rows of a factor: the count; binaries: the smaller of yes/no; mean rows: the
-    size of the row's sample. Columns ``total``, ``ncms``, ``urban``.
-    """
-    from analysis.paper import descriptives as d
-
-    out = pd.DataFrame(index=table.index)
-    for column, schemes in d.TABLE1_COLUMNS.items():
-        sub = analytic[analytic["scheme"].astype(str).isin(schemes)]
-        values = []
-        for row in table.itertuples():
-            rule = d.TABLE1_SAMPLES.get(row.variable, "all")
-            n = len(d.select_sample(sub, rule))
-            cell = getattr(row, column)
-            if row.stat == "mean_sd":
-                values.append(float(n))
-            elif row.level == "yes":
-                values.append(float(two_sided(cell, n)))
-            else:
-                values.append(cell)  # NaN where the published cell is empty
-        out[column] = values
-    return out
-
-
-def table1_groups(table: pd.DataFrame) -> pd.Series:
-    """Factor name for the level rows of Table 1 (they add up to the column N)."""
-    from analysis.cleaning.schema import FACTORS
-
-    is_level = table["variable"].isin(list(FACTORS)) & (table["stat"] == "n_pct")
-    return table["variable"].where(is_level)
-
-
-def table2_counts(analytic: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
-    """Respondents behind each scope cell of Table 2, from its tests table.
-
-    Means are based on ``n_<scope>``; the percentage reimbursed on the smaller of the
-    reimbursed and not reimbursed of that scope. Columns: the scope levels.
-    """
-    from analysis.cleaning.schema import FACTORS
-
-    out = pd.DataFrame(index=tests.index)
-    for level in FACTORS["scope"]:
-        n = tests[f"n_{level}"].astype(float)
-        yes = float(
-            (
-                (analytic["scope"].astype(str) == level) & (analytic["reimbursed"] == 1)
-            ).sum()
-        )
-        is_share = tests["variable"] == "reimbursed_pct"
-        out[level] = np.where(is_share, two_sided(yes, n), n)
-    return out
-
-
-def control_tables_1_2(analytic, unrounded, printed, layouts, min_cell=MIN_CELL):
-    """Disclosure control of Tables 1-2 (CSV, layouts) and the Table 2 tests.
-
-    Parameters
-    ----------
-    analytic : DataFrame
-        The analytic sample.
-    unrounded : tuple
-        (table1, table2, table2_tests) as computed by
-        :mod:`analysis.paper.descriptives`.
-    printed : dict
-        ``{"table1": ..., "table2": ...}``: the formatted CSV tables.
-    layouts : dict
-        The same keys: :class:`analysis.exhibits.render.TableLayout` of each table.
-    min_cell : int
-        Smallest count shown.
-
-    Returns
-    -------
-    tuple
-        (printed, layouts, tests) after suppression.
-    """
-    from analysis.cleaning.schema import FACTORS
-
-    t1, _, tests = unrounded
-    c1 = table1_counts(analytic, t1)
-    cells1 = {c: [c, f"{c}_spread"] for c in c1.columns}
-    s1 = suppress(printed["table1"], c1, cells1, min_cell, table1_groups(t1),
-                  additive_rows=t1["stat"] == "n_pct")  # fmt: skip
-    c2 = table2_counts(analytic, tests)
-    cells2 = {lv: [lv, f"{lv}_sd"] for lv in FACTORS["scope"]}
-    s2 = suppress(printed["table2"], c2, cells2, min_cell)
-    n_columns = [c for c in tests.columns if c == "n" or c.startswith("n_")]
-    return (
-        {"table1": s1.table, "table2": s2.table},
-        {
-            "table1": suppress_layout(layouts["table1"], s1.reasons, min_cell),
-            "table2": suppress_layout(layouts["table2"], s2.reasons, min_cell),
-        },
-        suppress_counts(tests, n_columns, min_cell),
-    )
+# --- counts behind the model tables ------------------------------------------------
 
 
 def model_cell_counts(analytic: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
@@ -326,8 +231,6 @@ def model_cell_counts(analytic: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
     the equation's estimation sample (all of the subsample for the probit, those in
     part 2 for the amount and ratio); a continuous regressor counts the sample size.
     """
-    from analysis.cleaning.schema import BINARIES, FACTORS, SUBSAMPLES, TABLE3_FACTORS
-
     samples = {}
     for name, schemes in SUBSAMPLES.items():
         sub = analytic[analytic["scheme"].astype(str).isin(schemes)]
@@ -546,8 +449,6 @@ def control_flow_files(flow_path: Path, min_cell: int = MIN_CELL) -> None:
     ``sample_flow_recodes.csv``); they are saved again through
     :func:`analysis.io.save_table` so the manifest records the released bytes.
     """
-    from analysis.io import save_table
-
     flow_path = Path(flow_path)
     flow = suppress_flow(pd.read_csv(flow_path, dtype={"step": str}), min_cell)
     save_table(flow, ["step"], flow_path, sort=False)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyreadstat
 
 from analysis.cleaning.codebook import Codebook
 from analysis.cleaning.recode import is_string_concept
@@ -153,8 +154,6 @@ def unreadable(path: Path, error: Exception) -> str:
 
 def read_dta(path: Path) -> RawFile:
     """A Stata file: codes as numbers; value labels from its label sets."""
-    import pyreadstat
-
     frame = pd.read_stata(path, convert_categoricals=False, convert_missing=False)
     _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
     check_row_count(path, frame, meta.number_rows)
@@ -163,8 +162,6 @@ def read_dta(path: Path) -> RawFile:
 
 def read_sav(path: Path) -> RawFile:
     """An SPSS file: user-defined missing values kept as codes (``user_missing``)."""
-    import pyreadstat
-
     frame, meta = pyreadstat.read_sav(
         str(path), apply_value_formats=False, user_missing=True
     )

@@ -21,11 +21,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import textwrap
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
+from analysis import disclosure
 from analysis.cleaning.schema import FACTORS  # noqa: E402
 from analysis.config import PUBLISHED_DIR  # noqa: E402
 from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
@@ -98,8 +101,6 @@ def main(
     reasons, hometown = reason_shares(analytic), hometown_by_scope(analytic)
     cells = pd.read_csv(cells_path)
     if not synthetic:
-        from analysis import disclosure
-
         note = disclosure.figure_note(min_cell)
         reasons, hometown = disclosure.suppress_shares(reasons, hometown, min_cell)
         cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
@@ -284,8 +285,6 @@ def footnote(
     (handles, labels) is drawn in one row between the notes and the axes, where it
     covers no data.
     """
-    import textwrap
-
     width = int(fig.get_figwidth() * 15)
     lines = textwrap.wrap(caption, width) if caption else []
     height = fig.get_figheight() * 72  # points

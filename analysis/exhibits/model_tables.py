@@ -24,6 +24,7 @@ from analysis import io
 from analysis.exhibits import render
 from analysis.exhibits.render import Row, Section, TableLayout
 from analysis.paper import estimates
+from analysis.paper.tables import stars
 
 SECTIONS = {
     "scheme": "Social health insurance (referred to NCMS)",
@@ -209,8 +210,6 @@ def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
 
 def combined_layout(margins: pd.DataFrame) -> TableLayout:
     """The combined-margins table in Markdown: yuan per inpatient stay, SEs below."""
-    from analysis.paper.tables import stars
-
     sections = []
     titles = {"total": "Total sample", **SUBSAMPLE_TITLES}
     units = {"reimb_amount": "amount (yuan)", "reimb_ratio": "ratio"}

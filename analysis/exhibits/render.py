@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.cleaning import schema
+from analysis.paper.stat_tests import format_p
 
 SYNTHETIC_CAPTION = "Synthetic data — not the CMDS microdata"
 EMPTY = "–"  # the paper's empty cell (en dash)
@@ -234,8 +235,6 @@ def table1_layout(table: pd.DataFrame) -> TableLayout:
 
 def table2_layout(table: pd.DataFrame) -> TableLayout:
     """Table 2 in the paper's layout from :func:`analysis.paper.descriptives.table2`."""
-    from analysis.paper.stat_tests import format_p
-
     levels = schema.FACTORS["scope"]
     rows = tuple(
         Row(

@@ -19,10 +19,12 @@ import html
 import numpy as np
 import pandas as pd
 
-from analysis import io, omissions
+from analysis import disclosure, io, omissions
+from analysis.beyond import stage as beyond
 from analysis.config import PUBLISHED_DIR
 from analysis.exhibits.figures import published_vs_replicated
 from analysis.io import TABLE_DIGITS
+from analysis.paper.descriptives import compare_to_published
 from analysis.paper.tables import stars
 
 POINT_TOL_SE = 0.1  # |ours - published| / published SE
@@ -183,8 +185,6 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
     cells = pd.read_csv(paths.estimates_dir / "paper_cells.csv")
     conflicts = pd.read_csv(PUBLISHED_DIR / "inconsistencies.csv")
     if not synthetic:
-        from analysis import disclosure
-
         analytic = pd.read_parquet(paths.analytic)
         cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
     verdicts = cell_verdicts(cells, conflicts)
@@ -212,8 +212,6 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
 
 def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     """The report as a list of (heading, paragraph or DataFrame) items."""
-    from analysis.paper.descriptives import compare_to_published
-
     items: list = [("# Published versus replicated", None)]
     if synthetic:
         items.append((None, SYNTHETIC_NOTICE))
@@ -236,8 +234,6 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         ("## Publication inconsistencies and their resolution", conflicts),
     ]
     if (paths.tables_dir / "counterfactuals.csv").exists():
-        from analysis.beyond import stage as beyond
-
         items += beyond.report_section(paths)
     return items
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, parallel_config
+from threadpoolctl import threadpool_limits
 
 from analysis.beyond import counterfactuals as cf
 from analysis.cleaning.schema import SUBSAMPLES
@@ -255,8 +257,6 @@ def _evaluate(k: SampleKernel, b1, b2, w, out_resampled, out_fixed) -> None:
 
 def replicate_chunk(problem: Problem, seed: int, reps: range):
     """Replications ``reps``: (reps, draws (len(reps), 2, Q), failure rows)."""
-    from threadpoolctl import threadpool_limits
-
     out = np.full((len(reps), len(MODES), problem.n_quantities), np.nan)
     failures: list[tuple] = []
     with threadpool_limits(1):  # small designs: BLAS threads only cost time
@@ -308,8 +308,6 @@ def run_replications(
     if workers <= 1:
         results = (replicate_chunk(problem, seed, ids) for ids in chunks)
     else:
-        from joblib import Parallel, delayed, parallel_config
-
         with parallel_config(backend="loky", inner_max_num_threads=1):
             results = Parallel(n_jobs=workers)(
                 delayed(replicate_chunk)(problem, seed, ids) for ids in chunks

@@ -20,7 +20,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from analysis import io
+from analysis import disclosure, io
 from analysis.cleaning import schema
 from analysis.exhibits import render
 from analysis.paper import stat_tests as st
@@ -113,9 +113,7 @@ def main(
     printed = {"table1": format_table1(t1), "table2": format_table2(t2)}
     layouts = {"table1": render.table1_layout(t1), "table2": render.table2_layout(t2)}
     if not synthetic:
-        from analysis import disclosure
-
-        printed, layouts, tests = disclosure.control_tables_1_2(
+        printed, layouts, tests = control_tables_1_2(
             analytic, (t1, t2, tests), printed, layouts, min_cell
         )
     # produces Table 1 and Table 2
@@ -456,3 +454,98 @@ def _number(cell: object) -> float:
         return float(cell)
     except (TypeError, ValueError):
         return np.nan
+
+
+# --- disclosure control of Tables 1-2 (real-data runs) ----------------------------
+
+
+def table1_counts(analytic: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Respondents behind each cell of Table 1 (:func:`table1`).
+
+    Count rows of a factor: the count; binaries: the smaller of yes/no; mean rows: the
+    size of the row's sample. Columns ``total``, ``ncms``, ``urban``.
+    """
+    out = pd.DataFrame(index=table.index)
+    for column, schemes in TABLE1_COLUMNS.items():
+        sub = analytic[analytic["scheme"].astype(str).isin(schemes)]
+        values = []
+        for row in table.itertuples():
+            rule = TABLE1_SAMPLES.get(row.variable, "all")
+            n = len(select_sample(sub, rule))
+            cell = getattr(row, column)
+            if row.stat == "mean_sd":
+                values.append(float(n))
+            elif row.level == "yes":
+                values.append(float(disclosure.two_sided(cell, n)))
+            else:
+                values.append(cell)  # NaN where the published cell is empty
+        out[column] = values
+    return out
+
+
+def table1_groups(table: pd.DataFrame) -> pd.Series:
+    """Factor name for the level rows of Table 1 (they add up to the column N)."""
+    is_level = table["variable"].isin(list(schema.FACTORS)) & (table["stat"] == "n_pct")
+    return table["variable"].where(is_level)
+
+
+def table2_counts(analytic: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """Respondents behind each scope cell of Table 2, from its tests table.
+
+    Means are based on ``n_<scope>``; the percentage reimbursed on the smaller of the
+    reimbursed and not reimbursed of that scope. Columns: the scope levels.
+    """
+    out = pd.DataFrame(index=tests.index)
+    for level in schema.FACTORS["scope"]:
+        n = tests[f"n_{level}"].astype(float)
+        yes = float(
+            (
+                (analytic["scope"].astype(str) == level) & (analytic["reimbursed"] == 1)
+            ).sum()
+        )
+        is_share = tests["variable"] == "reimbursed_pct"
+        out[level] = np.where(is_share, disclosure.two_sided(yes, n), n)
+    return out
+
+
+def control_tables_1_2(
+    analytic, unrounded, printed, layouts, min_cell=disclosure.MIN_CELL
+):
+    """Disclosure control of Tables 1-2 (CSV, layouts) and the Table 2 tests.
+
+    Parameters
+    ----------
+    analytic : DataFrame
+        The analytic sample.
+    unrounded : tuple
+        (table1, table2, table2_tests) as computed by
+        :mod:`analysis.paper.descriptives`.
+    printed : dict
+        ``{"table1": ..., "table2": ...}``: the formatted CSV tables.
+    layouts : dict
+        The same keys: :class:`analysis.exhibits.render.TableLayout` of each table.
+    min_cell : int
+        Smallest count shown.
+
+    Returns
+    -------
+    tuple
+        (printed, layouts, tests) after suppression.
+    """
+    t1, _, tests = unrounded
+    c1 = table1_counts(analytic, t1)
+    cells1 = {c: [c, f"{c}_spread"] for c in c1.columns}
+    s1 = disclosure.suppress(printed["table1"], c1, cells1, min_cell, table1_groups(t1),
+                  additive_rows=t1["stat"] == "n_pct")  # fmt: skip
+    c2 = table2_counts(analytic, tests)
+    cells2 = {lv: [lv, f"{lv}_sd"] for lv in schema.FACTORS["scope"]}
+    s2 = disclosure.suppress(printed["table2"], c2, cells2, min_cell)
+    n_columns = [c for c in tests.columns if c == "n" or c.startswith("n_")]
+    return (
+        {"table1": s1.table, "table2": s2.table},
+        {
+            name: disclosure.suppress_layout(layouts[name], s.reasons, min_cell)
+            for name, s in (("table1", s1), ("table2", s2))
+        },
+        disclosure.suppress_counts(tests, n_columns, min_cell),
+    )

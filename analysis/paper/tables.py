@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import io, omissions
+from analysis import disclosure, io, omissions
 from analysis.config import PUBLISHED_DIR
 
 EQUATIONS = ("probit", "amount", "ratio")
@@ -43,8 +43,6 @@ def main(
     tables_dir.mkdir(parents=True, exist_ok=True)
     t3, t4 = table3(cells), table4(cells)
     if min_cell is not None:
-        from analysis import disclosure
-
         hidden = disclosure.suppress_model_cells(
             cells, pd.read_parquet(analytic_path), min_cell
         )

@@ -14,6 +14,7 @@ that replication and is recorded as a :data:`Failure` row; nothing is redrawn.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from analysis.twopart.arrays import check_columns, fit_binary, fit_glm
 
@@ -27,8 +28,6 @@ FAILURE_COLUMNS = ("rep", "sample", "outcome", "stage", "error", "message")
 
 def replicate_chunk(problem: Problem, seed: int, reps: range):
     """Run replications ``reps``; return (reps, draws (len(reps) x Q), failures)."""
-    from threadpoolctl import threadpool_limits
-
     out = np.full((len(reps), problem.n_quantities), np.nan)
     failures: list[tuple] = []
     with threadpool_limits(1):  # small problems: BLAS threads only cost time

@@ -31,7 +31,7 @@ from scipy.stats import norm
 
 from analysis import config
 from analysis.io import save_table
-from analysis.paper import models
+from analysis.paper import models, tables
 from analysis.paper.estimates import CELL_KEYS, coef_term, published_term
 
 from . import resample
@@ -147,8 +147,6 @@ def write(
     draws.insert(0, "rep", np.arange(result.reps))
     save_table(draws, ("rep",), estimates_dir / f"{stem}_draws.parquet")
     if tables_dir is not None:
-        from analysis.paper import tables
-
         tables_dir.mkdir(parents=True, exist_ok=True)
         for name, table in (("table3", tables.table3), ("table4", tables.table4)):
             path = tables_dir / f"{name}_{stem}.csv"

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from dask.distributed import Client
+from joblib import Parallel, delayed, parallel_config
+from tqdm import tqdm
 
 from .problem import Problem
 from .replicate import FAILURE_COLUMNS, replicate_chunk
@@ -77,14 +80,12 @@ def _results(problem, seed, chunks, workers, scheduler):
         for ids in chunks:
             yield replicate_chunk(problem, seed, ids)
         return
-    from joblib import Parallel, delayed, parallel_config
 
     tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
     if scheduler is None:
         with parallel_config(backend="loky", inner_max_num_threads=1):
             yield from Parallel(n_jobs=workers, return_as="generator_unordered")(tasks)
         return
-    from dask.distributed import Client
 
     with Client(scheduler) as client, parallel_config(backend="dask"):
         client.wait_for_workers(1)
@@ -92,6 +93,4 @@ def _results(problem, seed, chunks, workers, scheduler):
 
 
 def _bar(total: int, show: bool):
-    from tqdm import tqdm
-
     return tqdm(total=total, disable=not show, unit="rep", desc="bootstrap")
