@@ -21,13 +21,13 @@ from analysis.cleaning.schema import SUBSAMPLES
 from analysis.config import (
     BOOTSTRAP_REPS,
     MASTER_SEED,
+    MIN_CELL,
     MONTECARLO_REPS,
     MONTECARLO_SIMS,
     SYNTHETIC,
     RunPaths,
 )
 
-MIN_CELL = 10  # default of --min-cell (analysis.disclosure.MIN_CELL)
 EXIT_INVALID_DATA = 2  # the raw file failed validation: the report is on stderr
 EXIT_DISCLOSIVE = 3  # a real-data output failed the disclosure check
 EXIT_OMISSIONS = 4  # summary --strict: the run completed with omissions
@@ -491,16 +491,13 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
     from analysis import omissions
     from analysis.beyond import stage as beyond
 
-    # beyond.main takes no min_cell: its counterfactual suppression reads the module
-    # constant, which must follow --min-cell (a rerun at 20 must not show cells of 10)
-    beyond.MIN_CELL = args.min_cell if args.real else beyond.MIN_CELL
     reduced = not omissions.not_estimated(
         omissions.model_status(paths.estimates_dir)
     ).empty
     try:
         beyond.main(
             paths.analytic, paths.tables_dir, paths.figures_dir,
-            synthetic=not args.real,
+            synthetic=not args.real, min_cell=args.min_cell,
         )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - only when the models were reduced
         if not reduced:

@@ -23,6 +23,10 @@ N_CITIES = 348
 N_PROVINCIAL_UNITS = 32
 N_ANALYTIC = 1_165
 
+# Disclosure control of real-data outputs: the smallest count shown (override with
+# --min-cell / MIN_CELL=).
+MIN_CELL = 10
+
 # Inference settings (override on the CLI).
 BOOTSTRAP_REPS = 999  # replications per bootstrap run (Stata's default reps() is 50)
 MONTECARLO_SIMS = 200  # simulated data sets in the Monte-Carlo check

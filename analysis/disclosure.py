@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.cleaning.schema import BINARIES, FACTORS, SUBSAMPLES, TABLE3_FACTORS
+from analysis.config import MIN_CELL
 from analysis.io import save_table
 
-MIN_CELL = 10
 COMPLEMENTARY = "suppressed (complementary)"
 #: Columns that identify respondents or small areas: never in a real-mode output table.
 ID_COLUMNS = ("resp_id", "locality_code", "psu", "neighbourhood", "stratum")

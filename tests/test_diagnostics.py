@@ -229,7 +229,8 @@ def test_checks_that_cannot_run_are_rows_not_errors():
 def test_diagnostics_table_stacks_samples_and_records_failures():
     from analysis.beyond import stage as beyond
     from analysis.inference.bootstrap.synthetic import toy_analytic
-    from analysis.paper.estimates import fit_one, subsample
+    from analysis.paper import models
+    from analysis.paper.estimates import subsample
     from analysis.paper.models import design_frame
 
     toy = toy_analytic(900, np.random.default_rng(3))
@@ -237,7 +238,7 @@ def test_diagnostics_table_stacks_samples_and_records_failures():
     for sample in ("total", "urban"):
         data = design_frame(subsample(toy, sample))
         for outcome in ("reimb_amount", "reimb_ratio"):
-            fits[sample, outcome] = fit_one(data, sample, outcome)
+            fits[sample, outcome] = models.fit(data, sample, outcome)
     fits["ncms", "reimb_amount"] = ValueError("separation")
     fits["ncms", "reimb_ratio"] = ValueError("separation")
     for eq in ("probit", "amount"):

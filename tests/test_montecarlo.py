@@ -44,7 +44,7 @@ def test_main_writes_tables_and_figure(toy, tmp_path):
     assert set(np.load(est / "montecarlo_sims.npz").files) >= {"urban_estimate"}
     cov = table[list(mc.CIS.values())]
     assert ((cov >= 0) & (cov <= 1)).all().all()
-    assert set(table["outcome"]) == set(mc.OUTCOMES)
+    assert set(table["outcome"]) == set(models.OUTCOMES)
     assert (table["sims_ok"] + table["sims_failed"] == 2).all()
 
 

@@ -33,11 +33,10 @@ from linearmodels.iv.absorbing import AbsorbingLS
 
 from analysis.config import PUBLISHED_DIR
 from analysis.paper import estimates, models
-from analysis.twopart import TwoPartError, twopm
+from analysis.twopart import TwoPartError
 
 ALPHA = 0.05
 KEYS = ("sample", "variant", "equation", "term")
-OUTCOME = {"probit": "reimb_amount", "amount": "reimb_amount", "ratio": "reimb_ratio"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class Variant:
     cluster: str | None = None
 
 
-ALL = ("probit", "amount", "ratio")
+ALL = models.EQUATION_NAMES
 VARIANTS = (
     Variant("baseline", "published specification", ALL),
     Variant("logit", "logit part 1", ("probit",), model1="logit"),
@@ -120,15 +119,14 @@ def variant_cells(
     """Published-scale cells of the equations ``v`` replaces (a note if it fails)."""
     rhs = models.regressors(sample, "columnwise", data)
     frames = []
-    for outcome in dict.fromkeys(OUTCOME[e] for e in v.equations):
+    for outcome in dict.fromkeys(models.OUTCOME_OF[e] for e in v.equations):
         try:
-            res = twopm(
-                data, outcome, part1=rhs, participation="reimbursed",
-                model1=v.model1, model2=v.model2, family=v.family, link=v.link,
-                vce=v.vce, cluster=v.cluster, missing="drop",
+            res = models.fit(
+                data, sample, outcome, part1=rhs, model1=v.model1, model2=v.model2,
+                family=v.family, link=v.link, vce=v.vce, cluster=v.cluster,
             )  # fmt: skip
         except (TwoPartError, ValueError) as err:
-            eqs = [e for e in v.equations if OUTCOME[e] == outcome]
+            eqs = [e for e in v.equations if models.OUTCOME_OF[e] == outcome]
             frames.append(failed(v.name, eqs, err))
             continue
         cells = estimates.paper_cells({(sample, outcome): res})

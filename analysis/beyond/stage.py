@@ -35,18 +35,16 @@ import pandas as pd  # noqa: E402
 from analysis.beyond import counterfactuals as cf  # noqa: E402
 from analysis.beyond import diagnostics, robustness
 from analysis.cleaning.schema import SUBSAMPLES  # noqa: E402
-from analysis.config import MASTER_SEED  # noqa: E402
+from analysis.config import MASTER_SEED, MIN_CELL  # noqa: E402
 from analysis.exhibits.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
 from analysis.inference import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.io import TABLE_DIGITS, save_table  # noqa: E402
 from analysis.paper import models  # noqa: E402
 from analysis.paper.estimates import subsample  # noqa: E402
-from analysis.twopart import TwoPartError, twopm  # noqa: E402
+from analysis.twopart import TwoPartError  # noqa: E402
 
-EQUATIONS = {"probit": "reimb_amount", "amount": "reimb_amount", "ratio": "reimb_ratio"}
 FIGURE = "figure_counterfactuals"
 FAILURES = "counterfactuals_bootstrap_failures.csv"
-MIN_CELL = 10
 DIAGNOSTIC_KEYS = ("sample", "check", "item")
 #: Pairs-bootstrap replications of the counterfactuals in ``make reproduce``.
 #: Fewer than the bootstrap stage's BOOTSTRAP_REPS (999): 999 took 10-19 s on
@@ -64,19 +62,22 @@ def main(
     reps: int = COUNTERFACTUAL_BOOT_REPS,
     seed: int = MASTER_SEED,
     workers: int = 1,
+    min_cell: int = MIN_CELL,
 ) -> None:
     """Write the diagnostics, robustness and counterfactual tables and the figure.
 
     ``reps`` pairs-bootstrap replications of the counterfactuals, replication
     r from the r-th ``SeedSequence`` child of ``seed`` (the draws of ``make
     bootstrap``); ``workers`` local processes (the result does not depend on
-    it); ``reps=0`` skips the bootstrap (its columns are left empty).
+    it); ``reps=0`` skips the bootstrap (its columns are left empty). In a real-data
+    run (``synthetic=False``) counterfactual cells of fewer than ``min_cell``
+    respondents are blanked.
     """
     clear_outputs(out_dir, figures_dir)
     analytic = pd.read_parquet(analytic_path)
     frames = {s: models.design_frame(subsample(analytic, s)) for s in SUBSAMPLES}
     fits = fit_published(frames)
-    for eq in EQUATIONS:
+    for eq in models.EQUATION_NAMES:
         table = diagnostics_table(fits, eq)
         path = out_dir / f"diagnostics_{eq}.csv"
         save_table(
@@ -103,7 +104,7 @@ def main(
         )  # fmt: skip
     cfs = add_bootstrap(cfs, boot)
     if not synthetic:
-        cfs = suppress_small(cfs, MIN_CELL)
+        cfs = suppress_small(cfs, min_cell)
     save_table(
         cfs, cf.KEYS, out_dir / "counterfactuals.csv", sort=False,
         digits=TABLE_DIGITS, synthetic=synthetic,
@@ -115,7 +116,7 @@ def main(
 
 def clear_outputs(out_dir: Path, figures_dir: Path) -> None:
     """Remove this stage's previous outputs, so nothing stale survives a rerun."""
-    names = [f"diagnostics_{eq}.csv" for eq in EQUATIONS]
+    names = [f"diagnostics_{eq}.csv" for eq in models.EQUATION_NAMES]
     names += ["robustness_table3.csv", "counterfactuals.csv", FAILURES]
     for path in [out_dir / n for n in names] + [
         figures_dir / f"{FIGURE}{ext}" for ext in (".png", ".pdf")
@@ -127,13 +128,9 @@ def fit_published(frames: dict) -> dict:
     """The published two-part fits per (sample, outcome); the error if one fails."""
     fits = {}
     for sample, data in frames.items():
-        rhs = models.regressors(sample, "columnwise", data)
-        for outcome in ("reimb_amount", "reimb_ratio"):
+        for outcome in models.OUTCOMES:
             try:
-                fits[sample, outcome] = twopm(
-                    data, outcome, part1=rhs, participation="reimbursed",
-                    family="gamma", link="log", missing="drop",
-                )  # fmt: skip
+                fits[sample, outcome] = models.fit(data, sample, outcome)
             except (TwoPartError, ValueError) as err:
                 fits[sample, outcome] = err
     return fits
@@ -142,8 +139,9 @@ def fit_published(frames: dict) -> dict:
 def diagnostics_table(fits: dict, equation: str) -> pd.DataFrame:
     """The checks of ``equation`` on every sample, stacked with a ``sample`` key."""
     samples = dict.fromkeys(s for s, _ in fits)
+    outcome = models.OUTCOME_OF[equation]
     frames = [
-        equation_diagnostics(fits[s, EQUATIONS[equation]], equation).assign(sample=s)
+        equation_diagnostics(fits[s, outcome], equation).assign(sample=s)
         for s in samples
     ]
     out = pd.concat(frames, ignore_index=True)
@@ -314,7 +312,7 @@ def report_section(paths) -> list:
         ("## Beyond the paper", "Method notes: docs/beyond_the_paper.md."),
         ("### Specification checks", DIAGNOSTICS_LEGEND),
     ]
-    for eq in EQUATIONS:
+    for eq in models.EQUATION_NAMES:
         diag = pd.read_csv(tables / f"diagnostics_{eq}.csv", keep_default_na=False,
                            na_values=[""])  # fmt: skip
         items.append((f"#### {eq}", diagnostics_view(diag)))

@@ -23,7 +23,7 @@ import pandas as pd
 from analysis import io
 from analysis.exhibits import render
 from analysis.exhibits.render import Row, Section, TableLayout
-from analysis.paper import estimates
+from analysis.paper import models
 from analysis.paper.tables import stars
 
 SECTIONS = {
@@ -185,7 +185,7 @@ def combined_margins(margins: pd.DataFrame) -> pd.DataFrame:
         (margins["part"] == "combined") & margins["component"].isin(MARGIN_COMPONENTS)
     ].copy()
     keep["term"] = [
-        estimates.published_term(t, lv)
+        models.published_term(t, lv)
         for t, lv in zip(keep["term"], keep["level"], strict=True)
     ]
     rows = []

@@ -87,11 +87,12 @@ from analysis.inference.bootstrap.replicate import REFIT_ERRORS
 from analysis.inference.bootstrap.resample import pairs
 from analysis.inference.bootstrap.runner import run_replications
 from analysis.io import save_table
+from analysis.paper import models
 from analysis.paper.estimates import subsample
 
 Z975 = 1.959963984540054
 NOMINAL = 0.95
-OUTCOMES = ("reimb_amount", "reimb_ratio")
+
 MC_KEYS = CATALOGUE_KEYS
 #: First spawn-key word: keeps these streams apart from the bootstrap stage's (r,).
 STREAM = 0x4D43
@@ -262,7 +263,7 @@ def simulate(dgp: DGP, rng: np.random.Generator) -> pd.DataFrame:
     lost = rng.random(n) < dgp.p_missing
     out = dgp.frame.copy()
     out["reimbursed"] = d.astype(out["reimbursed"].dtype)
-    for outcome in OUTCOMES:
+    for outcome in models.OUTCOMES:
         shape = 1.0 / dgp.phi[outcome]
         y = rng.gamma(shape, dgp.mu[outcome] / shape)
         out[outcome] = np.where(~d, 0.0, np.where(lost, np.nan, y))
@@ -330,13 +331,13 @@ def one_simulation(dgp: DGP, s: int, reps: int, seed: int) -> dict:
         "ci_low": nan.copy(),
         "ci_high": nan.copy(),
         "failed": {},
-        "boot_failed": dict.fromkeys(OUTCOMES, 0),
+        "boot_failed": dict.fromkeys(models.OUTCOMES, 0),
     }
     with threadpool_limits(1):  # N = 1,165: BLAS threads only cost time
         try:
             problem = build_problem(data, pairs(len(data)), samples=(dgp.sample,))
         except REFIT_ERRORS as error:  # outside a fit: both outcomes fail
-            out["failed"] = dict.fromkeys(OUTCOMES, type(error).__name__)
+            out["failed"] = dict.fromkeys(models.OUTCOMES, type(error).__name__)
             return out
         out["failed"] = {
             o: msg.split(":", 1)[0] for (_, o), msg in problem.failed_fits.items()
@@ -412,8 +413,8 @@ def summarise(runs: list[dict], dgp: DGP) -> pd.DataFrame:
         out[col] = np.where(m > 0, (hit & valid).sum(axis=0) / np.maximum(m, 1), np.nan)
     out["coverage_mcse"] = np.sqrt(NOMINAL * (1 - NOMINAL) / np.maximum(n, 1))
     out["sims_ok"] = n
-    fails = {o: sum(o in r["failed"] for r in runs) for o in OUTCOMES}
-    boot = {o: sum(r["boot_failed"][o] for r in runs) for o in OUTCOMES}
+    fails = {o: sum(o in r["failed"] for r in runs) for o in models.OUTCOMES}
+    boot = {o: sum(r["boot_failed"][o] for r in runs) for o in models.OUTCOMES}
     out["sims_failed"] = out["outcome"].map(fails)
     out["boot_reps_failed"] = out["outcome"].map(boot)
     return out
@@ -526,7 +527,7 @@ def run_log(
     """Settings, DGP constants and failure counts of the run, per (sample, outcome)."""
     rows = []
     for d, rs in zip(dgps, runs, strict=True):
-        for o in OUTCOMES:
+        for o in models.OUTCOMES:
             errors = sorted({r["failed"][o] for r in rs if o in r["failed"]})
             rows.append(
                 {

@@ -31,10 +31,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import omissions
-from analysis.cleaning.schema import FACTORS, SUBSAMPLES
+from analysis.cleaning.schema import SUBSAMPLES
 from analysis.io import save_table
 from analysis.paper import models
-from analysis.twopart import TwoPartError, TwoPartResults, twopm
+from analysis.twopart import TwoPartError, TwoPartResults
 
 CELL_KEYS = ("sample", "equation", "term")
 STATUS_KEYS = ("sample", "equation", "term")
@@ -143,14 +143,14 @@ def fit_each(
         problem = too_small(data, sample, semantics)
         if problem is None:
             rhs1, rhs2, dropped = usable_regressors(data, sample, semantics)
-        for outcome in ("reimb_amount", "reimb_ratio"):
+        for outcome in models.OUTCOMES:
             if problem is not None:
                 out[(sample, outcome)] = Fit(None, *problem, n=len(data))
                 continue
             try:
-                res = fit_one(
-                    data, sample, outcome, semantics, vce, cluster,
-                    part1=rhs1, part2=None if rhs2 == rhs1 else rhs2,
+                res = models.fit(
+                    data, sample, outcome, semantics, part1=rhs1,
+                    part2=None if rhs2 == rhs1 else rhs2, vce=vce, cluster=cluster,
                 )  # fmt: skip
             except TwoPartError as error:
                 kind = KINDS.get(type(error).__name__, "estimation error")
@@ -241,40 +241,11 @@ def fit_all(
     fits = {}
     for sample in SUBSAMPLES:
         data = models.design_frame(subsample(analytic, sample))
-        for outcome in ("reimb_amount", "reimb_ratio"):
-            fits[(sample, outcome)] = fit_one(
-                data, sample, outcome, semantics, vce, cluster
+        for outcome in models.OUTCOMES:
+            fits[(sample, outcome)] = models.fit(
+                data, sample, outcome, semantics, vce=vce, cluster=cluster
             )
     return fits
-
-
-def fit_one(
-    data: pd.DataFrame,
-    sample: str,
-    outcome: str,
-    semantics: models.Semantics = "columnwise",
-    vce: str = "oim",
-    cluster: str | None = None,
-    part1: str | None = None,
-    part2: str | None = None,
-) -> TwoPartResults:
-    """One fit of the paper's set on ``data`` (a :func:`models.design_frame`).
-
-    ``part1`` and ``part2`` replace the paper's regressor list (default: the list
-    of ``sample`` in both parts) where some of them do not vary in the data.
-    """
-    return twopm(
-        data,
-        outcome,
-        part1=part1 or models.regressors(sample, semantics, data),
-        part2=part2,
-        participation="reimbursed",
-        family="gamma",
-        link="log",
-        vce=vce,
-        cluster=cluster,
-        missing="drop",
-    )
 
 
 def paper_cells(
@@ -296,12 +267,13 @@ def paper_cells(
             if eq.reported == "coef":
                 table = res.coef_table(eq.part)
                 table = table[table["term"] != "_cons"]
-                table = table.assign(term=[coef_term(t) for t in table["term"]])
+                terms = [models.published_term(t) for t in table["term"]]
+                table = table.assign(term=terms)
             else:
                 table = res.margins(parts=(eq.part,))
                 table = table.assign(
                     term=[
-                        published_term(v, lv)
+                        models.published_term(v, lv)
                         for v, lv in zip(table["term"], table["level"], strict=True)
                     ]
                 )
@@ -363,7 +335,8 @@ def model_status(attempts: dict[tuple[str, str], Fit]) -> pd.DataFrame:
 def constant_rows(fit: Fit, sample: str, eq: models.EquationSpec) -> list[tuple]:
     """Regressors left out of ``eq``'s part because they do not vary there."""
     return [
-        (sample, eq.name, coef_term(column), OMITTED, f"constant: {note}", 0)
+        (sample, eq.name, models.published_term(column), OMITTED,
+         f"constant: {note}", 0)  # fmt: skip
         for part, column, note in fit.notes
         if part == eq.part
     ]
@@ -380,7 +353,7 @@ def note_rows(res, sample: str, eq: models.EquationSpec) -> list[tuple]:
         return []
     rows, named = [], set()
     for o in getattr(res, "omitted", []) or []:
-        term = coef_term(str(o.term))
+        term = models.published_term(str(o.term))
         named.add(str(getattr(o, "note", "")))
         rows.append((sample, eq.name, term, OMITTED,
                      f"{o.reason}: {getattr(o, 'note', '')}".strip(": "),
@@ -391,7 +364,7 @@ def note_rows(res, sample: str, eq: models.EquationSpec) -> list[tuple]:
         if text in named:
             continue
         match = NOTE_TERM.search(text)
-        term = coef_term(match.group(1)) if match else ""
+        term = models.published_term(match.group(1)) if match else ""
         if term and term not in seen:
             seen.add(term)
             rows.append((sample, eq.name, term, OMITTED, text, 0))
@@ -421,20 +394,6 @@ def omission_rows(status: pd.DataFrame) -> list[tuple]:
             r.term if r.status == OMITTED else "note")  # fmt: skip
         rows.append((output, item, f"{r.status}: {r.reason}", int(r.n)))
     return rows
-
-
-def published_term(variable: str, level: str) -> str:
-    """Map an estimator margin (variable, level) to the published row key."""
-    if variable in FACTORS:
-        return str(level)
-    return models.published_term(variable)
-
-
-def coef_term(name: str) -> str:
-    """Map a coefficient name like ``scope=across_provinces`` to the published key."""
-    if "=" in name:
-        return published_term(*name.split("=", 1))
-    return models.published_term(name)
 
 
 MARGIN_KEYS = ("sample", "outcome", "part", "component", "term", "level")

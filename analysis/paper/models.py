@@ -32,6 +32,7 @@ from typing import Literal
 import pandas as pd
 
 from analysis.cleaning.schema import FACTORS, SUBSAMPLES
+from analysis.twopart import TwoPartResults, twopm
 
 Equation = Literal["probit", "amount", "ratio"]
 Reported = Literal["ame", "coef"]
@@ -77,6 +78,41 @@ EQUATIONS = (
     EquationSpec("amount", "reimb_amount", "part2", "coef"),
     EquationSpec("ratio", "reimb_ratio", "part2", "ame"),
 )
+#: The published columns, in the order of Tables 3-4.
+EQUATION_NAMES = tuple(e.name for e in EQUATIONS)
+#: The two-part fit that gives each published column.
+OUTCOME_OF = {e.name: e.outcome for e in EQUATIONS}
+#: The fits per sample: the probit column comes from the amount fit's first part.
+OUTCOMES = tuple(dict.fromkeys(e.outcome for e in EQUATIONS))
+
+#: The paper's two-part options (Stata: ``twopm y x, firstpart(probit)
+#: secondpart(glm, family(gamma) link(log))`` on the respondents with a usable outcome).
+PAPER_OPTIONS = {
+    "participation": "reimbursed",
+    "model1": "probit",
+    "model2": "glm",
+    "family": "gamma",
+    "link": "log",
+    "missing": "drop",
+}
+
+
+def fit(
+    data: pd.DataFrame,
+    sample: str,
+    outcome: str,
+    semantics: Semantics = "columnwise",
+    part1: str | None = None,
+    **options,
+) -> TwoPartResults:
+    """Fit one model of the paper's set on ``data`` (a :func:`design_frame`).
+
+    ``part1`` replaces the regressor list of ``sample`` (for example where some do
+    not vary in the data); ``options`` override :data:`PAPER_OPTIONS` or add to them
+    (``part2``, ``vce``, ``cluster``, an alternative ``model1`` or ``family``).
+    """
+    rhs = part1 or regressors(sample, semantics, data)
+    return twopm(data, outcome, part1=rhs, **{**PAPER_OPTIONS, **options})
 
 
 def regressors(
@@ -131,11 +167,21 @@ def design_frame(data: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([data, pd.DataFrame(dummies, index=data.index)], axis=1)
 
 
-def published_term(column: str) -> str:
-    """Published row key of a design column or margin variable."""
-    if "__" in column:
-        variable, token = column.split("__", 1)
-        for level in FACTORS[variable]:
-            if dummy_name(variable, level) == column:
-                return level
-    return column
+def published_term(term: str, level: object = None) -> str:
+    """The published row key of an estimator term, in any of its spellings.
+
+    A design column of the column-wise models (``scope__across_provinces``), the
+    coefficient of a factor (``scope=across_provinces``), a factor's margin
+    (``term="scope", level="across_provinces"``) and a continuous regressor
+    (``age``) all map to the published key (``across_provinces``, ``age``).
+    """
+    if level is not None and term in FACTORS:
+        return str(level)
+    if "=" in term:
+        return published_term(*term.split("=", 1))
+    if "__" in term:
+        variable, _ = term.split("__", 1)
+        for lv in FACTORS.get(variable, ()):
+            if dummy_name(variable, lv) == term:
+                return lv
+    return term

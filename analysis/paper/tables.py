@@ -20,8 +20,9 @@ import pandas as pd
 
 from analysis import disclosure, io, omissions
 from analysis.config import PUBLISHED_DIR
+from analysis.paper import models
 
-EQUATIONS = ("probit", "amount", "ratio")
+EQUATIONS = models.EQUATION_NAMES
 DECIMALS = 3
 
 

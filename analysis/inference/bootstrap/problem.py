@@ -21,12 +21,11 @@ import pandas as pd
 
 from analysis.cleaning.schema import SUBSAMPLES
 from analysis.paper import models
-from analysis.paper.estimates import fit_one, subsample
+from analysis.paper.estimates import subsample
 from analysis.twopart.arrays import MarginPlan, binary_columns
 
 from .resample import Resampler
 
-OUTCOMES = ("reimb_amount", "reimb_ratio")
 CATALOGUE_KEYS = ("sample", "outcome", "kind", "part", "component", "term", "level")
 
 
@@ -101,7 +100,7 @@ def build_problem(
         mask = analytic["scheme"].isin(SUBSAMPLES[name]).to_numpy()
         data = models.design_frame(subsample(analytic, name))
         kernel = None
-        for outcome in OUTCOMES:
+        for outcome in models.OUTCOMES:
             try:
                 res = _fit(data, name, outcome, semantics, vce, cluster)
             except ValueError as error:  # the package's errors subclass ValueError
@@ -125,7 +124,7 @@ def build_problem(
 
 def _fit(data, sample, outcome, semantics, vce, cluster):
     """One fit exactly as :func:`analysis.paper.estimates.fit_all` makes it."""
-    return fit_one(data, sample, outcome, semantics, vce, cluster)
+    return models.fit(data, sample, outcome, semantics, vce=vce, cluster=cluster)
 
 
 def _sample_kernel(name: str, positions: np.ndarray, res) -> SampleKernel:

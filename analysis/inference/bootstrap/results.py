@@ -32,7 +32,7 @@ from scipy.stats import norm
 from analysis import config
 from analysis.io import save_table
 from analysis.paper import models, tables
-from analysis.paper.estimates import CELL_KEYS, coef_term, published_term
+from analysis.paper.estimates import CELL_KEYS
 
 from . import resample
 from .intervals import CI_METHODS, summarise_draws
@@ -181,11 +181,11 @@ def paper_cells(result: BootstrapResult, ci: str = "percentile") -> pd.DataFrame
         rows = q[(q["outcome"] == eq.outcome) & (q["part"] == eq.part)]
         if eq.reported == "coef":
             rows = rows[(rows["kind"] == "coef") & (rows["term"] != "_cons")]
-            terms = [coef_term(t) for t in rows["term"]]
+            terms = [models.published_term(t) for t in rows["term"]]
         else:
             rows = rows[(rows["kind"] == "margin") & (rows["component"] == "total")]
             terms = [
-                published_term(t, lv)
+                models.published_term(t, lv)
                 for t, lv in zip(rows["term"], rows["level"], strict=True)
             ]
         frames.append(rows.assign(equation=eq.name, term=terms))
