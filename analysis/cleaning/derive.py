@@ -20,26 +20,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis import vocabulary
 from analysis.cleaning.schema import FACTORS
 from analysis.config import INTERVIEW_MONTH, SURVEY_YEAR
 
-EDUCATION = {
-    1: "primary_or_below",
-    2: "primary_or_below",
-    3: "junior_high",
-    4: "senior_high",
-    5: "college_or_above",
-    6: "college_or_above",
-    7: "college_or_above",
-}
-SCOPE = {
-    3: "within_city_across_counties",
-    2: "within_province_across_cities",
-    1: "across_provinces",
-}
-REASON = {1: "job", 2: "job", 3: "family_following"}  # every other valid code: other
-FACILITY = {1: "primary", 2: "secondary", 3: "tertiary", 4: "private"}
-NOREIMB = dict(enumerate(FACTORS["noreimb_reason"], start=1))
+# Canonical code -> level (data/codebook/levels.csv).
+EDUCATION = vocabulary.code_map("education")
+SCOPE = vocabulary.code_map("scope")
+REASON = vocabulary.code_map("reason")
+REASON_OTHER = vocabulary.other_level("reason")  # every other valid code
+FACILITY = vocabulary.code_map("facility_level")
+NOREIMB = vocabulary.code_map("noreimb_reason")
 
 # Lower bounds (months since arrival at the interview) of the duration levels.
 DURATION_BREAKS = (0, 12, 60, 120)
@@ -97,7 +88,7 @@ def derive_covariates(c: pd.DataFrame) -> pd.DataFrame:
             "urban_area": c["residence_area"].eq(URBAN),
             "education": c["education"].map(EDUCATION),
             "scope": c["scope"].map(SCOPE),
-            "reason": c["migration_reason"].map(REASON).fillna("other"),
+            "reason": c["migration_reason"].map(REASON).fillna(REASON_OTHER),
             "duration": duration_level(months_since_arrival(c)),
             "facility_level": c["hosp_level"].map(FACILITY),
         },

@@ -10,33 +10,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-# Factor levels in published order; the first is the regression reference group.
-FACTORS = MappingProxyType(
-    {
-        "scheme": ("NCMS", "URBMI", "UEBMI"),
-        "education": (
-            "primary_or_below",
-            "junior_high",
-            "senior_high",
-            "college_or_above",
-        ),
-        "income_quintile": ("q1", "q2", "q3", "q4", "q5"),
-        "scope": (
-            "within_city_across_counties",
-            "within_province_across_cities",
-            "across_provinces",
-        ),
-        "reason": ("job", "family_following", "other"),
-        "duration": ("0-1", "1-5", "5-10", "10+"),
-        "facility_level": ("primary", "secondary", "tertiary", "private"),
-        "noreimb_reason": (
-            "go_back_to_hometown",
-            "unaware_of_procedure",
-            "not_covered_by_policy",
-            "other",
-        ),
-    }
-)
+from analysis import vocabulary
+
+# Factor levels in published order; the first is the regression reference group
+# (read from data/codebook/levels.csv, see analysis.vocabulary).
+FACTORS = vocabulary.FACTORS
 
 # 0/1 indicators (stored as int8).
 BINARIES = (
