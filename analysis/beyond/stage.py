@@ -34,9 +34,9 @@ import pandas as pd  # noqa: E402
 
 from analysis.beyond import counterfactuals as cf  # noqa: E402
 from analysis.beyond import diagnostics, robustness
-from analysis.cleaning.schema import SUBSAMPLES  # noqa: E402
+from analysis.cleaning.schema import FACTORS, SUBSAMPLES  # noqa: E402
 from analysis.config import MASTER_SEED, MIN_CELL  # noqa: E402
-from analysis.exhibits.figures import SCOPE_LABELS, SYNTHETIC_NOTE, footnote, save  # noqa: E402
+from analysis.exhibits.figures import SYNTHETIC_NOTE, footnote, save, tick_label  # noqa: E402
 from analysis.inference import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.io import TABLE_DIGITS, save_table  # noqa: E402
 from analysis.paper import models  # noqa: E402
@@ -241,7 +241,7 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
     has_boot = boot_col in rows and bool(rows[boot_col].notna().any())
     for ax, (quantity, title) in zip(axes, panels, strict=True):
         q = rows[rows["quantity"] == quantity].set_index("group")
-        q = q.loc[[g for g in SCOPE_LABELS if g in q.index]]
+        q = q.loc[[g for g in FACTORS["scope"] if g in q.index]]
         x = np.arange(len(q))
         for shift, col, label, color in (
             (-0.2, "observed", "At observed scope", "#7F7F7F"),
@@ -258,7 +258,7 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
                 hi = q[f"{col}_ci_boot_high"].to_numpy(dtype=float)
                 ax.errorbar(x + shift + 0.06, y, yerr=[y - lo, hi - y], fmt="none",
                             ecolor="#E69F00", capsize=3, lw=1)  # fmt: skip
-        ax.set_xticks(x, [SCOPE_LABELS[g] for g in q.index], fontsize=8)
+        ax.set_xticks(x, [tick_label("scope", g) for g in q.index], fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylim(0, 1.15)

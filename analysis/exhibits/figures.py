@@ -28,23 +28,22 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
-from analysis import disclosure
+from analysis import (
+    disclosure,
+    vocabulary,  # noqa: E402
+)
 from analysis.cleaning.schema import FACTORS  # noqa: E402
 from analysis.config import PUBLISHED_DIR  # noqa: E402
 from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
 
 SYNTHETIC_NOTE = "Synthetic data calibrated to the publication - not the CMDS microdata"
-REASON_LABELS = {
-    "go_back_to_hometown": "Need/plan to go back\nto hometown",
-    "unaware_of_procedure": "Unaware of the\nprocedure",
-    "not_covered_by_policy": "Not covered\nby policy",
-    "other": "Other",
-}
-SCOPE_LABELS = {
-    "within_city_across_counties": "Across counties\nwithin a city",
-    "within_province_across_cities": "Across cities\nwithin a province",
-    "across_provinces": "Across provinces",
-}
+
+
+def tick_label(concept: str, level: str, width: int = 20) -> str:
+    """A level's label (the one vocabulary) wrapped for an axis tick."""
+    return textwrap.fill(vocabulary.label(concept, level), width)
+
+
 # Forest plot: the published tables' row labels, prefixed with the regressor they
 # belong to, and the published reference groups in the figure's notes.
 FOREST_GROUPS = {
@@ -183,7 +182,8 @@ def figure1(shares: pd.DataFrame, note: str) -> plt.Figure:
         shares["pct"].to_numpy(float), shares["published_pct"].to_numpy(float)
     )
     label_bars(ax, x, shares["pct"], tops, offset=7)
-    ax.set_xticks(x, [REASON_LABELS[r] for r in shares["reason"]], fontsize=9)
+    ticks = [tick_label("noreimb_reason", r) for r in shares["reason"]]
+    ax.set_xticks(x, ticks, fontsize=9)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_ylabel("% of non-reimbursed inpatients")
     top = np.nanmax(tops) if np.isfinite(tops).any() else 100
@@ -204,7 +204,7 @@ def figure2(share: pd.DataFrame, note: str) -> plt.Figure:
         x, share["pct"], yerr=err, fmt="none", ecolor="black", capsize=5,
         label="Exact 95% CI",
     )  # fmt: skip
-    ticks = [SCOPE_LABELS[s] for s in share["scope"]]
+    ticks = [tick_label("scope", s) for s in share["scope"]]
     caption = FIGURE2_NOTE
     if "n" in share.columns:  # real-data runs drop the counts (disclosure control)
         ticks = [f"{t}\n(n = {n:,})" for t, n in zip(ticks, share["n"], strict=True)]
