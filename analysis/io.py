@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import notices
+
 MANIFEST_COLUMNS = ["path", "keys", "rows", "columns", "md5"]
 # Committed CSV tables carry six significant digits: another BLAS kernel, thread count
 # or SIMD path moves a fitted number in its 10th-16th digit (measured: at most 2e-9
@@ -24,8 +26,6 @@ TABLE_DIGITS = 6
 # every row: ``pd.read_csv`` and Stata's ``import delimited`` read the file as they
 # would any other, and the notice travels with any subset of rows or a copy-paste.
 # Real-data runs write no such column.
-SYNTHETIC_COLUMN = "synthetic"
-SYNTHETIC_NOTICE = "synthetic data - not the CMDS microdata"
 
 
 def save_table(
@@ -80,14 +80,14 @@ def save_table(
 
 def with_notice(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with the synthetic-data notice as its last column."""
-    if SYNTHETIC_COLUMN in df.columns:
-        raise ValueError(f"the table already has a column {SYNTHETIC_COLUMN!r}")
-    return df.assign(**{SYNTHETIC_COLUMN: SYNTHETIC_NOTICE})
+    if notices.CSV_COLUMN in df.columns:
+        raise ValueError(f"the table already has a column {notices.CSV_COLUMN!r}")
+    return df.assign(**{notices.CSV_COLUMN: notices.CSV})
 
 
 def without_notice(df: pd.DataFrame) -> pd.DataFrame:
     """Return a table read from a CSV without its synthetic-data notice column."""
-    return df.drop(columns=SYNTHETIC_COLUMN, errors="ignore")
+    return df.drop(columns=notices.CSV_COLUMN, errors="ignore")
 
 
 def check_keys(df: pd.DataFrame, keys: Sequence[str], path: Path) -> None:

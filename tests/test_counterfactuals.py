@@ -17,6 +17,8 @@ from scipy.stats import norm
 from twopart_toy import SCOPES, simulate
 
 from analysis.beyond import counterfactuals as cf
+from analysis.beyond import summary
+from analysis.paper import models
 from analysis.twopart import twopm
 
 
@@ -233,12 +235,12 @@ def test_stage_end_to_end_on_a_toy_frame(tmp_path):
         lost = int((fails["sample"] == sample).sum())
         assert (rows["boot_failed"] == lost).all(), sample
     assert set(cfs["sample"]) == {"total", "ncms", "urban"}
-    for eq in beyond.EQUATIONS:
+    for eq in models.EQUATION_NAMES:
         diag = pd.read_csv(tables / f"diagnostics_{eq}.csv")
         assert list(dict.fromkeys(diag["sample"])) == ["total", "ncms", "urban"]
     rob = pd.read_csv(tables / "robustness_table3.csv")
     assert list(dict.fromkeys(rob["sample"])) == ["total", "ncms", "urban"]
-    items = beyond.report_section(paths)
+    items = summary.report_section(paths)
     text = " ".join(b for _, b in items if isinstance(b, str))
     assert "Bootstrap: 20 pairs replications" in text
     assert (paths.figures_dir / f"{beyond.FIGURE}.png").exists()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import io
+from analysis import io, notices
 from analysis.cleaning import schema
 from analysis.paper import descriptives as ds
 
@@ -230,7 +230,7 @@ def test_main_writes_deterministic_captioned_outputs(analytic, tmp_path):
             in first[name].decode().splitlines()[0]
         )
     csv = pd.read_csv(out / "table1.csv")
-    assert (csv[io.SYNTHETIC_COLUMN] == io.SYNTHETIC_NOTICE).all()
+    assert (csv[notices.CSV_COLUMN] == notices.CSV).all()
     table = io.without_notice(csv)
     assert ds.compare_to_published(ds.table1(analytic), table)["match"].all()
     ds.main(src, out, synthetic=False)

@@ -228,6 +228,7 @@ def test_checks_that_cannot_run_are_rows_not_errors():
 
 def test_diagnostics_table_stacks_samples_and_records_failures():
     from analysis.beyond import stage as beyond
+    from analysis.beyond import summary
     from analysis.inference.bootstrap.synthetic import toy_analytic
     from analysis.paper import models
     from analysis.paper.estimates import subsample
@@ -250,9 +251,9 @@ def test_diagnostics_table_stacks_samples_and_records_failures():
         assert failed["check"].tolist() == ["(fit failed)"]
         assert failed["verdict"].item().endswith("separation")
         # the urban rows are the checks of the urban fit's own design
-        urban = fits["urban", beyond.EQUATIONS[eq]]
+        urban = fits["urban", models.OUTCOME_OF[eq]]
         expected = beyond.equation_diagnostics(urban, eq)
         got = table[table["sample"] == "urban"].drop(columns="sample")
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
-    view = beyond.diagnostics_view(beyond.diagnostics_table(fits, "amount"))
+    view = summary.diagnostics_view(beyond.diagnostics_table(fits, "amount"))
     assert list(view.columns) == ["check", "total", "urban", "ncms"]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis.config import PUBLISHED_DIR
 from analysis.exhibits import figures
+from analysis.paper import tables
 
 
 def fake_cells() -> pd.DataFrame:
@@ -27,7 +28,7 @@ def fake_cells() -> pd.DataFrame:
 
 
 def test_forest_rows_carry_human_labels_and_axes_are_labelled():
-    fig = figures.forest(figures.published_vs_replicated(fake_cells()), "note")
+    fig = figures.forest(tables.published_vs_replicated(fake_cells()), "note")
     axes = fig.axes
     labels = [t.get_text() for t in axes[0].get_yticklabels()]
     assert len(labels) == 30

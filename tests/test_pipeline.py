@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from numerics import OTHER_NUMERICS
 
+from analysis import notices
 from analysis.config import ROOT, RunPaths
-from analysis.io import SYNTHETIC_COLUMN, SYNTHETIC_NOTICE
 
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"
 STAGES = (
@@ -121,8 +121,8 @@ def test_every_csv_table_carries_the_synthetic_notice(runs):
     assert len(files) >= 15
     for path in files:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        assert table.columns[-1] == SYNTHETIC_COLUMN, path.name
-        assert (table[SYNTHETIC_COLUMN] == SYNTHETIC_NOTICE).all(), path.name
+        assert table.columns[-1] == notices.CSV_COLUMN, path.name
+        assert (table[notices.CSV_COLUMN] == notices.CSV).all(), path.name
 
 
 def test_flow_runs_from_all_respondents_to_the_analytic_sample(runs):
@@ -165,7 +165,7 @@ def test_descriptive_tables_match_the_publication(runs, table):
 def test_model_tables_fill_every_published_cell(runs, table):
     ours = pd.read_csv(runs["here"].tables_dir / f"{table}.csv", dtype=str)
     published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
-    assert list(ours.columns) == [*published.columns, SYNTHETIC_COLUMN]
+    assert list(ours.columns) == [*published.columns, notices.CSV_COLUMN]
     key = ["term_group", "term"] if table == "table3" else ["sample", "term"]
     assert ours[key].values.tolist() == published[key].values.tolist()
     estimates = [c for c in ours.columns if c.endswith(("_me", "_se"))]

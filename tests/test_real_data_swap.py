@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, disclosure
+from analysis import cli, disclosure, notices
 from analysis.cleaning.clean import read_raw
 from analysis.cleaning.codebook import Codebook
 from analysis.config import CODEBOOK_DIR, MASTER_SEED, ROOT, RunPaths
-from analysis.io import SYNTHETIC_COLUMN, without_notice
+from analysis.io import without_notice
 
 FORMATS = ("dta", "sav", "csv")
 TABLES = ("table1.csv", "table2.csv", "table3.csv", "table4.csv")
@@ -270,7 +270,7 @@ def test_real_mode_tables_equal_synthetic_except_suppressed_cells(real_mode, syn
     for name in ("sample_flow.csv", *TABLES):
         ours = pd.read_csv(real_mode.tables_dir / name, dtype=str)
         theirs = pd.read_csv(synthetic.tables_dir / name, dtype=str)
-        assert SYNTHETIC_COLUMN not in ours.columns, name  # real runs: no notice
+        assert notices.CSV_COLUMN not in ours.columns, name  # real runs: no notice
         theirs = without_notice(theirs)
         assert ours.shape == theirs.shape, name
         hidden = ours.isin(marks)

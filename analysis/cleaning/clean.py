@@ -82,7 +82,7 @@ def main(
         Encoding of a CSV (default: detected, UTF-8 or GB18030).
     synthetic : bool
         The raw file is the synthetic survey: the flow tables carry the notice
-        (:data:`analysis.io.SYNTHETIC_NOTICE`); ``False`` for a real file.
+        (:data:`analysis.notices.CSV`); ``False`` for a real file.
 
     Raises
     ------

@@ -28,15 +28,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
-from analysis import (
-    disclosure,
-    vocabulary,  # noqa: E402
-)
+from analysis import disclosure, notices, vocabulary  # noqa: E402
 from analysis.cleaning.schema import FACTORS  # noqa: E402
 from analysis.config import PUBLISHED_DIR  # noqa: E402
 from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
-
-SYNTHETIC_NOTE = "Synthetic data calibrated to the publication - not the CMDS microdata"
+from analysis.paper import tables  # noqa: E402
 
 
 def tick_label(concept: str, level: str, width: int = 20) -> str:
@@ -96,7 +92,7 @@ def main(
     ``min_cell`` respondents are not drawn, and the rule is printed on each figure.
     """
     analytic = pd.read_parquet(analytic_path)
-    note = SYNTHETIC_NOTE if synthetic else ""
+    note = notices.FIGURE if synthetic else ""
     reasons, hometown = reason_shares(analytic), hometown_by_scope(analytic)
     cells = pd.read_csv(cells_path)
     if not synthetic:
@@ -107,7 +103,7 @@ def main(
     save(figure1(reasons, note), figures_dir / "figure1_noreimb_reasons")
     save(figure2(hometown, note), figures_dir / "figure2_hometown_by_scope")
     save(
-        forest(published_vs_replicated(cells), note),
+        forest(tables.published_vs_replicated(cells), note),
         figures_dir / "figure_forest_published_vs_replicated",
     )
 
@@ -133,22 +129,6 @@ def hometown_by_scope(analytic: pd.DataFrame) -> pd.DataFrame:
         low, high = proportion_confint(k, n, alpha=0.05, method="beta")
         rows.append((scope, k, n, 100 * k / n, 100 * low, 100 * high))
     return pd.DataFrame(rows, columns=["scope", "k", "n", "pct", "ci_low", "ci_high"])
-
-
-def published_vs_replicated(cells: pd.DataFrame) -> pd.DataFrame:
-    """Long table of every Table 3-4 cell: published and replicated estimate and SE."""
-    pub3 = pd.read_csv(PUBLISHED_DIR / "table3.csv")
-    pub3 = pub3[pub3["term_group"] != "n"].assign(sample="total")
-    pub4 = pd.read_csv(PUBLISHED_DIR / "table4.csv")
-    rows = []
-    for pub in (pub3, pub4):
-        for eq in ("probit", "amount", "ratio"):
-            part = pub[["sample", "term", f"{eq}_me", f"{eq}_se"]]
-            part.columns = ["sample", "term", "published", "published_se"]
-            rows.append(part.assign(equation=eq))
-    long = pd.concat(rows, ignore_index=True)
-    ours = cells[["sample", "equation", "term", "estimate", "se"]]
-    return long.merge(ours, on=["sample", "equation", "term"], how="left")
 
 
 def forest_label(sample: str, group: object, term: str) -> str:

@@ -75,12 +75,17 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, parallel_config
 from scipy.special import ndtr
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
-from analysis import config
+from analysis import config, notices
 from analysis.cleaning.schema import SUBSAMPLES
+from analysis.exhibits.figures import footnote
 from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import CATALOGUE_KEYS, build_problem
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
@@ -279,9 +284,6 @@ def run(
     progress: bool = False,
 ) -> list[list[dict]]:
     """Simulations 0..sims-1 of every DGP; ``[dgp][sim]`` -> :func:`one_simulation`."""
-    from joblib import Parallel, delayed, parallel_config
-    from tqdm import tqdm
-
     jobs = [(i, s) for i in range(len(dgps)) for s in range(sims)]
     bar = tqdm(total=len(jobs), disable=not progress, desc="montecarlo", unit="sim")
     out: list[list] = [[None] * sims for _ in dgps]
@@ -316,8 +318,6 @@ def one_simulation(dgp: DGP, s: int, reps: int, seed: int) -> dict:
         ``failed``: outcome -> error name of a failed fit; ``boot_failed``:
         outcome -> failed bootstrap replications.
     """
-    from threadpoolctl import threadpool_limits
-
     data_ss, boot_ss = np.random.SeedSequence(
         seed, spawn_key=(STREAM, dgp.index, s)
     ).spawn(2)
@@ -478,9 +478,7 @@ def summary_markdown(
     verdict: pd.DataFrame, sims: int, reps: int, synthetic: bool = True
 ) -> str:
     """The verdict as a Markdown table (coverage in %, SE ratios to 2 d.p.)."""
-    from analysis.exhibits.report import SYNTHETIC_NOTICE
-
-    head = (SYNTHETIC_NOTICE + "\n\n" if synthetic else "") + (
+    head = (notices.REPORT + "\n\n" if synthetic else "") + (
         "| sample | equation | cells | sims ok (failed) | max abs bias / MC SE"
         " | median SE ratio delta (min) | median SE ratio boot"
         " | coverage delta: mean, min, cells low"
@@ -556,13 +554,6 @@ def figure(table: pd.DataFrame, path: Path, synthetic: bool = True) -> None:
     The grey band is 0.95 -/+ 1.96 MC SEs: a CI that covers at the nominal rate
     falls outside it for about 1 cell in 20.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from analysis.exhibits.figures import SYNTHETIC_NOTE, footnote
-
     cells = paper_rows(table)
     samples = [s for s in SUBSAMPLES if s in set(cells["sample"])]
     eqs = list(PAPER_CELLS)
@@ -605,7 +596,7 @@ def figure(table: pd.DataFrame, path: Path, synthetic: bool = True) -> None:
         " sample; band: 0.95 -/+ 1.96 MC SE)",
         fontsize=8,
     )
-    footnote(fig, SYNTHETIC_NOTE if synthetic else "")
+    footnote(fig, notices.FIGURE if synthetic else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     # no Software stamp: reruns write identical bytes
     fig.savefig(path, dpi=150, metadata={"Software": None})

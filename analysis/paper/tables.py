@@ -153,3 +153,19 @@ def format_cell(value: object, column: str) -> str:
         return str(int(value))
     text = f"{float(value):.{DECIMALS}f}"
     return "0.000" if text == "-0.000" else text
+
+
+def published_vs_replicated(cells: pd.DataFrame) -> pd.DataFrame:
+    """Long table of every Table 3-4 cell: published and replicated estimate and SE."""
+    pub3 = pd.read_csv(PUBLISHED_DIR / "table3.csv")
+    pub3 = pub3[pub3["term_group"] != "n"].assign(sample="total")
+    pub4 = pd.read_csv(PUBLISHED_DIR / "table4.csv")
+    rows = []
+    for pub in (pub3, pub4):
+        for eq in EQUATIONS:
+            part = pub[["sample", "term", f"{eq}_me", f"{eq}_se"]]
+            part.columns = ["sample", "term", "published", "published_se"]
+            rows.append(part.assign(equation=eq))
+    long = pd.concat(rows, ignore_index=True)
+    ours = cells[["sample", "equation", "term", "estimate", "se"]]
+    return long.merge(ours, on=["sample", "equation", "term"], how="left")
