@@ -78,6 +78,18 @@ def save_table(
     return path
 
 
+def save_text(text: str, path: Path, manifest: Path | None = None) -> Path:
+    """Write a rendered exhibit (Markdown, LaTeX, HTML) as UTF-8 and log its hash.
+
+    The manifest records it like a table, with no key, its lines as rows and one
+    column.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    log_file(path, (), (text.count("\n"), 1), manifest)
+    return path
+
+
 def with_notice(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with the synthetic-data notice as its last column."""
     if notices.CSV_COLUMN in df.columns:

@@ -187,18 +187,16 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
     if not synthetic:
         hidden = verdicts["cell"].isin(disclosure.cell_names(cells))
         verdicts.loc[hidden, "verdict"] = disclosure.marker(min_cell)
-    (io.with_notice(verdicts) if synthetic else verdicts).to_csv(
-        paths.tables_dir / "replication_verdicts.csv",
-        index=False,
-        lineterminator="\n",
-        float_format=f"%.{TABLE_DIGITS}g",
-    )
+    io.save_table(
+        verdicts, ("cell",), paths.tables_dir / "replication_verdicts.csv",
+        sort=False, digits=TABLE_DIGITS, synthetic=synthetic,
+    )  # fmt: skip
     sections = build_sections(paths, verdicts, conflicts, synthetic)
     if not synthetic:
         ids = disclosure.record_ids(analytic)
         sections += disclosure.report_section(paths.outputs_dir, ids, min_cell)
-    (paths.outputs_dir / "replication_report.md").write_text(to_markdown(sections))
-    (paths.outputs_dir / "replication_report.html").write_text(to_html(sections))
+    io.save_text(to_markdown(sections), paths.outputs_dir / "replication_report.md")
+    io.save_text(to_html(sections), paths.outputs_dir / "replication_report.html")
     if not synthetic:
         disclosure.raise_if_disclosive(paths.outputs_dir, ids)
 

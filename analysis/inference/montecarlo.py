@@ -91,7 +91,7 @@ from analysis.inference.bootstrap.problem import CATALOGUE_KEYS, build_problem
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
 from analysis.inference.bootstrap.resample import pairs
 from analysis.inference.bootstrap.runner import run_replications
-from analysis.io import save_table
+from analysis.io import save_table, save_text
 from analysis.paper import models
 from analysis.paper.estimates import subsample
 
@@ -168,8 +168,9 @@ def main(
     wall = time.perf_counter() - start
     save_table(table, MC_KEYS, estimates_dir / "montecarlo.csv")
     save_table(verdict, SUMMARY_KEYS, estimates_dir / "montecarlo_summary.csv")
-    (estimates_dir / "montecarlo_summary.md").write_text(
-        summary_markdown(verdict, sims, reps, synthetic)
+    save_text(
+        summary_markdown(verdict, sims, reps, synthetic),
+        estimates_dir / "montecarlo_summary.md",
     )
     save_table(
         run_log(dgps, runs, sims, reps, seed, workers, wall),

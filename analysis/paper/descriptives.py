@@ -133,7 +133,7 @@ def main(
     for name, layout in layouts.items():
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
             path = out_dir / f"{name}.{ext}"
-            path.write_text(writer(layout, synthetic=synthetic), encoding="utf-8")
+            io.save_text(writer(layout, synthetic=synthetic), path)
             io.log_file(path, (), (len(layout.rows()), len(layout.columns)))
 
 

@@ -139,8 +139,8 @@ def write_csv(table: pd.DataFrame, path: Path, synthetic: bool = False) -> None:
     for col in out.columns:
         if col.endswith(("_me", "_se")):
             out[col] = [format_cell(v, col) for v in out[col]]
-    out = io.with_notice(out) if synthetic else out
-    out.to_csv(path, index=False, lineterminator="\n")
+    keys = [c for c in ("sample", "term_group", "term") if c in out]
+    io.save_table(out, keys, path, sort=False, synthetic=synthetic)
 
 
 def format_cell(value: object, column: str) -> str:
