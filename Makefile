@@ -80,9 +80,9 @@ help: ## list the targets
 reproduce: tables figures beyond report ## rebuild data, estimates and every exhibit
 	@$(CLI) summary $(if $(STRICT),--strict)
 
-test: $(VENV)/.installed ## lint, then the test suite (tests/)
+test: $(VENV)/.installed ## lint, then the test suite (LAYER=unit|recovery|reference|pipeline: one layer)
 	$(VENV)/bin/ruff check analysis tests bench
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile $(if $(LAYER),-m $(LAYER))
 
 ##@ DATA
 

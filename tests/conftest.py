@@ -1,0 +1,61 @@
+"""Test layers: every test module belongs to exactly one, and each runs alone.
+
+``pytest -m unit`` (hand-built inputs, answers computed by hand or in closed form),
+``-m recovery`` (simulations with known truth, the calibrated generator's targets),
+``-m reference`` (numbers from Stata, R or scipy for the same models), ``-m pipeline``
+(the stages and the Makefile end to end, real-data swaps, hostile files, the notebook).
+A new test module must be added to :data:`LAYERS`, or the collection fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+LAYERS = {
+    "unit": (
+        "test_clean", "test_validate", "test_descriptives", "test_render",
+        "test_stamp", "test_disclosure", "test_model_tables", "test_figures",
+        "test_cli", "test_estimate_omissions", "test_diagnostics", "test_robustness",
+        "test_counterfactuals", "test_calibrate_swaps", "test_twopart_api",
+        "test_twopart_results", "test_twopart_contrasts", "test_twopart_margins_fast",
+    ),
+    "recovery": (
+        "test_twopart_sim", "test_montecarlo", "test_bootstrap",
+        "test_counterfactual_bootstrap", "test_calibration", "test_calibration_probit",
+        "test_calibration_seeds", "test_synth_analytic", "test_synth_raw",
+    ),
+    "reference": (
+        "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",
+        "test_stat_tests",
+    ),
+    "pipeline": (
+        "test_pipeline", "test_regeneration", "test_compare_raw", "test_notebook",
+        "test_real_data_swap", "test_hostile_inputs", "test_bootstrap_dask",
+    ),
+}  # fmt: skip
+LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the layer markers (``--strict-markers`` is on)."""
+    for layer in LAYERS:
+        config.addinivalue_line("markers", f"{layer}: the {layer} test layer")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Mark every test with its module's layer; refuse a module with none."""
+    unlisted = set()
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        layer = LAYER_OF.get(module)
+        if layer is None:
+            unlisted.add(module)
+            continue
+        item.add_marker(getattr(pytest.mark, layer))
+    if unlisted:
+        raise pytest.UsageError(
+            f"test module(s) {sorted(unlisted)} belong to no layer: add them to "
+            "LAYERS in tests/conftest.py"
+        )
