@@ -6,15 +6,18 @@ Inputs: ``outputs/estimates/paper_cells.csv``, ``outputs/tables/table1.csv`` and
 Outputs: ``outputs/replication_report.md`` and ``.html``, and
 ``outputs/tables/replication_verdicts.csv`` (one row per Table 3-4 cell).
 
-The targets (the project's issue 5): every point estimate within 0.1 of its published
-SE, except cells proven inconsistent with the other published tables; SEs within 15% of
-the published SE for at least 85% of cells; identical significance stars for at least
-95% of cells.
+The replication targets: every point estimate within 0.1 of its published SE, except
+cells proven inconsistent with the other published tables; SEs within 15% of the
+published SE for at least 85% of cells; identical significance stars for at least 95% of
+cells. On the synthetic survey these are calibration targets: the generator was built
+to meet them (:data:`CALIBRATED`), so a synthetic run's agreement shows that the
+pipeline computes what the paper computed, and each cell says how its agreement arose.
 """
 
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pandas as pd
@@ -32,9 +35,29 @@ SHARE_SE_OK = 0.85
 SHARE_STARS_OK = 0.95
 ZERO_CELL = 0.0005  # a published 0.000 (SE 0.000) is matched by |value| < this
 
+#: How the synthetic survey's calibration (analysis/synth/README.md) makes each Table
+#: 3-4 column agree: equation -> (point, SE). A real-data run has none of this.
+CALIBRATED = {
+    "probit": (
+        "calibrated: outcomes flipped and covariates exchanged until within 0.1 SE",
+        "selected: the draw kept is the one whose SE and star shares meet the targets",
+    ),
+    "amount": (
+        "calibrated: amounts solved so the score equations hold at the published value",
+        "shaped: kept inside a band around the published SE",
+    ),
+    "ratio": (
+        "calibrated: ratios solved so the score equations hold at the published value",
+        "shaped: kept inside a band around the published SE",
+    ),
+}
+FREE = "free: not a calibration target"
 
 
-def cell_verdicts(cells: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame:
+
+def cell_verdicts(
+    cells: pd.DataFrame, exceptions: pd.DataFrame, synthetic: bool = True
+) -> pd.DataFrame:
     """Compare every Table 3-4 cell with the publication.
 
     Parameters
@@ -46,6 +69,9 @@ def cell_verdicts(cells: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame
         separated; ``table3:<term>:<equation>`` or
         ``table4:<sample>:<term>:<equation>``) marks that cell as a documented
         publication conflict.
+    synthetic : bool
+        Label each cell's point and SE with how the synthetic survey's calibration
+        constrains it (:data:`CALIBRATED`); otherwise both are "free".
     """
     long = published_vs_replicated(cells)
     p_ours = cells.set_index(["sample", "equation", "term"])["p"]
@@ -70,6 +96,10 @@ def cell_verdicts(cells: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame
     documented = documented_cells(exceptions)
     long["documented_conflict"] = long["cell"].isin(list(documented))
     long["verdict"] = [verdict(r) for r in long.itertuples()]
+    free = (FREE, FREE)
+    status = [CALIBRATED.get(e, free) if synthetic else free for e in long["equation"]]
+    long["point_status"] = [s[0] for s in status]
+    long["se_status"] = [s[1] for s in status]
     return long
 
 
@@ -131,38 +161,37 @@ def verdict(row) -> str:
     return label + " (documented conflict)" if row.documented_conflict else label
 
 
-def target_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """The issue's targets, each with the measured value and pass/fail."""
+def target_summary(verdicts: pd.DataFrame, synthetic: bool = True) -> pd.DataFrame:
+    """The targets, each with the measured value, pass/fail and the cells to spare."""
     undocumented_point = int(
         (~verdicts["point_ok"] & ~verdicts["documented_conflict"]).sum()
     )
     documented_point = int(
         (~verdicts["point_ok"] & verdicts["documented_conflict"]).sum()
     )
+    n = len(verdicts)
     se_share = float(verdicts["se_ok"].mean())
     star_share = float(verdicts["stars_ok"].mean())
+    se_spare = int(verdicts["se_ok"].sum()) - math.ceil(SHARE_SE_OK * n - 1e-9)
+    star_spare = int(verdicts["stars_ok"].sum()) - math.ceil(SHARE_STARS_OK * n - 1e-9)
     rows = [
-        (
-            "point estimates within 0.1 published SE (undocumented misses)",
-            undocumented_point,
-            "0",
-            undocumented_point == 0,
-        ),
-        (
-            "documented publication conflicts among point misses",
-            documented_point,
-            "<= 2",
-            documented_point <= 2,
-        ),
-        ("share of SEs within 15%", round(se_share, 3), ">= 0.85", se_share >= 0.85),
-        (
-            "share of cells with identical stars",
-            round(star_share, 3),
-            ">= 0.95",
-            star_share >= 0.95,
-        ),
-    ]
-    return pd.DataFrame(rows, columns=["target", "measured", "required", "met"])
+        ("point estimates within 0.1 published SE (undocumented misses)",
+         undocumented_point, "0", undocumented_point == 0, -undocumented_point),
+        ("documented publication conflicts among point misses",
+         documented_point, "<= 2", documented_point <= 2, 2 - documented_point),
+        ("share of SEs within 15%", round(se_share, 3), f">= {SHARE_SE_OK}",
+         se_share >= SHARE_SE_OK, se_spare),
+        ("share of cells with identical stars", round(star_share, 3),
+         f">= {SHARE_STARS_OK}", star_share >= SHARE_STARS_OK, star_spare),
+    ]  # fmt: skip
+    out = pd.DataFrame(rows, columns=["target", "measured", "required", "met", "spare"])
+    out["spare"] = out["spare"].map(lambda k: f"{k} cell(s)" if k >= 0 else "-")
+    out["how it holds"] = (
+        "calibration target: holds by construction of the synthetic survey"
+        if synthetic
+        else "measured on the data"
+    )
+    return out
 
 
 def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
@@ -180,7 +209,7 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
     if not synthetic:
         analytic = pd.read_parquet(paths.analytic)
         cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
-    verdicts = cell_verdicts(cells, conflicts)
+    verdicts = cell_verdicts(cells, conflicts, synthetic)
     verdicts = omissions.mark_verdicts(
         verdicts, omissions.model_status(paths.estimates_dir)
     )
@@ -205,10 +234,11 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     """The report as a list of (heading, paragraph or DataFrame) items."""
     items: list = [("# Published versus replicated", None)]
     if synthetic:
-        items.append((None, notices.REPORT))
+        items += [(None, notices.REPORT), ("## What a synthetic replication can and "
+                                           "cannot establish", SYNTHETIC_SCOPE)]
     estimated = omissions.scored(verdicts)
     items += [
-        ("## Targets for Tables 3-4", target_summary(estimated)),
+        ("## Targets for Tables 3-4", target_summary(estimated, synthetic)),
         ("## Tables 3-4: every miss and its reason",
          miss_reasons(estimated, conflicts)),  # fmt: skip
         ("## Tables 3-4, cell by cell", verdict_table(verdicts)),
@@ -228,6 +258,27 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         items += beyond_summary.report_section(paths)
     return items
 
+
+SYNTHETIC_SCOPE = (
+    "The survey analysed here was generated to agree with the paper: its members' "
+    "covariates reproduce Tables 1-2, their reimbursement outcomes were flipped and "
+    "exchanged until the probit reproduces Tables 3-4, and the amounts and ratios were "
+    "solved so that the GLMs' score equations hold at the published coefficients "
+    "(analysis/synth/README.md). Every Table 3-4 point below therefore agrees by "
+    "construction, and so do the SE and star shares the draw was kept for; the "
+    "columns `point_status` and `se_status` of outputs/tables/replication_verdicts.csv "
+    "say, cell by cell, how; the targets' spare cells below are those of the shipped "
+    "draw (other seeds: docs/calibration.md). What the agreement can establish: that the pipeline "
+    "(cleaning rules, sample flow, model set, marginal effects, SE conventions, "
+    "rendering) computes the paper's quantities in the paper's way, so that run on "
+    "the CMDS 2014 file it reports what the paper's method gives there. What it cannot "
+    "establish: that the published estimates are right, that the real data support "
+    "them, or that the paper's SEs are correct (the Monte-Carlo check shows that the "
+    "CIs cover in a DGP built from the published numbers, not in the real data). "
+    "Quantities that were not calibration targets (the specification checks, the "
+    "robustness variants, the combined E[y] margins and the counterfactuals) describe "
+    "the synthetic survey only."
+)
 
 SE_GAP_DOC = "docs/se_gap.md"
 CONFLICT_LOG = "data/published/inconsistencies.csv"
