@@ -132,13 +132,16 @@ $(CELLS) &: $(ANALYTIC) analysis/paper/estimates.py analysis/paper/models.py \
 
 REPS    ?= 999
 WORKERS ?= 1
+# SCHEDULER=tcp://host:8786 runs bootstrap and montecarlo on a dask.distributed cluster
+SCHEDULER ?=
+ON_CLUSTER = $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, WORKERS=)
-	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS)
-	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster
+bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, WORKERS=, SCHEDULER=)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) $(ON_CLUSTER)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster $(ON_CLUSTER)
 
-montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation
-	$(CLI) montecarlo --workers $(WORKERS) $(MODE)
+montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation (WORKERS=, SCHEDULER=)
+	$(CLI) montecarlo --workers $(WORKERS) $(ON_CLUSTER) $(MODE)
 
 ##@ EXHIBITS
 

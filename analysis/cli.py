@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reps", type=int, default=MONTECARLO_REPS, help="bootstrap reps per data set"
     )
     mc.add_argument("--workers", type=int, default=1, help="local processes")
+    mc.add_argument("--scheduler", help="Dask scheduler address (runs there)")
     mc.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
     mc.add_argument(
         "--samples",
@@ -476,6 +477,7 @@ def run_montecarlo(args: argparse.Namespace, paths: RunPaths) -> int:
         seed=args.seed,
         workers=args.workers,
         synthetic=not args.real,
+        scheduler=args.scheduler,
     )
     return 0
 

@@ -1,9 +1,11 @@
-"""The bootstrap on a Dask cluster (a LocalCluster started here) gives the same draws
-as the in-process run: same chunks, same SeedSequence children."""
+"""The bootstrap and the Monte-Carlo check on a Dask cluster (a LocalCluster started
+here) give the same numbers as the in-process run: same chunks, same SeedSequence
+children."""
 
 import numpy as np
 import pytest
 
+from analysis.inference import montecarlo as mc
 from analysis.inference.bootstrap.problem import build_problem
 from analysis.inference.bootstrap.resample import cluster
 from analysis.inference.bootstrap.runner import run_replications
@@ -34,3 +36,18 @@ def test_dask_cluster_equals_local(processes):
         )
     np.testing.assert_array_equal(local, remote)
     assert f_local.equals(f_remote)
+
+
+def test_montecarlo_on_a_cluster_equals_local():
+    """``make montecarlo SCHEDULER=...``: the simulations run on a cluster's workers
+    and give the same numbers as in one process (each has its own seed child)."""
+    dgp = mc.calibrate(toy_analytic(600, np.random.default_rng(2)), "ncms")
+    local = mc.run([dgp], 2, 3, seed=4)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as lc:
+        remote = mc.run([dgp], 2, 3, seed=4, scheduler=lc.scheduler_address)
+    for a, b in zip(local[0], remote[0], strict=True):
+        for key in ("estimate", "se_delta", "se_boot", "ci_low", "ci_high"):
+            np.testing.assert_array_equal(a[key], b[key])
+        assert a["failed"] == b["failed"] and a["boot_failed"] == b["boot_failed"]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
+from joblib import delayed
 from threadpoolctl import threadpool_limits
 
 from analysis.beyond import counterfactuals as cf
@@ -43,6 +43,7 @@ from analysis.inference.bootstrap import resample
 from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import PartOneKernel
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
+from analysis.inference.bootstrap.runner import run_parallel
 from analysis.twopart.arrays import binary_columns, check_columns, fit_binary, fit_glm
 from analysis.twopart.links import MEANS
 
@@ -308,10 +309,8 @@ def run_replications(
     if workers <= 1:
         results = (replicate_chunk(problem, seed, ids) for ids in chunks)
     else:
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            results = Parallel(n_jobs=workers)(
-                delayed(replicate_chunk)(problem, seed, ids) for ids in chunks
-            )
+        tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
+        results = run_parallel(tasks, workers)
     for ids, out, fails in results:
         draws[ids.start : ids.stop] = out
         failures += fails

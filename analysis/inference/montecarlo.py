@@ -78,7 +78,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
+from joblib import delayed
 from scipy.special import ndtr
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -90,7 +90,7 @@ from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import CATALOGUE_KEYS, build_problem
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
 from analysis.inference.bootstrap.resample import pairs
-from analysis.inference.bootstrap.runner import run_replications
+from analysis.inference.bootstrap.runner import run_parallel, run_replications
 from analysis.io import save_table, save_text
 from analysis.paper import models
 from analysis.paper.estimates import subsample
@@ -127,6 +127,7 @@ def main(
     workers: int = 1,
     progress: bool = True,
     synthetic: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Run the Monte-Carlo check and write its tables and figure.
 
@@ -151,6 +152,10 @@ def main(
     synthetic : bool
         The analytic sample is the synthetic one: the summary and the figure
         carry the synthetic-data notice.
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler (``tcp://host:8786``): the
+        simulations run on its workers instead of local processes; results do not
+        depend on where they run.
 
     Returns
     -------
@@ -160,7 +165,7 @@ def main(
     start = time.perf_counter()
     analytic = pd.read_parquet(analytic_path)
     dgps = [calibrate(analytic, s) for s in samples]
-    runs = run(dgps, sims, reps, seed, workers, progress)
+    runs = run(dgps, sims, reps, seed, workers, progress, scheduler)
     table = pd.concat(
         [summarise(runs[i], d) for i, d in enumerate(dgps)], ignore_index=True
     )
@@ -283,23 +288,26 @@ def run(
     seed: int,
     workers: int = 1,
     progress: bool = False,
+    scheduler: str | None = None,
 ) -> list[list[dict]]:
-    """Simulations 0..sims-1 of every DGP; ``[dgp][sim]`` -> :func:`one_simulation`."""
+    """Simulations 0..sims-1 of every DGP; ``[dgp][sim]`` -> :func:`one_simulation`.
+
+    Each simulation draws from its own ``SeedSequence`` child, so the result is the
+    same in one process, on ``workers`` local processes or on a Dask cluster.
+    """
     jobs = [(i, s) for i in range(len(dgps)) for s in range(sims)]
     bar = tqdm(total=len(jobs), disable=not progress, desc="montecarlo", unit="sim")
     out: list[list] = [[None] * sims for _ in dgps]
-    if workers <= 1:
+    if workers <= 1 and scheduler is None:
         results = (one_simulation(dgps[i], s, reps, seed) for i, s in jobs)
         for (i, s), r in zip(jobs, results, strict=True):
             out[i][s] = r
             bar.update()
     else:
         tasks = (delayed(_job)(dgps[i], i, s, reps, seed) for i, s in jobs)
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            par = Parallel(n_jobs=workers, return_as="generator_unordered")
-            for i, s, r in par(tasks):
-                out[i][s] = r
-                bar.update()
+        for i, s, r in run_parallel(tasks, workers, scheduler):
+            out[i][s] = r
+            bar.update()
     bar.close()
     return out
 

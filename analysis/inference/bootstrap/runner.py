@@ -82,11 +82,20 @@ def _results(problem, seed, chunks, workers, scheduler):
         return
 
     tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
+    yield from run_parallel(tasks, workers, scheduler)
+
+
+def run_parallel(tasks, workers: int, scheduler: str | None = None):
+    """Results of joblib ``tasks`` as they finish, on local processes or a cluster.
+
+    ``scheduler`` (a ``dask.distributed`` address such as ``tcp://host:8786``) runs
+    them on that cluster's workers; otherwise ``workers`` local loky processes, one
+    BLAS thread each.
+    """
     if scheduler is None:
         with parallel_config(backend="loky", inner_max_num_threads=1):
             yield from Parallel(n_jobs=workers, return_as="generator_unordered")(tasks)
         return
-
     with Client(scheduler) as client, parallel_config(backend="dask"):
         client.wait_for_workers(1)
         yield from Parallel(n_jobs=-1, return_as="generator_unordered")(tasks)
