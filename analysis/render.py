@@ -1,20 +1,30 @@
-"""Render tables in the paper's layout as Markdown and LaTeX (booktabs).
+r"""Render tables in the paper's layout as Markdown, LaTeX (booktabs) and HTML.
 
 A table is a :class:`TableLayout`: a title, column headers (the first heads the row
-labels), and a list of :class:`Section` s, each an optional title (a factor's name,
-as "Education attainment") and its :class:`Row` s of already formatted cells.
-Tables 1-2 are built by :func:`table1_layout` and :func:`table2_layout`; any other
-table (Tables 3-4) can be built with :func:`layout_from_frame` or by hand, and is
-rendered by the same :func:`to_markdown` / :func:`to_latex`. Both are hand-rolled (no
-tabulate or jinja2), so the bytes depend on nothing but the inputs.
+labels, optional spanning headers group the others), and a list of :class:`Section` s,
+each an optional title (a factor's name, as "Education attainment") and its
+:class:`Row` s of already formatted cells. Tables 1-2 are built by
+:func:`table1_layout` and :func:`table2_layout`; any other table (Tables 3-4, an
+:func:`analysis.twopart.export.esttab` table) with :func:`layout_from_frame` or by
+hand. The writing is done by libraries: :func:`to_markdown` by ``tabulate`` (pipe
+tables), :func:`to_latex` and :func:`to_html` by pandas' ``Styler``. This module only
+lays the cells out, escapes them and puts the title and notes around the table.
+
+LaTeX layout: every column is a ``p`` column whose width is a share of
+``\linewidth`` (shares sum to 1, :func:`column_shares`), so the table is exactly as
+wide as the text block on any page; long labels and headers wrap inside their column
+and numbers are set right-aligned. It needs ``booktabs`` and ``array``.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from tabulate import tabulate
 
 from analysis import schema
 
@@ -80,6 +90,18 @@ TABLE1_NOTES = (
     "Insurance; URBMI, Urban Resident Basic Medical Insurance.",
 )
 
+# LaTeX page geometry the column shares are designed for: A4 with 2.5 cm margins
+# (210 mm - 2 x 25 mm = 160 mm of text), type \small (9 pt in a 10 pt document).
+DESIGN_WIDTH_PT = 160 / 25.4 * 72.27
+FONT_SIZE = r"\small"
+TABCOLSEP_PT = 4.0
+# Width of an average character of \small Computer Modern, rounded up (digits are
+# 4.5 pt); used only to share the line among the columns.
+CHAR_PT = 5.0
+MIN_STUB_SHARE = 0.2
+MAX_STUB_CHARS = 40
+MD_INDENT = "&emsp;&emsp;"  # tabulate strips leading whitespace from cells
+
 
 @dataclass(frozen=True)
 class Row:
@@ -100,41 +122,85 @@ class Section:
 
 @dataclass(frozen=True)
 class TableLayout:
-    """A table ready to render: title, headers (stub first), sections, notes."""
+    """A table ready to render: title, headers (stub first), sections, notes.
+
+    ``groups`` are optional spanning headers over the cell columns, as (words,
+    number of columns) from left to right, e.g. a model's name over its estimate
+    and SE columns.
+    """
 
     title: str
     columns: tuple[str, ...]
     sections: tuple[Section, ...]
     notes: tuple[str, ...] = ()
     label: str = ""
+    groups: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        width = len(self.columns) - 1
+        if self.groups and sum(span for _, span in self.groups) != width:
+            raise ValueError(
+                f"table {self.title!r}: the spanning headers {list(self.groups)} "
+                f"cover {sum(s for _, s in self.groups)} columns, the table has {width}"
+            )
+        for row in self.rows():
+            if len(row.cells) != width:
+                raise ValueError(
+                    f"table {self.title!r}: row {row.label!r} has {len(row.cells)} "
+                    f"cells for {width} columns"
+                )
 
     def rows(self) -> list[Row]:
         """All rows, section titles excluded."""
         return [row for section in self.sections for row in section.rows]
 
+    def flat_headers(self) -> list[str]:
+        """Headers of the cell columns, each prefixed with its spanning header."""
+        if not self.groups:
+            return list(self.columns[1:])
+        owners = [words for words, span in self.groups for _ in range(span)]
+        return [f"{g}, {c}" for g, c in zip(owners, self.columns[1:], strict=True)]
 
-def to_markdown(layout: TableLayout, synthetic: bool = True) -> str:
-    """Render ``layout`` as a GitHub-flavoured Markdown table with title and notes.
 
-    The first line is ``SYNTHETIC_CAPTION`` when ``synthetic``. Section titles are bold
-    rows; factor levels are indented with two em spaces.
-    """
-    lines = [SYNTHETIC_CAPTION, ""] if synthetic else []
-    lines += [f"**{_md(layout.title)}**", ""]
-    lines.append("| " + " | ".join(_md(c) for c in layout.columns) + " |")
-    lines.append("|:--" + "|--:" * (len(layout.columns) - 1) + "|")
-    width = len(layout.columns) - 1
+def _lines(layout: TableLayout):
+    """(is_title, indent, label, cells) for every printed row, titles included."""
+    blank = ("",) * (len(layout.columns) - 1)
     for section in layout.sections:
         if section.title:
-            lines.append(f"| **{_md(section.title)}** |" + " |" * width)
+            yield True, False, section.title, blank
         for row in section.rows:
-            label = ("\u2003\u2003" if row.indent else "") + _md(row.label)
-            lines.append("| " + " | ".join([label, *map(_md, row.cells)]) + " |")
+            yield False, row.indent, row.label, row.cells
+
+
+def to_markdown(layout: TableLayout, synthetic: bool = True) -> str:
+    """Render ``layout`` as a GitHub-flavoured Markdown (pipe) table by ``tabulate``.
+
+    The first line is ``SYNTHETIC_CAPTION`` when ``synthetic``; then the bold title,
+    the table and the notes. Spanning headers are prefixed to their columns'
+    headers; section titles are bold rows; factor levels are indented.
+    """
+    body = [
+        [
+            f"**{_md(label)}**"
+            if title
+            else (MD_INDENT if indent else "") + _md(label),
+            *map(_md, cells),
+        ]
+        for title, indent, label, cells in _lines(layout)
+    ]
+    table = tabulate(
+        body,
+        headers=[_md(layout.columns[0]), *map(_md, layout.flat_headers())],
+        tablefmt="pipe",
+        colalign=("left", *["right"] * (len(layout.columns) - 1)),
+        disable_numparse=True,  # cells are formatted text: keep "0.020" as printed
+    )
+    lines = [SYNTHETIC_CAPTION, ""] if synthetic else []
+    lines += [f"**{_md(layout.title)}**", "", table]
     if layout.notes:
         lines.append("")
-        lines += [_md(note) + "  " for note in layout.notes[:-1]] + [
-            _md(layout.notes[-1])
-        ]
+        lines += [_md(note) + "  " for note in layout.notes[:-1]]
+        lines.append(_md(layout.notes[-1]))
     return "\n".join(lines) + "\n"
 
 
@@ -143,37 +209,150 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
 
 
-def to_latex(layout: TableLayout, synthetic: bool = True) -> str:
-    r"""Render ``layout`` as a LaTeX ``table`` float with a booktabs ``tabular``.
+def _frame(layout: TableLayout, escape, title, indent: str) -> pd.DataFrame:
+    """The layout as a frame of escaped text for ``Styler``: labels as the index."""
+    labels, cells = [], []
+    for is_title, is_indented, label, row in _lines(layout):
+        text = escape(label)
+        labels.append(
+            title(text) if is_title else (indent if is_indented else "") + text
+        )
+        cells.append([escape(c) for c in row])
+    heads = [escape(c) for c in layout.columns[1:]]
+    if layout.groups:
+        owners = [escape(w) for w, span in layout.groups for _ in range(span)]
+        columns = pd.MultiIndex.from_arrays(
+            [owners, heads], names=[None, escape(layout.columns[0])]
+        )
+    else:
+        columns = pd.Index(heads, name=escape(layout.columns[0]))
+    return pd.DataFrame(cells, index=pd.Index(labels), columns=columns)
 
-    Needs ``\usepackage{booktabs}``. With ``synthetic`` the first line is a comment
-    with ``SYNTHETIC_CAPTION`` and the caption starts with it.
+
+def column_shares(layout: TableLayout) -> tuple[float, ...]:
+    r"""Shares of ``\linewidth`` of the stub and each cell column (they sum to <= 1).
+
+    A cell column gets the width of its longest cell (or longest header word:
+    headers wrap) at ``CHAR_PT`` per character, plus its column separation, on a
+    line of ``DESIGN_WIDTH_PT``; columns under one spanning header are widened so
+    every group has the same width (one spanning-header format serves all). The
+    stub (row labels, which wrap) gets the rest, at least ``MIN_STUB_SHARE``;
+    when that leaves too little, the cell columns shrink in proportion.
     """
-    ncol = len(layout.columns)
+    ncell = len(layout.columns) - 1
+    need = []
+    for k in range(ncell):
+        texts = [row.cells[k] for row in layout.rows()]
+        words = layout.columns[k + 1].split()
+        chars = max([len(t) for t in texts] + [len(w) for w in words] + [1])
+        need.append(chars * CHAR_PT + 2 * TABCOLSEP_PT)
+    if layout.groups:
+        spans = _spans(layout)
+        widest = max(sum(need[k] for k in span) for span in spans)
+        for span in spans:
+            total = sum(need[k] for k in span)
+            for k in span:
+                need[k] *= widest / total
+    cells = [n / DESIGN_WIDTH_PT for n in need]
+    if sum(cells) > 1 - MIN_STUB_SHARE:
+        cells = [c * (1 - MIN_STUB_SHARE) / sum(cells) for c in cells]
+    stub_chars = max(len(r.label) for r in layout.rows()) if layout.rows() else 1
+    stub = min(1 - sum(cells), (min(stub_chars, MAX_STUB_CHARS) + 4) * CHAR_PT
+               / DESIGN_WIDTH_PT)  # fmt: skip
+    # spare width goes to the cell columns, so the table spans the line
+    spare = 1 - stub - sum(cells)
+    cells = [c + spare / ncell for c in cells]
+    return tuple(_floor3(s) for s in (stub, *cells))
+
+
+def _floor3(share: float) -> float:
+    """Round a share down to 3 decimals, so the shares never add up to more than 1."""
+    return int(share * 1000 + 1e-9) / 1000
+
+
+def _p_column(share: float, align: str) -> str:
+    r"""A ``p`` column ``share`` of ``\linewidth`` wide, separations included."""
+    return (
+        rf">{{{align}\arraybackslash}}"
+        rf"p{{\dimexpr {share:.3f}\linewidth-2\tabcolsep\relax}}"
+    )
+
+
+def to_latex(layout: TableLayout, synthetic: bool = True) -> str:
+    r"""Render ``layout`` as a LaTeX ``table`` float; the ``tabular`` by ``Styler``.
+
+    booktabs rules (``Styler.to_latex(hrules=True)``), ``p`` columns sharing
+    ``\linewidth`` (:func:`column_shares`), section titles in italics, factor
+    levels indented, spanning headers centred over their columns with a
+    ``\cmidrule`` under each, notes in footnote size under the table. With
+    ``synthetic`` the first line is a comment with ``SYNTHETIC_CAPTION`` and the
+    caption starts with it. Needs ``\usepackage{booktabs,array}``.
+    """
+    shares = column_shares(layout)
+    spec = _p_column(shares[0], r"\raggedright") + "".join(
+        _p_column(s, r"\raggedleft") for s in shares[1:]
+    )
+    frame = _frame(layout, latex_escape, lambda t: rf"\textit{{{t}}}", r"\hspace{1em}")
+    group = r"\centering"
+    if layout.groups:
+        widths = {sum(shares[1:][k] for k in span) for span in _spans(layout)}
+        # one format serves every spanning header; equal widths by column_shares
+        group = _p_column(min(widths), r"\centering")
+    tabular = frame.style.to_latex(
+        column_format=spec, hrules=True, multicol_align=group
+    )
+    if layout.groups:
+        rules = "".join(
+            rf"\cmidrule(lr){{{span.start + 2}-{span.stop + 1}}}"
+            for span in _spans(layout)
+        )
+        head, rest = tabular.split("\\\\\n", 1)
+        tabular = f"{head}\\\\\n{rules}\n{rest}"
     caption = latex_escape(layout.title)
-    head = [r"% Requires \usepackage{booktabs}", r"\begin{table}[htbp]", r"\centering"]
+    lines = [r"% Requires \usepackage{booktabs,array}"]
     if synthetic:
-        head.insert(0, f"% {SYNTHETIC_CAPTION}")
+        lines.insert(0, f"% {SYNTHETIC_CAPTION}")
         caption = latex_escape(SYNTHETIC_CAPTION) + ". " + caption
-    head.append(rf"\caption{{{caption}}}")
+    lines += [r"\begin{table}[htbp]", r"\centering", FONT_SIZE]
+    lines += [rf"\setlength{{\tabcolsep}}{{{TABCOLSEP_PT:g}pt}}"]
+    lines.append(rf"\caption{{{caption}}}")
     if layout.label:
-        head.append(rf"\label{{{layout.label}}}")
-    body = [rf"\begin{{tabular}}{{l{'r' * (ncol - 1)}}}", r"\toprule"]
-    body.append(" & ".join(latex_escape(c) for c in layout.columns) + r" \\")
-    body.append(r"\midrule")
-    for section in layout.sections:
-        if section.title:
-            body.append(
-                rf"\multicolumn{{{ncol}}}{{l}}{{{latex_escape(section.title)}}} \\"
-            )
-        for row in section.rows:
-            label = (r"\quad " if row.indent else "") + latex_escape(row.label)
-            body.append(" & ".join([label, *map(latex_escape, row.cells)]) + r" \\")
-    body += [r"\bottomrule", r"\end{tabular}"]
-    notes = [
-        rf"\par\smallskip{{\footnotesize {latex_escape(n)}\par}}" for n in layout.notes
+        lines.append(rf"\label{{{layout.label}}}")
+    lines.append(tabular.rstrip("\n"))
+    lines += [
+        rf"\par\smallskip{{\raggedright\footnotesize {latex_escape(n)}\par}}"
+        for n in layout.notes
     ]
-    return "\n".join(head + body + notes + [r"\end{table}"]) + "\n"
+    return "\n".join([*lines, r"\end{table}"]) + "\n"
+
+
+def _spans(layout: TableLayout) -> list[range]:
+    """Cell-column positions (0-based) under each spanning header."""
+    spans, start = [], 0
+    for _, span in layout.groups:
+        spans.append(range(start, start + span))
+        start += span
+    return spans
+
+
+def to_html(layout: TableLayout, synthetic: bool = True) -> str:
+    """Render ``layout`` as an HTML table by ``Styler.to_html``, notes under it.
+
+    The caption starts with ``SYNTHETIC_CAPTION`` when ``synthetic``. Element ids
+    come from the layout's label (or its title), so the output is deterministic.
+    """
+    frame = _frame(layout, html.escape, lambda t: f"<b>{t}</b>", "&emsp;&emsp;")
+    caption = html.escape(layout.title)
+    if synthetic:
+        caption = html.escape(SYNTHETIC_CAPTION) + ". " + caption
+    uuid = re.sub(r"\W+", "_", layout.label or layout.title).strip("_").lower()
+    styler = frame.style.set_uuid(uuid).set_caption(caption)
+    styler = styler.set_table_styles(
+        [{"selector": "td", "props": [("text-align", "right")]},
+         {"selector": "th.row_heading", "props": [("text-align", "left")]}]
+    )  # fmt: skip
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>\n' for n in layout.notes)
+    return styler.to_html() + notes
 
 
 _LATEX_SPECIALS = {
