@@ -11,19 +11,24 @@ tables), :func:`to_latex` and :func:`to_html` by pandas' ``Styler``. This module
 lays the cells out, escapes them and puts the title and notes around the table.
 
 LaTeX layout: every column is a ``p`` column whose width is a share of
-``\linewidth`` (shares sum to 1, :func:`column_shares`), so the table is exactly as
-wide as the text block on any page; long labels and headers wrap inside their column
-and numbers are set right-aligned. It needs ``booktabs`` and ``array``.
+``\linewidth`` (shares sum to 1, :func:`column_shares`, sized by Computer Modern's
+metrics for A4's narrowest usual text block), so the table is exactly as wide as the
+text block on any page; long labels and headers wrap inside their column and numbers
+are set right-aligned. It needs ``booktabs`` and ``array``.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib
 import pandas as pd
+from matplotlib import ft2font
 from tabulate import tabulate
 
 from analysis import schema
@@ -90,16 +95,20 @@ TABLE1_NOTES = (
     "Insurance; URBMI, Urban Resident Basic Medical Insurance.",
 )
 
-# LaTeX page geometry the column shares are designed for: A4 with 2.5 cm margins
-# (210 mm - 2 x 25 mm = 160 mm of text), type \small (9 pt in a 10 pt document).
-DESIGN_WIDTH_PT = 160 / 25.4 * 72.27
+# LaTeX page geometry the column shares are designed for: the narrowest usual text
+# block on A4, the article class's at 10 pt (345 pt); a wider block only widens the
+# columns. Type \small: 9 pt in a 10 pt document.
+DESIGN_WIDTH_PT = 345.0
 FONT_SIZE = r"\small"
+FONT_PT = 9.0
 TABCOLSEP_PT = 4.0
-# Width of an average character of \small Computer Modern, rounded up (digits are
-# 4.5 pt); used only to share the line among the columns.
-CHAR_PT = 5.0
 MIN_STUB_SHARE = 0.2
-MAX_STUB_CHARS = 40
+# cmr10's metrics stand for the T1 (EC) fonts LaTeX sets; they differ by up to ~2%
+WIDTH_MARGIN = 1.03
+# Widths (em) of the characters LaTeX does not take from cmr10's text slots: the
+# math < > and \pm, the -- and --- dashes, T1's underscore.
+TEX_WIDTHS_EM = {"±": 0.778, "<": 0.778, ">": 0.778, "–": 0.5, "—": 1.0, "_": 0.5}
+CMR10 = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "cmr10.ttf"
 MD_INDENT = "&emsp;&emsp;"  # tabulate strips leading whitespace from cells
 
 
@@ -229,40 +238,92 @@ def _frame(layout: TableLayout, escape, title, indent: str) -> pd.DataFrame:
     return pd.DataFrame(cells, index=pd.Index(labels), columns=columns)
 
 
+@functools.cache
+def _cmr10() -> ft2font.FT2Font:
+    """Computer Modern Roman at 10 px per em (advances in 1/65536 px)."""
+    font = ft2font.FT2Font(str(CMR10))
+    font.set_size(10, 72)
+    return font
+
+
+def text_width_pt(text: str) -> float:
+    r"""Width of ``text`` set in ``\small`` Computer Modern Roman, in TeX points.
+
+    From the font's own metrics (matplotlib ships ``cmr10.ttf``); the characters
+    that LaTeX takes from other fonts or encodes otherwise get their TeX widths
+    (``TEX_WIDTHS_EM``), and a character the font lacks counts as a digit (0.5 em).
+    """
+    font = _cmr10()
+    em = 0.0
+    for char in text:
+        if char in TEX_WIDTHS_EM:
+            em += TEX_WIDTHS_EM[char]
+        elif font.get_char_index(ord(char)):
+            glyph = font.load_char(ord(char), flags=ft2font.LoadFlags.NO_HINTING)
+            em += glyph.linearHoriAdvance / 65536 / 10
+        else:
+            em += 0.5
+    return em * FONT_PT
+
+
 def column_shares(layout: TableLayout) -> tuple[float, ...]:
     r"""Shares of ``\linewidth`` of the stub and each cell column (they sum to <= 1).
 
-    A cell column gets the width of its longest cell (or longest header word:
-    headers wrap) at ``CHAR_PT`` per character, plus its column separation, on a
-    line of ``DESIGN_WIDTH_PT``; columns under one spanning header are widened so
-    every group has the same width (one spanning-header format serves all). The
-    stub (row labels, which wrap) gets the rest, at least ``MIN_STUB_SHARE``;
-    when that leaves too little, the cell columns shrink in proportion.
+    Widths are measured by :func:`text_width_pt` (times ``WIDTH_MARGIN``) plus the
+    column separation, on a line of ``DESIGN_WIDTH_PT``. A cell column wants its
+    widest cell on one line and needs at least its widest word (cells and header
+    words: headers wrap); columns under one spanning header are widened so every
+    group is as wide as the widest (one spanning-header format serves all). The
+    stub (row labels, which wrap) wants its widest label and needs at least
+    ``MIN_STUB_SHARE`` and its widest word. When the wants do not fit, every
+    column gets its need plus the same fraction of the rest of its want (cells
+    then wrap at spaces); width left over goes to the cell columns, so the table
+    spans the line.
     """
-    ncell = len(layout.columns) - 1
-    need = []
-    for k in range(ncell):
+    sep = 2 * TABCOLSEP_PT
+    want, need = [], []
+    for k in range(len(layout.columns) - 1):
         texts = [row.cells[k] for row in layout.rows()]
-        words = layout.columns[k + 1].split()
-        chars = max([len(t) for t in texts] + [len(w) for w in words] + [1])
-        need.append(chars * CHAR_PT + 2 * TABCOLSEP_PT)
+        words = [w for t in texts for w in t.split()] + layout.columns[k + 1].split()
+        want.append(_widest([*texts, *words]) + sep)
+        need.append(_widest(words) + sep)
     if layout.groups:
-        spans = _spans(layout)
-        widest = max(sum(need[k] for k in span) for span in spans)
-        for span in spans:
-            total = sum(need[k] for k in span)
+        widest = max(sum(want[k] for k in span) for span in _spans(layout))
+        for span in _spans(layout):
+            scale = widest / sum(want[k] for k in span)
             for k in span:
-                need[k] *= widest / total
-    cells = [n / DESIGN_WIDTH_PT for n in need]
-    if sum(cells) > 1 - MIN_STUB_SHARE:
-        cells = [c * (1 - MIN_STUB_SHARE) / sum(cells) for c in cells]
-    stub_chars = max(len(r.label) for r in layout.rows()) if layout.rows() else 1
-    stub = min(1 - sum(cells), (min(stub_chars, MAX_STUB_CHARS) + 4) * CHAR_PT
-               / DESIGN_WIDTH_PT)  # fmt: skip
-    # spare width goes to the cell columns, so the table spans the line
+                want[k] *= scale
+                need[k] *= scale
+    indent = [FONT_PT if r.indent else 0.0 for r in layout.rows()]
+    labels = [r.label for r in layout.rows()]
+    want.insert(0, max([_widest([t]) + i for t, i in zip(labels, indent, strict=True)]
+                       + [0.0]) + sep)  # fmt: skip
+    need.insert(0, max(
+        [_widest(t.split()) + i for t, i in zip(labels, indent, strict=True)]
+        + [MIN_STUB_SHARE * DESIGN_WIDTH_PT - sep]
+    ) + sep)  # fmt: skip
+    if sum(want) > DESIGN_WIDTH_PT:
+        slack = sum(w - n for w, n in zip(want, need, strict=True))
+        fraction = max(0.0, (DESIGN_WIDTH_PT - sum(need)) / slack) if slack else 0.0
+        want = [n + fraction * (w - n) for w, n in zip(want, need, strict=True)]
+    cells = [w / DESIGN_WIDTH_PT for w in want[1:]]
+    stub = want[0] / DESIGN_WIDTH_PT
+    if stub + sum(cells) > 1:  # not even the needs fit the design line
+        stub = max(MIN_STUB_SHARE, 1 - sum(cells))
+        cells = [c * (1 - stub) / sum(cells) for c in cells]
     spare = 1 - stub - sum(cells)
-    cells = [c + spare / ncell for c in cells]
-    return tuple(_floor3(s) for s in (stub, *cells))
+    cells = [_ceil3(c + spare / len(cells)) for c in cells]
+    return (_floor3(1 - sum(cells)), *cells)
+
+
+def _widest(texts: Sequence[str]) -> float:
+    """Width in points of the widest of ``texts`` (0 for none), with the margin."""
+    return max([text_width_pt(t) for t in texts] + [0.0]) * WIDTH_MARGIN
+
+
+def _ceil3(share: float) -> float:
+    """Round a share up to 3 decimals, so a column is never narrower than sized."""
+    return -int(-share * 1000 - 1e-9) / 1000
 
 
 def _floor3(share: float) -> float:
@@ -308,6 +369,7 @@ def to_latex(layout: TableLayout, synthetic: bool = True) -> str:
         )
         head, rest = tabular.split("\\\\\n", 1)
         tabular = f"{head}\\\\\n{rules}\n{rest}"
+    tabular = _span_titles(tabular, layout)
     caption = latex_escape(layout.title)
     lines = [r"% Requires \usepackage{booktabs,array}"]
     if synthetic:
@@ -324,6 +386,22 @@ def to_latex(layout: TableLayout, synthetic: bool = True) -> str:
         for n in layout.notes
     ]
     return "\n".join([*lines, r"\end{table}"]) + "\n"
+
+
+def _span_titles(tabular: str, layout: TableLayout) -> str:
+    r"""Set each section title across the whole row (a ``\multicolumn``).
+
+    ``Styler`` writes a title as a row with empty cells; spanning it keeps the
+    title on one line instead of wrapping it in the stub column.
+    """
+    ncol = len(layout.columns)
+    wide = _p_column(1.0, r"\raggedright")
+    spanned = {}
+    for title in (s.title for s in layout.sections if s.title):
+        text = rf"\textit{{{latex_escape(title)}}}"
+        row = " & ".join([text, *[""] * (ncol - 1)]) + r" \\"
+        spanned[row] = rf"\multicolumn{{{ncol}}}{{{wide}}}{{{text}}} \\"
+    return "\n".join(spanned.get(line, line) for line in tabular.split("\n"))
 
 
 def _spans(layout: TableLayout) -> list[range]:
