@@ -103,11 +103,12 @@ FONT_SIZE = r"\small"
 FONT_PT = 9.0
 TABCOLSEP_PT = 4.0
 MIN_STUB_SHARE = 0.2
-# cmr10's metrics stand for the T1 (EC) fonts LaTeX sets; they differ by up to ~2%
-WIDTH_MARGIN = 1.03
+# cmr10's metrics stand for the T1 (EC) fonts LaTeX sets, which measured up to 1.028
+# times as wide (pdflatex, \small)
+WIDTH_MARGIN = 1.05
 # Widths (em) of the characters LaTeX does not take from cmr10's text slots: the
 # math < > and \pm, the -- and --- dashes, T1's underscore.
-TEX_WIDTHS_EM = {"±": 0.778, "<": 0.778, ">": 0.778, "–": 0.5, "—": 1.0, "_": 0.5}
+TEX_WIDTHS_EM = {"±": 0.778, "<": 0.778, ">": 0.778, "–": 0.5, "—": 1.0, "_": 0.8}
 CMR10 = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "cmr10.ttf"
 MD_INDENT = "&emsp;&emsp;"  # tabulate strips leading whitespace from cells
 
