@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import numpy as np
@@ -183,3 +185,27 @@ def test_bad_requests_are_named(fits):
         export.esttab([object()])
     with pytest.raises(ValueError, match="unknown table format '.docx'"):
         export.write(export.esttab([small]), "t.docx")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex")
+@pytest.mark.parametrize("stat", ["se", "ci"])
+def test_latex_compiles_on_an_a4_page(fits, tmp_path, stat):
+    """Three models with long term names fit article's A4 text block (345 pt)."""
+    small, large = fits
+    tidy = export.esttab([small, large, large.part1], names=["A", "B", "B, part 1"],
+                         stat=stat)  # fmt: skip
+    doc = tmp_path / "t.tex"
+    doc.write_text(
+        "\\documentclass[10pt,a4paper]{article}\n\\usepackage[T1]{fontenc}\n"
+        "\\usepackage{booktabs,array}\n\\begin{document}\n"
+        + export.to_latex(tidy, title="Two fits", synthetic=True)
+        + "\\end{document}\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    log = (tmp_path / "t.log").read_text(encoding="latin-1")
+    assert run.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log
