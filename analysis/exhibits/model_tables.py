@@ -6,7 +6,10 @@ and
 Outputs in ``outputs/tables/``:
 
 * ``table3.{md,tex}``, ``table4.{md,tex}``: the paper's rows, section titles with their
-  reference groups, "coefficient**" and SE columns, observations, notes;
+  reference groups; per model an estimate column headed by what it holds (AME or
+  coefficient, from ``analysis.paper.models.EQUATIONS``) and an SE column; the
+  observations
+  of every model (from ``model_status.csv`` of the estimate stage); notes;
 * ``table_combined_margins.{csv,md}``: the combined-mean (twopm) AMEs of the paper's
   regressors on the expected reimbursement per inpatient stay, E[y|x] =
   P(y>0|x) E[y|y>0,x], for the amount (yuan) and the ratio (zeros included), with
@@ -20,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import io
+from analysis import io, omissions, vocabulary
 from analysis.exhibits import render
 from analysis.exhibits.render import Row, Section, TableLayout
-from analysis.paper import models
+from analysis.paper import estimates, models
 from analysis.paper.tables import stars
 
 SECTIONS = {
@@ -40,44 +43,62 @@ SECTIONS = {
     "duration": "Migration duration (referred to 0-)",
     "facility": "Facility level of hospitalisation (referred to primary care facility)",
 }
-TERM_LABELS = {
-    "URBMI": "URBMI",
-    "UEBMI": "UEBMI",
+#: Labels of the Table 3 regressors that are not factor levels (the published wording).
+REGRESSOR_LABELS = {
     "age": "Age (years)",
     "age_sq": "Age² (years)",
     "female": "Female",
     "married": "Married",
-    "junior_high": "Junior high school",
-    "senior_high": "Senior high school",
-    "college_or_above": "College and above",
-    "q2": "Second quintile",
-    "q3": "Third quintile",
-    "q4": "Fourth quintile",
-    "q5": "Fifth quintile",
     "has_job": "Having any job",
     "rural_hukou": "Rural hukou",
     "urban_area": "Living in an urban area",
-    "within_province_across_cities": "Across cities within a province",
-    "across_provinces": "Across provinces",
-    "family_following": "Family members following migrants",
-    "other": "Other reasons",
-    "1-5": "1–",
-    "5-10": "5–",
-    "10+": "10+",
-    "secondary": "Secondary hospital",
-    "tertiary": "Tertiary hospital",
-    "private": "Private hospital",
+}
+
+
+def term_labels() -> dict[str, str]:
+    """Published key -> label of every Table 3 row, in the published order."""
+    labels = {}
+    for token in models.TABLE3_REGRESSORS:
+        variable = token.split(".", 1)[1]
+        if variable in vocabulary.FACTORS:
+            for level in vocabulary.FACTORS[variable][1:]:
+                labels[level] = vocabulary.label(variable, level)
+        else:
+            labels[variable] = REGRESSOR_LABELS[variable]
+    return labels
+
+
+TERM_LABELS = term_labels()
+EQUATIONS = tuple(eq.name for eq in models.EQUATIONS)
+# Spanning headers over each model's two columns, and the paper's column titles
+MODEL_HEADERS = {
+    "probit": "Probit: reimbursed",
+    "amount": "GLM: amount",
+    "ratio": "GLM: ratio",
+}
+MODEL_TITLES = {
+    "probit": "probability of getting reimbursements (probit)",
+    "amount": "reimbursement amount among the reimbursed (Gamma GLM, log link)",
+    "ratio": "reimbursement ratio among the reimbursed (Gamma GLM, log link)",
+}
+REPORTED = {"ame": "AME", "coef": "Coefficient"}
+REPORTED_WORDS = {
+    "ame": "average marginal effects (AME)",
+    "coef": "coefficients (log scale)",
 }
 COLUMNS = (
     "Variables",
-    "Probit: probability of getting reimbursements, coefficient",
-    "SE",
-    "GLM: reimbursement amount, coefficient",
-    "SE",
-    "GLM: reimbursement ratio, coefficient",
-    "SE",
+    *(c for eq in models.EQUATIONS for c in (REPORTED[eq.reported], "SE")),
 )
-EQUATIONS = ("probit", "amount", "ratio")
+GROUPS = tuple((MODEL_HEADERS[eq.name], 2) for eq in models.EQUATIONS)
+COLUMN_NOTE = (
+    "Columns: "
+    + "; ".join(
+        f"{MODEL_TITLES[eq.name]}, {REPORTED_WORDS[eq.reported]}"
+        for eq in models.EQUATIONS
+    )
+    + ". SE, standard error. Observations: the respondents each model is fitted on."
+)
 ABBREVIATIONS = (
     "NCMS, New Rural Cooperative Medical Scheme; UEBMI, Urban Employee Basic Medical "
     "Insurance; URBMI, Urban Resident Basic Medical Insurance."
@@ -94,7 +115,9 @@ def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
         )
         for t in ("table3", "table4")
     )
-    for name, layout in (("table3", table3_layout(t3)), ("table4", table4_layout(t4))):
+    n = observations(omissions.model_status(estimates_dir))
+    layouts = (("table3", table3_layout(t3, n)), ("table4", table4_layout(t4, n)))
+    for name, layout in layouts:
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
             path = tables_dir / f"{name}.{ext}"
             path.write_text(writer(layout, synthetic=synthetic), encoding="utf-8")
@@ -115,7 +138,7 @@ def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
 
 
 def _cells(row: pd.Series) -> tuple[str, ...]:
-    """The six printed cells of one row: coefficient with stars, SE, per equation."""
+    """The six printed cells of one row: estimate with stars, SE, per equation."""
     out = []
     for eq in EQUATIONS:
         me = row[f"{eq}_me"]
@@ -123,14 +146,33 @@ def _cells(row: pd.Series) -> tuple[str, ...]:
     return tuple(c if c else render.EMPTY for c in out)
 
 
-def table3_layout(t3: pd.DataFrame) -> TableLayout:
-    """Table 3 as printed: untitled rows and titled factor blocks, observations last."""
+def observations(status: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Observations of every estimated model, by (sample, equation).
+
+    From the estimate stage's ``model_status.csv`` (:func:`omissions.model_status`):
+    its rows with an empty ``term`` are the published columns.
+    """
+    rows = status[(status["term"] == "") & (status["status"] == estimates.ESTIMATED)]
+    return {(r.sample, r.equation): int(r.n) for r in rows.itertuples(index=False)}
+
+
+def observations_row(n: dict[tuple[str, str], int], sample: str) -> Row:
+    """The "Observations" row of ``sample``: each model's N under its estimate."""
+    cells: list[str] = []
+    for eq in EQUATIONS:
+        cells += [str(n[(sample, eq)]) if (sample, eq) in n else render.EMPTY, ""]
+    return Row("Observations", tuple(cells))
+
+
+def table3_layout(t3: pd.DataFrame, n: dict[tuple[str, str], int]) -> TableLayout:
+    """Table 3 as printed: untitled rows and titled factor blocks, observations last.
+
+    ``n``: observations by (sample, equation), :func:`observations`.
+    """
     sections: list[Section] = []
     for group, block in t3.groupby("term_group", sort=False):
         if group == "n":
-            obs = tuple(block.iloc[0][f"{eq}_me"] for eq in EQUATIONS)
-            cells = (obs[0], "", obs[1], "", obs[2], "")
-            sections.append(Section(None, (Row("Observations", cells),)))
+            sections.append(Section(None, (observations_row(n, "total"),)))
             continue
         rows = tuple(
             Row(TERM_LABELS[r.term], _cells(r), indent=group in SECTIONS)
@@ -145,14 +187,20 @@ def table3_layout(t3: pd.DataFrame) -> TableLayout:
         (
             "Note: ** and * denote statistical significance at 1% and 5% level, "
             "respectively.",
+            COLUMN_NOTE,
             ABBREVIATIONS,
         ),
         "tab:table3",
+        GROUPS,
     )
 
 
-def table4_layout(t4: pd.DataFrame) -> TableLayout:
-    """Table 4 as printed: the scope rows of each subsample under its title."""
+def table4_layout(t4: pd.DataFrame, n: dict[tuple[str, str], int]) -> TableLayout:
+    """Table 4 as printed: the scope rows of each subsample under its title.
+
+    Each subsample ends with its models' observations (not printed in the paper);
+    ``n`` by (sample, equation), :func:`observations`.
+    """
     sections = []
     for sample, block in t4.groupby("sample", sort=False):
         rows = tuple(
@@ -161,6 +209,7 @@ def table4_layout(t4: pd.DataFrame) -> TableLayout:
         )
         sections.append(Section(SUBSAMPLE_TITLES[sample], ()))
         sections.append(Section(SECTIONS["scope"], rows))
+        sections.append(Section(None, (observations_row(n, sample),)))
     return TableLayout(
         "Table 4 Association between migration scope and benefit of social health "
         "insurance programmes",
@@ -169,9 +218,11 @@ def table4_layout(t4: pd.DataFrame) -> TableLayout:
         (
             "Note: All models included confounding factors in table 3. ** and * denote "
             "statistical significance at 1% and 5% levels.",
+            COLUMN_NOTE,
             ABBREVIATIONS,
         ),
         "tab:table4",
+        GROUPS,
     )
 
 
@@ -233,7 +284,12 @@ def combined_layout(margins: pd.DataFrame) -> TableLayout:
         "Combined-mean (two-part) AMEs on the expected reimbursement per inpatient "
         "stay (amount in yuan; ratio, zeros included), with their extensive and "
         "intensive parts",
-        ("Regressor", "Total AME (SE)", "Extensive (SE)", "Intensive (SE)"),
+        (
+            "Regressor",
+            "Total AME (SE)",
+            "Extensive AME (SE)",
+            "Intensive AME (SE)",
+        ),
         tuple(sections),
         (
             "E[y|x] = P(y>0|x) E[y|y>0,x]; total = extensive (change in P times the "
