@@ -348,7 +348,10 @@ def evaluate(analytic, readings, design_, published):
         rows.append({**base, "status": status, **score, "note": note})
         cell_frames.append(compared.assign(**base))
     cells = pd.concat(cell_frames, ignore_index=True) if cell_frames else None
-    return pd.DataFrame(rows), cells
+    table = pd.DataFrame(rows)
+    if "distance" not in table:  # no reading could be fitted
+        table["distance"] = np.nan
+    return table, cells
 
 
 def rank(table: pd.DataFrame) -> pd.Series:
