@@ -15,9 +15,10 @@ not say how the effects or the SEs were computed. This stage fits the paper's mo
 and ranks the readings by their distance to the published points and SEs (every Table
 3-4 cell with a published SE above zero). A reading whose columns are missing, or whose
 fits fail, is skipped with a note, never a crash. The ranking's own uncertainty is
-measured by a bootstrap over respondents: each draw refits every reading, and the
-share of draws in which a reading ranks first is reported (overall, and among the SE
-types of its AME x participation block, which is the SE question proper).
+measured by resampling respondents (half-samples without replacement, see
+:func:`resample`): each draw refits every reading, and the share of draws in which a
+reading ranks first is reported (overall, and among the SE types of its AME x
+participation block, which is the SE question proper).
 
 Outputs (``--out``, default ``outputs/conventions/``, git-ignored):
 ``conventions.csv`` (one row per reading), ``conventions_cells.csv`` (one row per
@@ -368,8 +369,15 @@ def rank(table: pd.DataFrame) -> pd.Series:
     return out
 
 
-def bootstrap(analytic, readings, design_, published, reps: int, seed: int):
+def resample(analytic, readings, design_, published, reps: int, seed: int):
     """Per draw over respondents: each reading's distance and its SE part.
+
+    A draw is half the respondents, drawn without replacement (half-sampling, the
+    delete-n/2 jackknife): its estimates scatter around the full-sample ones as a
+    bootstrap's do (variance 1/m - 1/n = 1/n), and its SEs, rescaled by
+    sqrt(m/n), estimate the full-sample SEs. A bootstrap with replacement would
+    put copies of a respondent in the same city and province, and their
+    identical scores would inflate every clustered and survey SE.
 
     Returns (the readings that could be fitted; two reps x readings arrays: the
     distance and the RMS log SE ratio, over the cells every reading estimated in
@@ -380,11 +388,14 @@ def bootstrap(analytic, readings, design_, published, reps: int, seed: int):
     se_part = np.full((reps, len(usable)), np.nan)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7_301]))
     n = len(analytic)
+    m = n // 2
     for b in range(reps):
-        draw = analytic.iloc[rng.integers(0, n, n)].reset_index(drop=True)
+        rows = np.sort(rng.choice(n, m, replace=False))
+        draw = analytic.iloc[rows].reset_index(drop=True)
         compared = {}
         for j, reading in enumerate(usable):
             cells, _ = fit_reading(draw, reading, design_.options[reading.se])
+            cells = cells.assign(se=cells["se"] * np.sqrt(m / n))
             compared[j] = compare(cells, published)
         # distances over the cells every reading estimated in this draw
         keys = ["sample", "equation", "term"]
@@ -397,21 +408,21 @@ def bootstrap(analytic, readings, design_, published, reps: int, seed: int):
             score = distance(c[mask])
             out[b, j] = score["distance"]
             se_part[b, j] = score.get("rms_log_se_ratio", np.nan)
-        log.debug("conventions: bootstrap draw %d of %d", b + 1, reps)
+        log.debug("conventions: half-sample %d of %d", b + 1, reps)
     return usable, out, se_part
 
 
 def uncertainty(table: pd.DataFrame, usable, draws, se_part) -> pd.DataFrame:
-    """Add the bootstrap columns: shares ranked first, interval of the SE part.
+    """Add the resampling columns: shares ranked first, interval of the SE part.
 
     A resampled estimate moves about one SE from the published point, so the
     point part of a draw's distance mostly measures that noise; the 5-95%
     interval is given for the SE part (RMS log SE ratio), which does not.
     """
     cols = {
-        "boot_draws": 0,
-        "boot_rms_log_se_ratio_p05": np.nan,
-        "boot_rms_log_se_ratio_p95": np.nan,
+        "draws": 0,
+        "rms_log_se_ratio_p05": np.nan,
+        "rms_log_se_ratio_p95": np.nan,
         "share_first": np.nan,
         "share_first_se_in_block": np.nan,
     }
@@ -432,9 +443,9 @@ def uncertainty(table: pd.DataFrame, usable, draws, se_part) -> pd.DataFrame:
         row = (table[list(READING_KEYS)] == pd.Series(r.key, index=READING_KEYS)).all(
             axis=1
         )
-        table.loc[row, "boot_draws"] = len(draws)
-        table.loc[row, "boot_rms_log_se_ratio_p05"] = np.percentile(se_part[:, j], 5)
-        table.loc[row, "boot_rms_log_se_ratio_p95"] = np.percentile(se_part[:, j], 95)
+        table.loc[row, "draws"] = len(draws)
+        table.loc[row, "rms_log_se_ratio_p05"] = np.percentile(se_part[:, j], 5)
+        table.loc[row, "rms_log_se_ratio_p95"] = np.percentile(se_part[:, j], 95)
         table.loc[row, "share_first"] = float(np.mean(first == j))
         table.loc[row, "share_first_se_in_block"] = float(np.mean(block_first == j))
     return table
@@ -447,12 +458,12 @@ def run(
     reps: int = 0,
     seed: int = MASTER_SEED,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Evaluate, rank and bootstrap the readings on ``analytic``.
+    """Evaluate, rank and resample the readings on ``analytic``.
 
     Returns
     -------
     tuple
-        (one row per reading: status, distance and its parts, rank, bootstrap
+        (one row per reading: status, distance and its parts, rank, resampling
         columns, note; one row per reading and cell: the comparison).
     """
     readings = grid() if readings is None else readings
@@ -464,7 +475,7 @@ def run(
     table["rank"] = rank(table)
     empty = np.empty((0, 0))
     usable, draws, se_part = (
-        bootstrap(analytic, readings, design_, published, reps, seed)
+        resample(analytic, readings, design_, published, reps, seed)
         if reps > 0
         else ([], empty, empty)
     )
@@ -593,12 +604,13 @@ def summary(table, cells, analytic_path, origin_note, reps, synthetic) -> str:
         "0 = every number reproduced, 1 = every cell at the report's tolerance. "
         f"Exact = ours printed at {PRINTED_DECIMALS} decimals equals the published "
         "number: the correct reading on the real file reproduces (nearly) all.",
-        f"Bootstrap over respondents: {reps} draws; `first` = share of draws in which "
+        f"Resampling: {reps} half-samples of the respondents (without replacement, "
+        "SEs rescaled to the full sample); `first` = share of draws in which "
         "the reading has the smallest distance of all; `first SE` = the same among "
         "the SE types of its AME x participation block.",
         "",
         "| rank | AME | SE | participation | cells | distance | RMS log SE ratio "
-        "(bootstrap 5-95%) | first | first SE | points within 0.1 SE | SEs within "
+        "(resampled 5-95%) | first | first SE | points within 0.1 SE | SEs within "
         "15% | median SE ratio (probit) | exact points / SEs |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -609,7 +621,7 @@ def summary(table, cells, analytic_path, origin_note, reps, synthetic) -> str:
             f"| {fmt(r.rank, 0)} | {r.ame} | {r.se_type} | {r.participation} | "
             f"{r.cells} | "
             f"{fmt(r.distance)} | {fmt(r.rms_log_se_ratio)} "
-            f"({fmt(r.boot_rms_log_se_ratio_p05)}-{fmt(r.boot_rms_log_se_ratio_p95)})"
+            f"({fmt(r.rms_log_se_ratio_p05)}-{fmt(r.rms_log_se_ratio_p95)})"
             f" | {fmt(r.share_first, 2)} | {fmt(r.share_first_se_in_block, 2)} | "
             f"{r.points_within_tol} | {r.ses_within_tol} | {fmt(r.median_se_ratio)} "
             f"({fmt(r.median_se_ratio_probit)}) | "

@@ -1,7 +1,7 @@
 """The conventions stage: end to end, relabelled, with a known truth, on bad input.
 
 The synthetic run cleans the provided survey once (module fixture) and runs the stage
-through the CLI with one bootstrap draw; the relabelled run cleans a renamed and
+through the CLI with one resampling draw; the relabelled run cleans a renamed and
 recoded copy of the same survey (the machinery of ``test_real_data_swap.py``) and must
 rank the readings the same way. The known-truth tests replace the published numbers by
 the numbers of one reading on the synthetic sample, printed at 3 decimals as the paper
@@ -41,7 +41,7 @@ def run_cli(root: Path, *args: str) -> int:
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> RunPaths:
-    """The provided survey cleaned, then the stage run with one bootstrap draw."""
+    """The provided survey cleaned, then the stage run with one resampling draw."""
     root = tmp_path_factory.mktemp("conventions")
     assert run_cli(root, "clean", "--raw", str(PROVIDED)) == 0
     args = ["--raw", str(PROVIDED), "--reps", "1"]
@@ -69,7 +69,7 @@ def test_synthetic_run_ranks_every_reading_and_says_it_is_synthetic(synthetic):
         table["distance"].rank(method="min").tolist()
     )
     assert table["share_first"].sum() == pytest.approx(1.0)
-    assert (table["boot_draws"] == 1).all()
+    assert (table["draws"] == 1).all()
     # within a block the SE types compete among themselves: one first per block
     blocks = table.groupby(["ame", "participation"])["share_first_se_in_block"].sum()
     assert np.allclose(blocks, 1.0)
@@ -124,8 +124,8 @@ def test_the_reading_that_made_the_numbers_ranks_first(analytic, truth):
     options = conventions.design(analytic).options[truth.se]
     cells, _ = conventions.fit_reading(analytic, truth, options)
     published = published_from(cells)
-    # every AME and SE reading; the other participation moves the probit points by
-    # several SEs (test below), so it is left out to keep the test short
+    # every AME and SE reading at the truth's participation (the full grid doubles
+    # the test's runtime)
     readings = conventions.grid(participations=(truth.participation,))
     table, _ = conventions.run(analytic, readings=readings, published=published)
     first = table.iloc[0]
