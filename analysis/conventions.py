@@ -40,7 +40,7 @@ from analysis.codebook import Codebook
 from analysis.config import MASTER_SEED
 from analysis.figures import published_vs_replicated
 from analysis.io import SYNTHETIC_NOTICE, save_table
-from analysis.recode import missing_mask, to_concepts
+from analysis.recode import is_string_concept, missing_mask, to_concepts
 from analysis.report import POINT_TOL_SE, SE_TOL
 from analysis.schema import SUBSAMPLES
 from analysis.twopart import TwoPartError, twopm
@@ -506,7 +506,8 @@ def origin_provinces(
     ids = clean.derive_design(concepts, codebook)["resp_id"]
     bad = missing_mask(codebook, concepts, "hukou_province")
     values = concepts["hukou_province"].where(~bad)
-    values = values.map(lambda v: f"{int(v):02d}" if pd.notna(v) else None)
+    if not is_string_concept(codebook, "hukou_province"):  # a code: 11 -> "11"
+        values = values.map(lambda v: f"{int(v):02d}" if pd.notna(v) else None)
     return pd.Series(values.to_numpy(), index=ids.to_numpy(), name=ORIGIN), (
         f"{ORIGIN} = hukou_province of {raw_path} (column "
         f"{codebook.column('hukou_province')!r})"
