@@ -187,18 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
         "conventions",
         help="rank SE/AME readings of Tables 3-4 against the published numbers",
     )
-    conv.add_argument("--analytic", type=Path, help="analytic sample (.parquet)")
     conv.add_argument(
-        "--out", type=Path, help="output folder (default outputs/conventions)"
+        "--analytic", type=Path, help="analytic sample (.parquet); none: the run's"
     )
     conv.add_argument(
-        "--raw", type=Path, help="raw survey, for the origin province (hukou)"
+        "--out", type=Path, help="output folder; none: <root>/outputs/conventions"
+    )
+    conv.add_argument(
+        "--raw", type=Path, help="raw survey, for the origin province; none: the run's"
     )
     conv.add_argument("--codebook", type=Path, help="codebook folder of --raw")
     conv.add_argument("--encoding", help="encoding of a .csv --raw")
     conv.add_argument(
-        "--reps", type=int, default=19, help="bootstrap draws of the ranking"
-    )
+        "--reps", type=int, default=19,
+        help="half-samples measuring the ranking's uncertainty (0: none)",
+    )  # fmt: skip
     conv.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
     add_real_flags(conv)
 

@@ -141,7 +141,14 @@ def design(analytic: pd.DataFrame, se_types=tuple(SE_TYPES)) -> Design:
             continue
         psus = analytic.groupby("stratum", observed=True)["psu"].nunique()
         single = int((psus == 1).sum())
-        if single:
+        shared = int((analytic.groupby("psu")["stratum"].nunique() > 1).sum())
+        if single and shared:
+            notes[se] = (
+                f"skipped: {single} of {len(psus)} strata have a single PSU (Stata's "
+                f"svy gives no SE there) and {shared} psu ids occur in several "
+                "strata, so the strata cannot be collapsed without merging PSUs"
+            )
+        elif single:
             options[se] = {"vce": "survey", "psu": "psu"}
             notes[se] = (
                 f"design columns stratum/psu: {single} of {len(psus)} strata have a "
