@@ -69,7 +69,7 @@ CLEAN_SRC  := $(wildcard analysis/cleaning/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help reproduce synthetic data estimates tables figures beyond report bootstrap \
-        montecarlo test lint clean distclean FORCE
+        montecarlo conventions test lint clean distclean FORCE
 
 ##@ Main targets
 
@@ -142,6 +142,13 @@ bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, 
 
 montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation (WORKERS=, SCHEDULER=)
 	$(CLI) montecarlo --workers $(WORKERS) $(ON_CLUSTER) $(MODE)
+
+CONV_REPS ?= 19
+
+# Not part of `reproduce`: which SE/AME reading reproduces Tables 3-4 (docs/se_gap.md).
+conventions: $(ANALYTIC) ## rank SE/AME readings against Tables 3-4 (CONV_REPS=)
+	$(CLI) conventions --reps $(CONV_REPS) --raw "$$REPLICATION_RAW" \
+	  --codebook "$$REPLICATION_CODEBOOK" --encoding "$$REPLICATION_ENCODING" $(MODE)
 
 ##@ EXHIBITS
 

@@ -184,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     rep = stages.add_parser("report", help="published-versus-replicated report")
     add_real_flags(rep)
 
+    conv = stages.add_parser(
+        "conventions",
+        help="rank SE/AME readings of Tables 3-4 against the published numbers",
+    )
+    conv.add_argument(
+        "--analytic", type=Path, help="analytic sample (.parquet); none: the run's"
+    )
+    conv.add_argument(
+        "--out", type=Path, help="output folder; none: <root>/outputs/conventions"
+    )
+    conv.add_argument(
+        "--raw", type=Path, help="raw survey, for the origin province; none: the run's"
+    )
+    conv.add_argument("--codebook", type=Path, help="codebook folder of --raw")
+    conv.add_argument("--encoding", help="encoding of a .csv --raw")
+    conv.add_argument(
+        "--reps", type=int, default=19,
+        help="half-samples measuring the ranking's uncertainty (0: none)",
+    )  # fmt: skip
+    conv.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
+    add_real_flags(conv)
+
     summ = stages.add_parser("summary", help="list the run's omissions (last step)")
     summ.add_argument(
         "--strict",
@@ -518,6 +540,37 @@ def run_beyond(args: argparse.Namespace, paths: RunPaths) -> int:
     return 0
 
 
+def run_conventions(args: argparse.Namespace, paths: RunPaths) -> int:
+    """Stage ``conventions``: which SE/AME reading reproduces Tables 3-4.
+
+    A file, column or codebook that cannot be used is refused with exit status 2
+    and a message naming it.
+    """
+    from analysis import conventions
+    from analysis.codebook import Codebook, CodebookError
+
+    analytic = args.analytic or paths.analytic
+    if not analytic.exists():
+        log.error("Refused: analytic sample %s not found (run make data, or pass "
+                  "--analytic)", analytic)  # fmt: skip
+        return EXIT_INVALID_DATA
+    if args.reps < 0:
+        log.error("Refused: --reps must be >= 0, got %d", args.reps)
+        return EXIT_INVALID_DATA
+    try:
+        codebook = Codebook(args.codebook).check() if args.codebook else Codebook()
+        conventions.main(
+            analytic, args.out or paths.outputs_dir / "conventions",
+            raw_path=args.raw or paths.raw_survey, codebook=codebook,
+            encoding=args.encoding, reps=args.reps, seed=args.seed,
+            synthetic=not args.real,
+        )  # fmt: skip
+    except (CodebookError, conventions.ConventionsError) as error:
+        log.error("Refused: %s", error)
+        return EXIT_INVALID_DATA
+    return 0
+
+
 STAGES = {
     "generate": run_generate,
     "compare-raw": run_compare_raw,
@@ -531,4 +584,5 @@ STAGES = {
     "montecarlo": run_montecarlo,
     "report": run_report,
     "summary": run_summary,
+    "conventions": run_conventions,
 }
