@@ -546,8 +546,8 @@ def run_conventions(args: argparse.Namespace, paths: RunPaths) -> int:
     A file, column or codebook that cannot be used is refused with exit status 2
     and a message naming it.
     """
-    from analysis import conventions
-    from analysis.codebook import Codebook, CodebookError
+    from analysis.beyond import conventions
+    from analysis.cleaning.codebook import Codebook, CodebookError
 
     analytic = args.analytic or paths.analytic
     if not analytic.exists():

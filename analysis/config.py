@@ -27,6 +27,14 @@ N_ANALYTIC = 1_165
 # --min-cell / MIN_CELL=).
 MIN_CELL = 10
 
+# Replication targets for Tables 3-4 (analysis.exhibits.report): a point within
+# POINT_TOL_SE published SEs; an SE within SE_TOL of the published one for at least
+# SHARE_SE_OK of the cells; the same stars for at least SHARE_STARS_OK of them.
+POINT_TOL_SE = 0.1
+SE_TOL = 0.15
+SHARE_SE_OK = 0.85
+SHARE_STARS_OK = 0.95
+
 # Inference settings (override on the CLI).
 BOOTSTRAP_REPS = 999  # replications per bootstrap run (Stata's default reps() is 50)
 MONTECARLO_SIMS = 200  # simulated data sets in the Monte-Carlo check

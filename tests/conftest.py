@@ -29,11 +29,12 @@ LAYERS = {
     ),
     "reference": (
         "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",
-        "test_stat_tests",
+        "test_stat_tests", "test_publication_log",
     ),
     "pipeline": (
         "test_pipeline", "test_regeneration", "test_compare_raw", "test_notebook",
         "test_real_data_swap", "test_hostile_inputs", "test_bootstrap_dask",
+        "test_conventions",
     ),
 }  # fmt: skip
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}

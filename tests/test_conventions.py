@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, conventions
-from analysis.clean import read_raw
-from analysis.codebook import Codebook
+from analysis import cli, notices
+from analysis.beyond import conventions
+from analysis.cleaning.clean import read_raw
+from analysis.cleaning.codebook import Codebook
 from analysis.config import ROOT, RunPaths
-from analysis.io import SYNTHETIC_COLUMN, SYNTHETIC_NOTICE
 from tests.test_real_data_swap import (
     provider_frame,
     write_provider_codebook,
@@ -73,9 +73,9 @@ def test_synthetic_run_ranks_every_reading_and_says_it_is_synthetic(synthetic):
     # within a block the SE types compete among themselves: one first per block
     blocks = table.groupby(["ame", "participation"])["share_first_se_in_block"].sum()
     assert np.allclose(blocks, 1.0)
-    assert (table[SYNTHETIC_COLUMN] == SYNTHETIC_NOTICE).all()
+    assert (table[notices.CSV_COLUMN] == notices.CSV).all()
     cells = pd.read_csv(synthetic.outputs_dir / "conventions" / "conventions_cells.csv")
-    assert (cells[SYNTHETIC_COLUMN] == SYNTHETIC_NOTICE).all()
+    assert (cells[notices.CSV_COLUMN] == notices.CSV).all()
     assert set(cells.groupby(list(conventions.READING_KEYS)).size()) == {
         int(table["cells"].max())
     }

@@ -21,7 +21,7 @@ import pytest
 from analysis import cli, omissions
 from analysis.cleaning.clean import clean_survey, read_raw
 from analysis.config import ROOT, SYNTHETIC, RunPaths
-from analysis.paper import estimates
+from analysis.paper import estimates, models
 
 URBAN = ("URBMI", "UEBMI")
 
@@ -196,6 +196,6 @@ def test_a_bug_is_not_reported_as_not_estimable(analytic, tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(estimates, "twopm", broken)
+    monkeypatch.setattr(models, "twopm", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         estimates.fit_each(analytic)

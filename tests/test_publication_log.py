@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, conventions, estimates
+from analysis import cli
+from analysis.beyond import conventions
 from analysis.config import PUBLISHED_DIR, ROOT, RunPaths
+from analysis.paper import estimates
 
 LOG = ROOT / "docs" / "model_choices.md"
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"

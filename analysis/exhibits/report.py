@@ -24,15 +24,17 @@ import pandas as pd
 
 from analysis import disclosure, io, notices, omissions
 from analysis.beyond import summary as beyond_summary
-from analysis.config import PUBLISHED_DIR
+from analysis.config import (
+    POINT_TOL_SE,
+    PUBLISHED_DIR,
+    SE_TOL,
+    SHARE_SE_OK,
+    SHARE_STARS_OK,
+)
 from analysis.io import TABLE_DIGITS
 from analysis.paper.descriptives import compare_to_published
 from analysis.paper.tables import published_vs_replicated, stars
 
-POINT_TOL_SE = 0.1  # |ours - published| / published SE
-SE_TOL = 0.15  # |ours / published - 1|
-SHARE_SE_OK = 0.85
-SHARE_STARS_OK = 0.95
 ZERO_CELL = 0.0005  # a published 0.000 (SE 0.000) is matched by |value| < this
 
 #: How the synthetic survey's calibration (analysis/synth/README.md) makes each Table

@@ -125,8 +125,12 @@ def fit_each(
     vce: str = "oim",
     cluster: str | None = None,
     semantics: models.Semantics = "columnwise",
+    **options,
 ) -> dict[tuple[str, str], Fit]:
     """Fit every model of :func:`fit_all`, one at a time; record the ones that fail.
+
+    ``options`` are further :func:`analysis.twopart.twopm` options (for example a
+    survey design's ``strata`` and ``psu``) passed to every fit.
 
     Returns
     -------
@@ -151,6 +155,7 @@ def fit_each(
                 res = models.fit(
                     data, sample, outcome, semantics, part1=rhs1,
                     part2=None if rhs2 == rhs1 else rhs2, vce=vce, cluster=cluster,
+                    **options,
                 )  # fmt: skip
             except TwoPartError as error:
                 kind = KINDS.get(type(error).__name__, "estimation error")

@@ -2,7 +2,8 @@
 
 The paper prints probit AMEs, GLM coefficients and AMEs with SEs (Tables 3-4) but does
 not say how the effects or the SEs were computed. This stage fits the paper's model set
-(:func:`analysis.estimates.fit_each`, :mod:`analysis.specs`) under every combination of
+(:func:`analysis.paper.estimates.fit_each`, :mod:`analysis.paper.models`) under every
+combination of
 
 * AME: ``derivative`` (hand-built dummies, ``margins, dydx(*)``: the package's reading)
   or ``discrete`` (``i.`` factors, 0 -> 1 changes);
@@ -35,15 +36,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import clean, estimates, specs
-from analysis.codebook import Codebook
-from analysis.config import MASTER_SEED
-from analysis.figures import published_vs_replicated
-from analysis.io import SYNTHETIC_NOTICE, save_table
-from analysis.recode import is_string_concept, missing_mask, to_concepts
-from analysis.report import POINT_TOL_SE, SE_TOL
-from analysis.schema import SUBSAMPLES
-from analysis.twopart import TwoPartError, twopm
+from analysis import notices
+from analysis.cleaning import clean
+from analysis.cleaning.codebook import Codebook
+from analysis.cleaning.recode import is_string_concept, missing_mask, to_concepts
+from analysis.config import MASTER_SEED, POINT_TOL_SE, SE_TOL
+from analysis.io import save_table
+from analysis.paper import estimates, models
+from analysis.paper.tables import published_vs_replicated
 
 log = logging.getLogger("analysis")
 
@@ -62,7 +62,6 @@ SE_TYPES = {
     "survey": "svy linearisation, strata = stratum, PSU = psu, unweighted",
 }
 CLUSTER_COLUMN = {"cluster_city": "city", "cluster_origin_province": ORIGIN}
-OUTCOMES = ("reimb_amount", "reimb_ratio")
 READING_KEYS = ("ame", "se_type", "participation")
 CELL_KEYS = (*READING_KEYS, "sample", "equation", "term")
 DEFAULT_REPS = 19
@@ -200,21 +199,13 @@ def fit_reading(analytic: pd.DataFrame, reading: Reading, options: dict):
     Returns
     -------
     tuple
-        (cells as :func:`analysis.estimates.paper_cells`, with the cells of
+        (cells as :func:`analysis.paper.estimates.paper_cells`, with the cells of
         omitted regressors removed; list of notes of models that were not
         estimable).
     """
     data = with_participation(analytic, reading.participation)
     semantics = AMES[reading.ame]
-    if options["vce"] == "survey":
-        attempts = fit_each_survey(data, semantics, options)
-    else:
-        attempts = estimates.fit_each(
-            data,
-            vce=options["vce"],
-            cluster=options.get("cluster"),
-            semantics=semantics,
-        )
+    attempts = estimates.fit_each(data, semantics=semantics, **options)
     fits = {key: a.res for key, a in attempts.items() if a.ok}
     notes = [f"{s}/{o}: {a.kind}" for (s, o), a in attempts.items() if not a.ok]
     cells = estimates.paper_cells(fits, part1_from_either=True)
@@ -222,44 +213,6 @@ def fit_reading(analytic: pd.DataFrame, reading: Reading, options: dict):
         status = estimates.model_status(attempts)
         cells = cells[~estimates.omitted_cells(cells, status)]
     return cells.reset_index(drop=True), notes
-
-
-def fit_each_survey(data: pd.DataFrame, semantics: str, options: dict) -> dict:
-    """:func:`analysis.estimates.fit_each` with a survey design.
-
-    ``estimates.fit_one`` takes no design columns; this is its twopm call with
-    ``strata``/``psu`` added, on the same samples and regressor lists.
-    """
-    out = {}
-    for sample in SUBSAMPLES:
-        frame = specs.design_frame(estimates.subsample(data, sample))
-        problem = estimates.too_small(frame, sample, semantics)
-        if problem is None:
-            rhs1, rhs2, dropped = estimates.usable_regressors(frame, sample, semantics)
-        for outcome in OUTCOMES:
-            if problem is not None:
-                out[(sample, outcome)] = estimates.Fit(None, *problem, n=len(frame))
-                continue
-            try:
-                res = twopm(
-                    frame,
-                    outcome,
-                    part1=rhs1,
-                    part2=None if rhs2 == rhs1 else rhs2,
-                    participation="reimbursed",
-                    family="gamma",
-                    link="log",
-                    missing="drop",
-                    **options,
-                )
-            except TwoPartError as error:
-                kind = estimates.KINDS.get(type(error).__name__, "estimation error")
-                out[(sample, outcome)] = estimates.Fit(
-                    None, kind, f"{type(error).__name__}: {error}", len(frame)
-                )
-                continue
-            out[(sample, outcome)] = estimates.Fit(res, n=len(frame), notes=dropped)
-    return out
 
 
 def published_cells() -> pd.DataFrame:
@@ -320,7 +273,7 @@ def distance(compared: pd.DataFrame) -> dict:
             f"median_se_ratio_{eq.name}": float(
                 ok.loc[ok["equation"] == eq.name, "se_ratio"].median()
             )
-            for eq in specs.EQUATIONS
+            for eq in models.EQUATIONS
         },
     }
 
@@ -577,8 +530,8 @@ def read_analytic(path: Path) -> pd.DataFrame:
     needed = [
         "resp_id",
         "reimbursed",
-        *OUTCOMES,
-        *(t.split(".", 1)[1] for t in specs.TABLE3_REGRESSORS),
+        *models.OUTCOMES,
+        *(t.split(".", 1)[1] for t in models.TABLE3_REGRESSORS),
     ]
     absent = [c for c in needed if c not in analytic]
     if absent:
@@ -597,7 +550,7 @@ def summary(table, cells, analytic_path, origin_note, reps, synthetic) -> str:
     lines = ["# Which SE / AME convention reproduces Tables 3-4?", ""]
     if synthetic:
         lines += [
-            f"**Synthetic data ({SYNTHETIC_NOTICE}).** The input is the synthetic "
+            f"**Synthetic data ({notices.CSV}).** The input is the synthetic "
             "survey, generated under the package's own reading (derivative AMEs, "
             "OIM, any reimbursement). This run shows the mechanics only; it says "
             "nothing about the convention the paper used. Run it on the real file "
@@ -677,7 +630,7 @@ def pattern_lines(cells: pd.DataFrame | None) -> list[str]:
         if ratio.empty:
             continue
         parts = []
-        for eq in specs.EQUATIONS:
+        for eq in models.EQUATIONS:
             r = ratio[ratio.index.get_level_values("equation") == eq.name]
             parts.append(
                 f"{fmt(r.median(), 2)} [{fmt(r.min(), 2)}, {fmt(r.max(), 2)}]"
