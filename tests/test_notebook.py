@@ -63,3 +63,12 @@ def test_notebook_executes_headless(environment):
     assert "(1165, " in text  # the analytic sample's shape
     assert "matched" in text  # the published-versus-replicated comparison
     assert NOTEBOOK.read_bytes() == stored  # executed on a copy only
+    # nothing is hidden: the notebook filters no warnings, and none is raised
+    stderr = [
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stderr"
+    ]
+    assert not [t for t in stderr if "Warning" in t], stderr
