@@ -13,6 +13,7 @@ import pytest
 from analysis.inference.bootstrap import results
 from analysis.inference.bootstrap.intervals import bc_interval, summarise_draws
 from analysis.inference.bootstrap.problem import build_problem
+from analysis.inference.bootstrap.replicate import FAILURE_COLUMNS
 from analysis.inference.bootstrap.resample import child_rng, cluster, pairs
 from analysis.inference.bootstrap.runner import run_replications
 from analysis.inference.bootstrap.synthetic import toy_analytic
@@ -254,4 +255,23 @@ def test_lean_newton_equals_generic_newton(toy, model):
     assert ok
     np.testing.assert_allclose(
         fit_glm(y2, X2, "gamma", "log", w2), g_gen, rtol=1e-10, atol=1e-12
+    )
+
+
+def test_failure_summary_names_samples_and_errors():
+    failures = pd.DataFrame(
+        [
+            (-1, "urban", "reimb_ratio", "full sample", "SeparationError", "m"),
+            (3, "urban", "reimb_amount", "part1", "PerfectPredictionError", "m"),
+            (3, "urban", "reimb_ratio", "part1", "PerfectPredictionError", "m"),
+            (7, "ncms", "reimb_amount", "part2", "ConvergenceError", "m"),
+        ],
+        columns=list(FAILURE_COLUMNS),
+    )
+    text = results.failure_summary(failures, 999)
+    assert "urban 1 of 999 (PerfectPredictionError 2)" in text
+    assert "not estimable on the full sample: reimb_ratio (SeparationError)" in text
+    assert "ncms 1 of 999 (ConvergenceError 1)" in text
+    assert results.failure_summary(failures.iloc[:0], 9) == (
+        "9 replications, no failed refit"
     )

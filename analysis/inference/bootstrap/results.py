@@ -22,6 +22,7 @@ in the published layout with bootstrap SEs and stars), when ``tables_dir`` is gi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from .intervals import CI_METHODS, summarise_draws
 from .problem import CATALOGUE_KEYS, build_problem
 from .replicate import FAILURE_COLUMNS
 from .runner import run_replications
+
+log = logging.getLogger(__name__)
 
 #: Replications when none are given (Stata's convention of B + 1 = 1000).
 DEFAULT_REPS = getattr(config, "BOOTSTRAP_REPS", 999)
@@ -81,7 +84,31 @@ def main(
         analytic, reps, seed, scheme, workers, scheduler, semantics, progress
     )
     write(result, estimates_dir, tables_dir, ci, synthetic)
+    log.info("bootstrap (%s): %s", scheme, failure_summary(result.failures, reps))
     return result
+
+
+def failure_summary(failures: pd.DataFrame, reps: int) -> str:
+    """One sentence on the failed refits: per sample, how many and which errors."""
+    if failures.empty:
+        return f"{reps} replications, no failed refit"
+    parts = []
+    for sample, rows in failures.groupby("sample", sort=False):
+        full = rows[rows["rep"] < 0]
+        drawn = rows[rows["rep"] >= 0]
+        errors = ", ".join(f"{e} {n}" for e, n in drawn.groupby("error").size().items())
+        text = f"{sample} {drawn['rep'].nunique()} of {reps}"
+        text += f" ({errors})" if errors else ""
+        if len(full):
+            pairs = zip(full["outcome"], full["error"], strict=True)
+            text += "; not estimable on the full sample: " + ", ".join(
+                f"{o} ({e})" for o, e in pairs
+            )
+        parts.append(text)
+    return (
+        "replications with a failed refit, left out of that sample's SEs and "
+        "intervals: " + "; ".join(parts)
+    )
 
 
 def bootstrap(
