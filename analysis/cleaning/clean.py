@@ -9,9 +9,11 @@ Inputs
     ``data/raw/cmds2014_synthetic.dta`` (or a real ``.dta``/``.sav``/``.csv``) and the
     codebook directory ``data/codebook/`` (variables, value labels, varmap, recode).
 Outputs
-    ``data/derived/analytic.parquet`` (key ``resp_id``, sorted, deterministic bytes),
-    ``outputs/tables/sample_flow.csv`` (one row per selection rule) and
-    ``outputs/tables/sample_flow_recodes.csv`` (recodes that are not drops).
+    ``data/derived/analytic.parquet`` (key ``resp_id``, sorted, deterministic bytes)
+    with ``analytic.dta`` and ``analytic_dictionary.md`` beside it
+    (:mod:`analysis.cleaning.dictionary`), ``outputs/tables/sample_flow.csv`` (one
+    row per selection rule) and ``outputs/tables/sample_flow_recodes.csv`` (recodes
+    that are not drops).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import omissions
-from analysis.cleaning import rawfile
+from analysis.cleaning import dictionary, rawfile
 from analysis.cleaning.codebook import Codebook
 from analysis.cleaning.derive import (
     derive_covariates,
@@ -110,6 +112,11 @@ def main(
     flow_path = Path(flow_path)
     recodes_path = recodes_path or flow_path.with_name(f"{flow_path.stem}_recodes.csv")
     save_table(result.analytic, KEY, Path(analytic_path))
+    stata = Path(analytic_path).with_suffix(".dta")
+    dictionary.write_dta(result.analytic, stata, synthetic)
+    dictionary.write_dictionary(
+        result.analytic, stata.with_name(f"{stata.stem}_dictionary.md"), synthetic
+    )
     save_table(result.flow, ["step"], flow_path, sort=False, synthetic=synthetic)
     save_table(
         result.recodes, ["step", "recode"], Path(recodes_path), sort=False,

@@ -73,6 +73,38 @@ TABLE3_CONTROLS = (
 
 ANALYTIC_COLUMNS = DESIGN + tuple(FACTORS) + BINARIES + CONTINUOUS
 
+#: What each analytic column holds (the labels of the data dictionary and the .dta).
+DESCRIPTIONS = MappingProxyType(
+    {
+        "resp_id": "Respondent id (zero-padded)",
+        "province": "Province of residence (code)",
+        "city": "City (prefecture) of residence (code)",
+        "stratum": "Sampling stratum",
+        "psu": "Primary sampling unit",
+        "scheme": "Social health insurance scheme",
+        "education": "Education attainment",
+        "income_quintile": "Quintile of monthly household income per capita",
+        "scope": "Geographical scope of migration",
+        "reason": "Reason for migration",
+        "duration": "Migration duration (years since arrival)",
+        "facility_level": "Facility level of the last inpatient stay",
+        "noreimb_reason": "Main reason for no reimbursement (non-reimbursed only)",
+        "female": "Female",
+        "married": "Married (first marriage or remarried)",
+        "has_job": "Having any job",
+        "rural_hukou": "Rural (agricultural) hukou",
+        "urban_area": "Living in an urban area",
+        "reimbursed": "Any reimbursement from social health insurance",
+        "in_part2": "Reimbursed with a usable amount (the GLMs' sample)",
+        "age": "Age in completed years at the May 2014 interview",
+        "age_sq": "Age squared",
+        "income_pc_month": "Monthly household income per capita (yuan)",
+        "total_expenditure": "Total expenditure of the last inpatient stay (yuan)",
+        "reimb_amount": "Reimbursement amount received (yuan; in_part2 only)",
+        "reimb_ratio": "Reimbursement amount / total expenditure (in_part2 only)",
+    }
+)
+
 
 def reference_level(factor: str) -> str:
     """Return the reference (omitted) level of ``factor`` as used in Tables 3-4."""
