@@ -13,8 +13,9 @@ import pytest
 from scipy import stats
 
 from analysis import config, estimates, report
-from analysis.synth import analytic_seed, covariates
+from analysis.synth import analytic_seed
 from analysis.synth.analytic import model_frame, synthesize_analytic
+from analysis.synth.calibration import covariates
 
 
 @pytest.fixture(scope="module")

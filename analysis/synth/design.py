@@ -4,8 +4,8 @@ Purpose
     Build the frame of the 200,937 respondent *slots* of the survey: 32 provincial
     units, 348 cities (strata, all taken with certainty), 1,459 county-level units,
     3,776 townships/streets (PSUs), 8,993 neighbourhood/village committees (SSUs) and
-    the respondents interviewed in each (S4 and S5 of the schema note,
-    ``/work/shared/cmds2014_schema.md``).
+    the respondents interviewed in each (sources S4 and S5 of
+    ``data/codebook/README.md``).
 Inputs
     A ``numpy.random.Generator`` (design stream of :func:`analysis.synth.build_survey`).
 Outputs

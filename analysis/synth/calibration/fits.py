@@ -1,5 +1,7 @@
 """Fast numpy fits used inside the calibration loops (probit, Gamma-log GLM).
 
+Support module of the participation, covariate-exchange and GLM steps (not a step).
+
 The calibration refits the paper's models hundreds of times, so it cannot go through
 ``analysis.twopart`` (statsmodels, formula parsing). These are the same estimators on
 a prepared design matrix: probit ML by Newton (OIM), Gamma GLM with log link by Newton
@@ -42,7 +44,7 @@ def norm_pdf(z):
     return numerics.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
 
 
-def _mills(y, eta):
+def mills(y, eta):
     """Probit score in eta, d log L / d eta (stable in the tails).
 
     Returns
@@ -73,7 +75,7 @@ def probit(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Probit
     ok = False
     for _ in range(50):
         eta = numerics.matmul(x, b)
-        g = _mills(y, eta)
+        g = mills(y, eta)
         w = g * (g + eta)  # observed information weight
         info = numerics.matmul((x * w[:, None]).T, x)
         step = numerics.solve_spd(info, numerics.matmul(x.T, g))
@@ -82,7 +84,7 @@ def probit(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Probit
             ok = True
             break
     eta = numerics.matmul(x, b)
-    g = _mills(y, eta)
+    g = mills(y, eta)
     info = numerics.matmul((x * (g * (g + eta))[:, None]).T, x)
     return ProbitFit(b, eta, info, ok)
 

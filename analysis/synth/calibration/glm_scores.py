@@ -1,10 +1,10 @@
-"""Score-preserving calibration of the amount and ratio GLMs (Tables 3-4).
+"""Step 6, GLM scores: move the part-2 amount and ratio until the GLMs give Tables 3-4.
 
 The fitted Gamma GLM with log link equals a chosen ``b`` exactly iff its score
 equations hold, ``X'(y / exp(X b) - 1) = 0``: for a *fixed* ``b`` these are constraints
 on the outcome, not on a DGP. So instead of iterating a DGP around the fit (which
-diverged, ``docs/calibration.md``), the outcome itself is moved, as little as possible,
-until
+diverges, ``docs/calibration_history.md``), the outcome itself is moved, as little as
+possible, until
 
 * the score equations of the three fits (total, NCMS, URBMI+UEBMI part-2 rows) hold at
   coefficients whose published coordinates are the published values (amount:
@@ -14,7 +14,7 @@ until
   published values;
 * every published SE lies inside its band (within SE_BAND of the published SE, on the
   published side of the star thresholds), then each fit's Pearson dispersion is set so
-  its worst cell has the largest margin inside the issue's 15% window (``_shape_se``).
+  its worst cell has the largest margin inside the report's 15% window (``_shape_se``).
   The amount's dispersion is first centred on the published SEs (outer update).
 
 Unknowns: one log amount (amount) or log cost-above-floor (ratio) shift per part-2 row
@@ -25,28 +25,31 @@ equations; for the SE bands, Gauss-Newton projected onto the equations' null spa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.synth import calibrate_fit as cf
-from analysis.synth import calibrate_moments as cm
 from analysis.synth import targets
-from analysis.synth.calibrate_targets import TERMS, columns, position, table_targets
+from analysis.synth.calibration import fits as cf
+from analysis.synth.calibration import money_moments as cm
+from analysis.synth.calibration.cells import TERMS, columns, position, table_targets
 from analysis.synth.numerics import exp, inv_spd, log, solve_spd
 from analysis.synth.numerics import matmul as dot
 
 SAMPLES = ("total", "ncms", "urban")
 COEF_SCALE = 3.0  # a coefficient moves as freely as the rows' RMS shift, x3
 TOL = 1e-6
+OUTER_PASSES = 3  # dispersion updates centring the amount's SE ratios
 # The SE dead zone converges linearly (cells sit on the band edges); 60 projected steps
-# are where its objective flattens on the seeds measured (docs/calibration.md,
-# Update 3). The polish after it restores the equations, so the cap only decides how
-# far the SEs get, never whether the points hold.
+# are where its objective flattens on the seeds measured (60 and 100 steps give the
+# same SE ranges). The polish after it restores the equations, so the cap only decides
+# how far the SEs get, never whether the points hold.
 SHAPE_ITER = 60
 OUT_SLACK = 0.01  # a cell counts as outside its band beyond this (log SE)
-SE_WINDOW = 0.15  # the issue's SE window, analysis.report.SE_TOL (tested equal)
-DEBUG = False
+SE_WINDOW = 0.15  # the report's SE window, analysis.report.SE_TOL (tested equal)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,7 +111,7 @@ def _by_position(equation: str, field: str) -> dict[str, dict[int, float]]:
 Z_STARS = ((2.576, np.inf), (1.96, 2.576), (0.0, 1.96))  # "**", "*", ""
 # |log(SE / published SE)| allowed while shaping: the polish after it spreads the SE
 # ratios by a few percent (measured 0.92-1.08 -> 0.88-1.09), and rounding and the nudge
-# move them again, so the band sits well inside the issue's 15%.
+# move them again, so the band sits well inside the report's 15% window.
 SE_BAND = 0.08
 STAR_MARGIN = 0.01  # keep z this far (in log) from a star threshold
 
@@ -350,8 +353,6 @@ def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
         else:
             break
         z, f, j, norm = zn, fn, jn, nn
-        if DEBUG:
-            print("  it", lam, nn)
     return z, norm
 
 
@@ -410,7 +411,7 @@ def projected_solve(problem, z, y_of, values_of, max_iter, rho=100.0):
     return z
 
 
-def _shape_se(kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, report):
+def _shape_se(kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of):
     """Move every published SE into its ``se_bands`` interval, the points kept.
 
     Centring the Pearson dispersion scales all SEs of a fit alike, but the design fixes
@@ -463,30 +464,26 @@ def _shape_se(kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, rep
     zp, norm_p = min_norm_solve(centred, zb, y_of, values_of, z_init=zb)
     after = outside(zp)
     keep = norm_p <= 1.5 * max(norm, TOL) and after <= before
-    report["shape"] = {
-        "outside_before": before,
-        "polish_norm": float(norm_p),
-        "outside_after": after,
-        "kept": bool(keep),
-    }
+    logger.debug(
+        "%s SE shaping: cells outside the window %d -> %d, |F| %.2e -> %.2e, kept %s",
+        kind, before, after, norm, norm_p, keep,
+    )  # fmt: skip
     if keep:
         return zp, norm_p, plain
     return z, norm, plain
 
 
-def calibrate(
-    kind, x, column, y0, moments, phi0, cost_amount=None, outer=3, shape=True
-):
+def calibrate(kind, x, column, y0, moments, phi0, cost_amount=None):
     """Move the part-2 outcome ``y0`` (amount or ratio) to meet its published GLM cells.
 
-    (1) Score equations and moments, minimum norm from the start ``y0``, plus (amount)
-    a Pearson dispersion per fit centring its SE ratios (outer update); (2) with
-    ``shape``, every published SE moved into its band (``_shape_se``: within SE_BAND,
-    on the published side of the star thresholds), the equations of (1) restored to
-    their residual. For the ratio the unknown
-    is the log of the cost above its floor max(amount, COST_FLOOR), so the whole-yuan
-    cost = amount / ratio keeps ratio <= 1 and cost >= COST_FLOOR after rounding.
-    Returns the calibrated continuous outcome and a report dict.
+    (1) Score equations and moments, minimum norm from the start ``y0``, plus (amount,
+    ``phi0`` given) a Pearson dispersion per fit centring its SE ratios (OUTER_PASSES
+    updates); (2) every published SE moved into its band (``_shape_se``: within
+    SE_BAND, on the published side of the star thresholds), the equations of (1)
+    restored to their residual. For the ratio the unknown is the log of the cost above
+    its floor max(amount, COST_FLOOR), so the whole-yuan cost = amount / ratio keeps
+    ratio <= 1 and cost >= COST_FLOOR after rounding. Returns the calibrated
+    continuous outcome.
     """
     fits = samples(x, column)
     pubs = published(kind)
@@ -534,39 +531,30 @@ def calibrate(
         starts.append(b)
     z_start = np.concatenate([np.zeros(n)] + starts)
     z = z_start.copy()
-    report = {}
-    for it in range(outer if phi is not None else 1):
-        prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
-        z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
-        y, _ = y_of(z[:n])
-        ratios = se_ratios(kind, fits, y, prob.coefs(z), pub_se)
-        report[it] = (
-            norm,
-            {s: float(exp(np.mean(log(r)))) for s, r in ratios.items()},
-        )
-        if phi is None:
-            break
-        for s, r in ratios.items():
-            phi[s] = phi[s] / float(exp(np.mean(log(r)))) ** 2
-    if phi is not None:  # final solve at the updated dispersions
-        prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
-        z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
-    report["centred_norm"] = norm
-    final = prob
-    if shape:
-        z, norm, final = _shape_se(
-            kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of, report
-        )
+    prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
+    z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
+    if phi is not None:  # centre each fit's SE ratios on 1 by its dispersion
+        for _ in range(OUTER_PASSES):
+            y, _ = y_of(z[:n])
+            ratios = se_ratios(kind, fits, y, prob.coefs(z), pub_se)
+            for s, r in ratios.items():
+                phi[s] = phi[s] / float(exp(np.mean(log(r)))) ** 2
+            prob = Problem(kind, fits, moments, phi, n, ame=ame, se_scale=pub_se)
+            z, norm = min_norm_solve(prob, z_start, y_of, values_of, z_init=z)
+    z, norm, final = _shape_se(
+        kind, fits, moments, n, ame, pub_se, z, norm, y_of, values_of
+    )
     y, _ = y_of(z[:n])
-    report["final_norm"] = norm
-    report["phi"] = phi
-    report["max_shift"] = float(np.max(np.abs(z[:n])))
-    report["se_ratios"] = se_ratios(kind, fits, y, final.coefs(z), pub_se)
-    return y, report
+    if logger.isEnabledFor(logging.DEBUG):
+        ratios = se_ratios(kind, fits, y, final.coefs(z), pub_se)
+        logger.debug(
+            "%s GLM calibration: |F| %.2e, largest shift %.3f, SE ratios %s",
+            kind, norm, float(np.max(np.abs(z[:n]))),
+            {s: (round(float(r.min()), 3), round(float(r.max()), 3))
+             for s, r in ratios.items()},
+        )  # fmt: skip
+    return y
 
-
-# --------------------------------------------------------------------------------------
-# The money outcomes of the part-2 rows (called by analytic._add_money)
 
 AMOUNT_PHI0 = 0.85  # Pearson dispersion start (the outer update centres the SE ratios)
 
@@ -590,7 +578,7 @@ def calibrate_money(frame, x, amount, cost):
     """Integer (amount, cost) of the part-2 rows meeting the GLM cells and the moments.
 
     ``frame``/``x``: the part-2 rows and their Table 3 design; ``amount``/``cost``: the
-    moment step's integers (every Table 1/2 moment already in its window), the start.
+    money step's integers (every Table 1/2 moment already in its window), the start.
     1. amount: Gamma-log coefficients exact, dispersion centring the SE ratios, Table 1
        column and Table 2 scope moments kept, then the SEs shaped into their bands;
        2. ratio given the (rounded) amount: Gamma-log derivative AMEs exact, ratio and
@@ -601,13 +589,13 @@ def calibrate_money(frame, x, amount, cost):
     col = frame["column"].to_numpy()
     a_mom = _moments(frame, "amount", "reimb_amount", "reimb_amount")
     phi0 = {s: AMOUNT_PHI0 for s in SAMPLES}
-    a_cont, rep_a = calibrate("amount", x, col, amount.astype(float), a_mom, phi0)
+    a_cont = calibrate("amount", x, col, amount.astype(float), a_mom, phi0)
     a = np.maximum(np.rint(a_cont), 1.0)
     r_mom = _moments(
         frame, "ratio", "reimb_ratio_pct", "reimb_ratio_pct", cm.RATIO_MEAN_TILT
     )
     r_mom += _moments(frame, "cost", None, "total_expenditure")
-    # the urban part-2 cost (unpublished, calibrate_moments.PART2_URBAN_COST) so the
+    # the urban part-2 cost (unpublished, money_moments.PART2_URBAN_COST) so the
     # other urban rows can still meet Table 1's urban cost moments
     urban = col == "urban"
     r_mom += [
@@ -615,8 +603,8 @@ def calibrate_money(frame, x, amount, cost):
         Moment("cost", urban, "sd", cm.PART2_URBAN_COST[1]),
     ]
     r0 = np.clip(amount / cost, 1e-3, 1 - 1e-3)
-    r, rep_r = calibrate("ratio", x, col, r0, r_mom, None, cost_amount=a)
+    r = calibrate("ratio", x, col, r0, r_mom, None, cost_amount=a)
     c = np.maximum(np.maximum(np.rint(a / r), a), cm.COST_FLOOR)  # a / r >= floor
     xi = np.column_stack([a, c]).astype(np.int64)
     xi = cm.nudge_part2(frame, xi)
-    return xi[:, 0], xi[:, 1], {"amount": rep_a, "ratio": rep_r}
+    return xi[:, 0], xi[:, 1]
