@@ -3,7 +3,7 @@
 Purpose
     Turn the analytic members (concept space, the contract table of
     ``docs/architecture.md``) into raw CMDS-style codes such that the cleaning rules
-    give their analytic values back exactly; and hold the coding helpers that the rest
+    give their analytic values back exactly; and hold the coding functions that the rest
     of the population shares (origin provinces, reimbursement sources, missing codes,
     skip patterns).
 Inputs

@@ -32,9 +32,10 @@ from analysis.synth import numerics
 PROBIT_DENSITY = 0.36
 RATIO_DENSITY = 0.23
 RATIO_MEAN = 0.4677
-# Shapes of the latent outcomes, from a prototype fit: the Beta precision at which the
-# Gamma-log ratio AMEs' SEs matched the published ones, and the Gamma shape of cost at
-# which the amount's SEs did. The GLM step reshapes both outcomes afterwards.
+# Shapes of the latent outcomes: the Beta precision at which the Gamma-log ratio AMEs'
+# SEs come closest to the published ones on an uncalibrated frame, and the Gamma shape
+# of cost at which the amount's SEs do. They only set the starting distributions: the
+# money and GLM steps reshape both outcomes.
 RATIO_PRECISION = 6.1
 COST_SHAPE = 1.68
 

@@ -79,11 +79,12 @@ def _batch_polish(p: ProbitProblem, y, score, n_outer: int = 40, max_moves: int 
     """Many swaps per exact refit, planned jointly on the linearised deviations.
 
     Each round computes the one-step influence of every flip on all 29 deviations,
-    then greedily plans a sequence of moves (within-cell pair swaps and margin-keeping
-    4-cycles across cells) on the linear model, each the best available for the
-    penalty of all 29 cells at once. The plan is applied and checked by exact refits
-    (whole plan, then its first half, quarter, ...); the first prefix that lowers the
-    exact penalty is kept.
+    then asks the PLANNERS in turn for a plan of moves (within-cell pair swaps, and
+    margin-keeping 4-cycles across cells) on that linear model. A plan is applied and
+    checked by exact refits (whole plan, then its first half, quarter, ...); the first
+    prefix that lowers the exact penalty is kept and the next round starts. Stops when
+    no planner's plan is confirmed, every |deviation| < TOL, or after ``n_outer``
+    rounds.
     """
     fits = p.fits(y)
     r = p.dev(fits)

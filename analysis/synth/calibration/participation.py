@@ -50,7 +50,12 @@ FIXED_POINT_STEPS = 40
 
 
 class ProbitProblem:
-    """Fixed design, draws and targets of the participation calibration."""
+    """Fixed design, draws and targets of the participation calibration.
+
+    Two kinds of state change on purpose: ``b_start`` holds the warm starts of the next
+    probit fits (so the order of refits is part of the result), and the covariate
+    exchanges of step 3 swap rows of ``x``, ``xs``, ``cell`` and ``urban_scope``.
+    """
 
     def __init__(self, frame: pd.DataFrame, x: np.ndarray, e: np.ndarray):
         self.x, self.e = x, e
