@@ -41,7 +41,6 @@ SOURCE_CONCEPTS = (
     "reimb_src_fp_operation",
     "reimb_src_else",
 )
-SOCIAL_OPTIONS = (1, 2, 3, 4, 5, 7, 8)  # the paper's rule: 6 commercial, 9 else are not
 SCHEME_CODES = {"NCMS": 0, "URBMI": 1, "UEBMI": 2}
 SCOPE_CODES = {
     "across_provinces": 1,

@@ -169,11 +169,6 @@ def gamma_coef_se(fit: GammaFit) -> np.ndarray:
     return np.sqrt(np.diag(numerics.inv_spd(fit.info)) * fit.scale)
 
 
-def gamma_ame(fit: GammaFit) -> np.ndarray:
-    """Derivative AMEs mean(mu) * b on the response scale."""
-    return fit.mu.mean() * fit.b
-
-
 def gamma_ame_se(fit: GammaFit, x: np.ndarray) -> np.ndarray:
     """Delta-method SEs of the Gamma-log AMEs (dispersion-scaled covariance).
 
