@@ -22,6 +22,8 @@ published exhibits are resolved in ``resolutions.py`` and logged in
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -58,6 +60,8 @@ FRAME_COLUMNS = (
 COVARIATE_DRAWS = 6
 NOISE_DRAWS = 3
 
+logger = logging.getLogger(__name__)
+
 
 def synthesize_analytic(seed: np.random.SeedSequence) -> pd.DataFrame:
     """Return the analytic frame of ``docs/architecture.md``, deterministic in ``seed``.
@@ -73,7 +77,7 @@ def synthesize_with_attempt(
     seed: np.random.SeedSequence,
 ) -> tuple[pd.DataFrame, tuple[int, int]]:
     """The analytic frame and the attempt ``(c, o)`` of the outer loop it comes from."""
-    best, met = None, False
+    best, met, tried = None, False, 0
     for c in range(COVARIATE_DRAWS):
         cov_seed, out_root = _attempt_streams(seed, c)
         frame0 = covariates.synthesize_covariates(np.random.default_rng(cov_seed))
@@ -85,6 +89,8 @@ def synthesize_with_attempt(
                 np.random.default_rng(out_seed), len(frame0)
             )
             stage = participation_steps(frame0.copy(), x0.copy(), params, draws)
+            tried += 1
+            logger.debug("attempt (%d, %d): %s", c, o, _describe(stage[3]))
             key = (not stage[3]["meets"], stage[3]["shortfall"])
             if best is None or key < best[0]:
                 best = (key, (c, o), params, draws, stage)
@@ -93,9 +99,23 @@ def synthesize_with_attempt(
                 break
         if met:
             break
-    _, attempt, params, draws, (frame, x, reimbursed, _) = best
+    _, attempt, params, draws, (frame, x, reimbursed, verdict) = best
+    logger.info(
+        "analytic members: attempt %s kept, %d of %d tried; %s",
+        attempt, tried, COVARIATE_DRAWS * NOISE_DRAWS, _describe(verdict),
+    )  # fmt: skip
     frame = outcome_steps(frame, x, params, draws, reimbursed)
     return frame.loc[:, list(FRAME_COLUMNS)].reset_index(drop=True), attempt
+
+
+def _describe(verdict: dict) -> str:
+    """One line of a probit verdict (points, SEs and stars of the 29 targets)."""
+    n = len(participation.table_targets("probit"))
+    return (
+        f"probit points {verdict['points']}/{n}, SEs within 15% {verdict['se_ok']}"
+        f"/{n} (need {participation.NEED_SE_OK}), stars {verdict['stars_ok']}/{n} "
+        f"(need {participation.NEED_STARS_OK})"
+    )
 
 
 def _attempt_streams(seed: np.random.SeedSequence, c: int):
