@@ -18,7 +18,7 @@ import pytest
 from analysis import config, estimates, report, specs
 from analysis.synth import analytic_seed
 from analysis.synth.analytic import model_frame, synthesize_analytic
-from analysis.synth.calibration import glm_scores
+from analysis.synth.calibration import glm_scores, score_equations
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_log_se_gradient_matches_finite_differences(ame):
     y = np.exp(x @ np.array([-0.8, 0.3, -0.2, 0.05])) * rng.gamma(5, 0.2, n)
     b = np.array([-0.75, 0.28, -0.21, 0.04])
     cells = np.array([1, 2, 3])
-    _, _, grad = glm_scores._log_se(x, y, b, cells, ame)
+    _, _, grad = score_equations.log_se(x, y, b, cells, ame)
     h = 1e-6
     fd = np.zeros_like(grad)
     for j in range(len(b)):
@@ -110,8 +110,8 @@ def test_log_se_gradient_matches_finite_differences(ame):
         up[j] += h
         dn[j] -= h
         fd[:, j] = (
-            glm_scores._log_se(x, y, up, cells, ame)[0]
-            - glm_scores._log_se(x, y, dn, cells, ame)[0]
+            score_equations.log_se(x, y, up, cells, ame)[0]
+            - score_equations.log_se(x, y, dn, cells, ame)[0]
         ) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
 

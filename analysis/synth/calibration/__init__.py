@@ -14,5 +14,6 @@ what each step fixes and may not move are in ``analysis/synth/README.md``):
 8. ``reasons``: reasons for no reimbursement (Figures 1-2).
 
 Support modules, not steps: ``cells`` (the Table 3-4 cells aligned with the design
-columns) and ``fits`` (the fast probit and Gamma-log fits the steps refit with).
+columns), ``fits`` (the fast probit and Gamma-log fits the steps refit with) and
+``score_equations`` (the equations and solvers of the GLM step).
 """
