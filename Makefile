@@ -96,7 +96,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 ifndef DATA
 ifneq ($(SEED),$(MASTER_SEED))
-$(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py) $(COMMON_SRC) \
+$(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py analysis/synth/*/*.py) $(COMMON_SRC) \
         data/codebook/variables.csv data/codebook/value_labels.csv \
         $(wildcard data/published/*.csv)
 	$(CLI) generate --seed $(SEED) --out $@

@@ -1,4 +1,4 @@
-"""The covariate exchanges that finish the probit calibration (calibrate_swaps).
+"""The covariate exchanges that finish the probit calibration (covariate_exchanges).
 
 Checked on the shipped frame: the predicted effect of an exchange on the 29 probit
 deviations against exact refits, and that an exchange moves no published count.
@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from analysis import config
-from analysis.synth import analytic_seed, calibrate_probit, calibrate_swaps, outcomes
+from analysis.synth import analytic_seed, outcomes
 from analysis.synth.analytic import synthesize_analytic
-from analysis.synth.calibrate_targets import TERMS
+from analysis.synth.calibration import covariate_exchanges, participation
+from analysis.synth.calibration.cells import TERMS
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +24,11 @@ def problem():
         column=np.where(frame["scheme"].astype(str) == "NCMS", "ncms", "urban")
     )
     x = outcomes.design_matrix(frame)
-    p = calibrate_probit.ProbitProblem(frame, x, np.zeros(len(frame)))
+    p = participation.ProbitProblem(frame, x, np.zeros(len(frame)))
     return p, frame, frame["reimbursed"].to_numpy()
 
 
-@pytest.mark.parametrize("factor", calibrate_swaps.FACTORS)
+@pytest.mark.parametrize("factor", covariate_exchanges.FACTORS)
 def test_predicted_exchange_effect_matches_exact_refits(problem, factor):
     p, frame, y = problem
     fits = p.fits(y)
@@ -41,12 +42,12 @@ def test_predicted_exchange_effect_matches_exact_refits(problem, factor):
         i, j = (int(v) for v in rng.integers(0, len(frame), 2))
         if col[i] != col[j] or y[i] != y[j] or level[i] == level[j]:
             continue
-        pred = calibrate_swaps._predicted(
+        pred = covariate_exchanges._predicted(
             p, fits, int(y[i]), np.array([i]), np.array([j]), idx
         )[0]
-        calibrate_swaps._exchange(p, frame, factor, i, j)
+        covariate_exchanges._exchange(p, frame, factor, i, j)
         exact = p.dev(p.fits(y)) - r0
-        calibrate_swaps._exchange(p, frame, factor, i, j)  # back
+        covariate_exchanges._exchange(p, frame, factor, i, j)  # back
         # one exchange moves cells by up to a few tenths of an SE; the one-step
         # prediction is good to a few thousandths (measured max 0.003)
         assert np.max(np.abs(pred - exact)) < 0.02
@@ -68,7 +69,7 @@ def test_exchange_keeps_every_published_count(problem):
             (col == "ncms") & (y == 1) & (scope == "within_city_across_counties")
         )[0]
     )
-    calibrate_swaps._exchange(p, frame, "scope", i, j)
+    covariate_exchanges._exchange(p, frame, "scope", i, j)
     try:
         assert frame["scope"].iloc[i] != before["scope"].iloc[i]
         for keys in (["column", "scope"], ["scope", "reimbursed"]):
@@ -77,4 +78,4 @@ def test_exchange_keeps_every_published_count(problem):
                 before.groupby(keys, observed=True).size(),
             )
     finally:
-        calibrate_swaps._exchange(p, frame, "scope", i, j)
+        covariate_exchanges._exchange(p, frame, "scope", i, j)

@@ -3,7 +3,7 @@
 What is asserted is what the generator achieves today (docs/calibration.md): the
 pipeline's fit_all runs on the frame (no perfectly predicted cell), the probit column
 (participation calibration) is close to the published cells, and the amount and ratio
-GLMs (score-preserving calibration with SE shaping, analysis/synth/calibrate_score.py)
+GLMs (score-preserving calibration with SE shaping, calibration/glm_scores.py)
 meet every point, SE and star of Tables 3-4, and the overall targets hold (the outer
 loop over draws of ``synthesize_analytic`` keeps a draw whose probit SEs and stars meet
 them; seeds 1-3 in tests/test_calibration_seeds.py).
@@ -18,8 +18,9 @@ import pytest
 from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates, models
-from analysis.synth import analytic_seed, calibrate_score
+from analysis.synth import analytic_seed
 from analysis.synth.analytic import model_frame, synthesize_analytic
+from analysis.synth.calibration import glm_scores, score_equations
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_semantics_default_is_columnwise():
 
 
 def test_glm_points_met(verdicts):
-    """Score-preserving calibration (analysis/synth/calibrate_score.py): every
+    """Score-preserving calibration (glm_scores): every
     amount and ratio cell of Tables 3-4 within 0.1 published SE (age_sq: rounds to
     0.000)."""
     glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
@@ -70,8 +71,8 @@ def test_glm_stars(verdicts):
 
 
 def test_glm_se_share_meets_the_target(verdicts):
-    """Issue 5's SE share on the GLM cells (measured 60/60 within 15% on the shipped
-    frame and on seeds 1 and 3, docs/calibration.md Update 3)."""
+    """The SE share target on the GLM cells (measured 60/60 within 15% on the shipped
+    frame and on seeds 1 and 3, docs/calibration.md)."""
     glm = verdicts[verdicts["equation"].isin(["amount", "ratio"])]
     assert glm["se_ok"].mean() >= 0.85
 
@@ -83,8 +84,8 @@ def test_glm_se_share_regression_floor(verdicts):
 
 
 def test_se_window_is_the_reports():
-    """calibrate_score shapes the SEs into the window the report judges them by."""
-    assert calibrate_score.SE_WINDOW == report.SE_TOL
+    """glm_scores shapes the SEs into the window the report judges them by."""
+    assert glm_scores.SE_WINDOW == report.SE_TOL
 
 
 @pytest.mark.parametrize("ame", [True, False])
@@ -103,7 +104,7 @@ def test_log_se_gradient_matches_finite_differences(ame):
     y = np.exp(x @ np.array([-0.8, 0.3, -0.2, 0.05])) * rng.gamma(5, 0.2, n)
     b = np.array([-0.75, 0.28, -0.21, 0.04])
     cells = np.array([1, 2, 3])
-    _, _, grad = calibrate_score._log_se(x, y, b, cells, ame)
+    _, _, grad = score_equations.log_se(x, y, b, cells, ame)
     h = 1e-6
     fd = np.zeros_like(grad)
     for j in range(len(b)):
@@ -111,8 +112,8 @@ def test_log_se_gradient_matches_finite_differences(ame):
         up[j] += h
         dn[j] -= h
         fd[:, j] = (
-            calibrate_score._log_se(x, y, up, cells, ame)[0]
-            - calibrate_score._log_se(x, y, dn, cells, ame)[0]
+            score_equations.log_se(x, y, up, cells, ame)[0]
+            - score_equations.log_se(x, y, dn, cells, ame)[0]
         ) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
 
@@ -123,7 +124,7 @@ def targets(verdicts) -> pd.DataFrame:
 
 
 def test_star_target_met(targets):
-    """Issue 5: identical stars for at least 95% of the 90 cells (measured 0.956)."""
+    """Identical stars for at least 95% of the 90 cells (measured 0.956)."""
     assert bool(targets.loc["share of cells with identical stars", "met"])
 
 
@@ -133,12 +134,12 @@ def test_no_documented_conflict_is_needed(targets):
 
 
 def test_se_share_target_met(targets):
-    """Issue 5: SEs within 15% for at least 85% of the 90 cells (measured 78/90)."""
+    """SEs within 15% for at least 85% of the 90 cells (measured 78/90)."""
     assert bool(targets.loc["share of SEs within 15%", "met"])
 
 
 def test_point_target_met(targets):
-    """Issue 5: every point within 0.1 published SE, no conflict needed (measured)."""
+    """Every point within 0.1 published SE, no conflict needed (measured)."""
     row = targets.loc["point estimates within 0.1 published SE (undocumented misses)"]
     assert bool(row["met"])
 

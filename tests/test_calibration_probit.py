@@ -15,8 +15,9 @@ from scipy import stats
 from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates
-from analysis.synth import analytic_seed, covariates
+from analysis.synth import analytic_seed
 from analysis.synth.analytic import model_frame, synthesize_analytic
+from analysis.synth.calibration import covariates
 
 
 @pytest.fixture(scope="module")

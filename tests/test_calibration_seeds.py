@@ -2,8 +2,9 @@
 
 ``synthesize_analytic`` keeps the first draw (in a fixed, seed-derived order) whose
 calibrated probit meets the SE-share and star targets (docs/calibration.md, outer loop
-over draws); the amount and ratio GLMs are met on every draw by ``calibrate_score``.
-Each seed's generation and fits take ~10-60 s.
+over draws); the amount and ratio GLMs are met on every draw by ``glm_scores``.
+Each seed takes 10-70 s of CPU to generate (seed 1, nine attempts, the longest), plus
+its fits.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Entry points
     ``data/codebook/variables.csv`` in order), :func:`build_survey` (the same plus the
     members with their ids, for round-trip tests), :func:`write_raw_survey` (Stata .dta)
     and :func:`main` (generate + write; called by ``python -m analysis generate``).
+    The analytic members come from :func:`analysis.synth.analytic.synthesize_analytic`,
+    the calibration pipeline described in ``analysis/synth/README.md``.
 
 Seed streams
     ``seed`` (int or SeedSequence) -> children by spawn key, without consuming it:
@@ -16,15 +18,18 @@ Seed streams
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.cleaning.codebook import Codebook
+from analysis.io import log_file
+from analysis.synth.analytic import synthesize_analytic
 from analysis.synth.design import Design, build_design, locality_codes
 from analysis.synth.encode import SCOPE_CODES, apply_skips, encode_members
 from analysis.synth.population import simulate_population
-from analysis.synth.write import main, write_raw_survey
+from analysis.synth.write import DATA_LABEL, write_raw_survey
 
 __all__ = [
     "SurveyBuild",
@@ -68,6 +73,24 @@ def generate_raw_survey(
     return build_survey(seed, analytic).raw
 
 
+def main(
+    seed: int | np.random.SeedSequence, out_path: Path, manifest: Path | None = None
+) -> pd.DataFrame:
+    """Generate the raw survey for ``seed``, write it to ``out_path`` and log its MD5.
+
+    The manifest defaults to ``<root>/outputs/logs/manifest.csv`` of ``out_path``
+    (:func:`analysis.io.log_file`); the key is the respondent id. Returns the frame.
+    """
+    raw = generate_raw_survey(seed)
+    label = DATA_LABEL
+    if isinstance(seed, int):
+        label = f"{DATA_LABEL}, seed {seed}"
+    out_path = Path(out_path)
+    write_raw_survey(raw, out_path, data_label=label)
+    log_file(out_path, [Codebook().column("resp_id")], raw.shape, manifest)
+    return raw
+
+
 def build_survey(
     seed: int | np.random.SeedSequence,
     analytic: pd.DataFrame | None = None,
@@ -81,8 +104,6 @@ def build_survey(
     )
     codebook = codebook or Codebook()
     if analytic is None:
-        from analysis.synth.analytic import synthesize_analytic
-
         analytic = synthesize_analytic(child(root, STREAM_ANALYTIC))
     analytic = analytic.reset_index(drop=True)
     design = build_design(np.random.default_rng(child(root, STREAM_DESIGN)))

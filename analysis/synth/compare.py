@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 
+from analysis.cleaning.codebook import Codebook
+
 
 @dataclass(frozen=True)
 class ColumnDiff:
@@ -57,8 +59,6 @@ def column_diffs(
 
 def compare(provided_path: Path, regenerated_path: Path) -> tuple[bool, list[str]]:
     """Return (identical, report lines) for two raw survey files."""
-    from analysis.cleaning.codebook import Codebook
-
     lines = [
         f"provided:    {provided_path} sha256 {sha256(provided_path)}",
         f"regenerated: {regenerated_path} sha256 {sha256(regenerated_path)}",

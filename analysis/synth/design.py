@@ -4,8 +4,8 @@ Purpose
     Build the frame of the 200,937 respondent *slots* of the survey: 32 provincial
     units, 348 cities (strata, all taken with certainty), 1,459 county-level units,
     3,776 townships/streets (PSUs), 8,993 neighbourhood/village committees (SSUs) and
-    the respondents interviewed in each (S4 and S5 of the schema note,
-    ``/work/shared/cmds2014_schema.md``).
+    the respondents interviewed in each (sources S4 and S5 of
+    ``data/codebook/README.md``).
 Inputs
     A ``numpy.random.Generator`` (design stream of :func:`analysis.synth.build_survey`).
 Outputs
@@ -43,9 +43,10 @@ N_NEIGHBOURHOODS = 8_993
 MIN_TAKE = (
     20  # S5: "in each neighbourhood, 20 internal migrants were randomly selected"
 )
-TIERS = (14_000, 12_000, 10_000, 8_000, 7_000, 6_000, 5_000, 4_000)  # S4
 
-# code, Chinese name, English name, cities, planned sample (tier assignment synthetic).
+# code, Chinese name, English name, cities, planned sample (one of the S4 tiers
+# 14,000, 12,000, 10,000, 8,000, 7,000, 6,000, 5,000 and 4,000; which province has
+# which tier is synthetic).
 PROVINCES = (
     (11, "北京", "Beijing", 1, 10_000),
     (12, "天津", "Tianjin", 1, 8_000),

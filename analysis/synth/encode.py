@@ -3,7 +3,7 @@
 Purpose
     Turn the analytic members (concept space, the contract table of
     ``docs/architecture.md``) into raw CMDS-style codes such that the cleaning rules
-    give their analytic values back exactly; and hold the coding helpers that the rest
+    give their analytic values back exactly; and hold the coding functions that the rest
     of the population shares (origin provinces, reimbursement sources, missing codes,
     skip patterns).
 Inputs
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.cleaning.schema import FACTORS
+from analysis import vocabulary
 
 DONT_KNOW, REFUSED, NOT_APPLICABLE = -1, -2, -8
 
@@ -41,15 +41,11 @@ SOURCE_CONCEPTS = (
     "reimb_src_fp_operation",
     "reimb_src_else",
 )
-SOCIAL_OPTIONS = (1, 2, 3, 4, 5, 7, 8)  # the paper's rule: 6 commercial, 9 else are not
 SCHEME_CODES = {"NCMS": 0, "URBMI": 1, "UEBMI": 2}
-SCOPE_CODES = {
-    "across_provinces": 1,
-    "within_province_across_cities": 2,
-    "within_city_across_counties": 3,
-}
-LEVEL_CODES = {"primary": 1, "secondary": 2, "tertiary": 3, "private": 4}
-NOREIMB_CODES = {name: i + 1 for i, name in enumerate(FACTORS["noreimb_reason"])}
+# Level -> canonical code (data/codebook/levels.csv), as the cleaning stage reads them.
+SCOPE_CODES = vocabulary.level_code("scope")
+LEVEL_CODES = vocabulary.level_code("facility_level")
+NOREIMB_CODES = vocabulary.level_code("noreimb_reason")
 
 # Rough shares of inter-provincial out-migrants by hukou province (2010 census order of
 # magnitude; synthetic). Keys are the province codes of design.PROVINCES.

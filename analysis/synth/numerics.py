@@ -5,7 +5,7 @@ must see the same floats on every machine. Matrix products through BLAS, LAPACK
 solves and numpy's SIMD ``exp`` differ in their last bits between kernels (measured:
 OpenBLAS Prescott vs SkylakeX, numpy with and without AVX-512), while elementwise
 IEEE operations, ``np.sum`` / ``np.einsum`` loops and scipy's special functions do
-not. The helpers below use only the latter; :func:`snap` rounds a continuous result
+not. The functions below use only the latter; :func:`snap` rounds a continuous result
 onto a grid far coarser than any remaining noise before a decision.
 """
 

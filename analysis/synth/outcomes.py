@@ -1,7 +1,7 @@
 """Outcome data-generating process of the analytic sample (before moment matching).
 
-The DGP follows the calibration feasibility note, with every random draw fixed so that
-a later calibration can solve for the index parameters by deterministic root finding:
+Every random draw is fixed, so the calibration steps (``analysis.synth.calibration``)
+move parameters or outcomes, never the draws:
 
 * participation: reimbursed = top-n of ``X b + e`` inside each cell of (insurance column
   x migration scope), ``e ~ N(0, 1)`` fixed; the cell counts are exact (both Table 1 and
@@ -18,7 +18,7 @@ column's log-scale effects less the ratio's log effect for the cost index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,12 @@ from analysis.synth import numerics
 PROBIT_DENSITY = 0.36
 RATIO_DENSITY = 0.23
 RATIO_MEAN = 0.4677
-RATIO_PRECISION = 6.1  # Beta kappa at the feasibility note's SE match (Gamma-log AMEs)
-COST_SHAPE = 1.68  # Gamma shape of cost at the note's amount-SE match
+# Shapes of the latent outcomes: the Beta precision at which the Gamma-log ratio AMEs'
+# SEs come closest to the published ones on an uncalibrated frame, and the Gamma shape
+# of cost at which the amount's SEs do. They only set the starting distributions: the
+# money and GLM steps reshape both outcomes.
+RATIO_PRECISION = 6.1
+COST_SHAPE = 1.68
 
 
 def design_terms() -> tuple[str, ...]:
@@ -86,7 +90,7 @@ class OutcomeParams:
 
 @dataclass(frozen=True)
 class OutcomeDraws:
-    """Fixed random draws, one per row; calibration varies parameters, never these."""
+    """Fixed random draws, one per row; the calibration never redraws them."""
 
     probit: np.ndarray  # N(0, 1)
     ratio: np.ndarray  # U(0, 1), Beta quantile
@@ -128,16 +132,6 @@ def initial_params(x: np.ndarray) -> OutcomeParams:
     ratio[0] = special.logit(RATIO_MEAN) - np.mean(numerics.matmul(x[:, 1:], ratio[1:]))
     cost[0] = np.log(10_000.0) - np.mean(numerics.matmul(x[:, 1:], cost[1:]))
     return OutcomeParams(probit, ratio, cost)
-
-
-def with_params(params: OutcomeParams, **changes) -> OutcomeParams:
-    """A copy of ``params`` with some fields replaced (for calibration loops)."""
-    return replace(params, **changes)
-
-
-def participation_index(x: np.ndarray, params: OutcomeParams, draws: OutcomeDraws):
-    """Latent propensity to be reimbursed, X b + e."""
-    return numerics.matmul(x, params.probit) + draws.probit
 
 
 def latent_ratio(

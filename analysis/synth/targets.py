@@ -1,8 +1,8 @@
 """Published targets of the analytic sample, read at run time from ``data/published/``.
 
 Table 1 gives counts and moments by insurance column (total, NCMS, URBMI+UEBMI);
-Table 2 gives outcome moments by migration scope; Figure 1 the reasons for not being
-reimbursed. Column names follow ``data/published/README``-style keys.
+Table 2 gives outcome moments by migration scope. Column names follow
+``data/published/``'s CSV keys; Figure 1's reasons enter through ``resolutions.py``.
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ def table1() -> pd.DataFrame:
 def table2() -> pd.DataFrame:
     """Table 2 as published."""
     return _read("table2.csv")
-
-
-def figure1() -> pd.DataFrame:
-    """Figure 1 as published."""
-    return _read("figure1.csv")
 
 
 def t1_counts(variable: str, column: str) -> dict[str, int]:
@@ -76,9 +71,3 @@ def t2_moments(variable: str) -> dict[str, tuple[float, float]]:
     """Table 2 (mean, SD) of ``variable`` for each migration scope."""
     row = table2().set_index("variable").loc[variable]
     return {s: (float(row[s]), float(row[f"{s}_sd"])) for s in schema.FACTORS["scope"]}
-
-
-def figure1_pct() -> dict[str, float]:
-    """Figure 1 percentages by reason, in schema order."""
-    f = figure1().set_index("reason")["pct"]
-    return {r: float(f[r]) for r in schema.FACTORS["noreimb_reason"]}

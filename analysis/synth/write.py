@@ -1,10 +1,10 @@
-"""Write the synthetic raw survey as a Stata .dta (thin I/O shell of ``generate``).
+"""Write the synthetic raw survey as a Stata .dta, byte-identical for the same frame.
 
 Purpose
-    ``main(seed, out_path)``: generate the raw survey and write it, byte-identical for
-    the same seed (fixed time stamp and data label, fixed byte order, Stata 14 format).
+    ``write_raw_survey(frame, path)`` (called by :func:`analysis.synth.main`): fixed
+    time stamp and data label, fixed byte order, Stata 14 format.
 Inputs
-    A seed; ``data/codebook/variables.csv`` and ``value_labels.csv``.
+    The raw frame; ``data/codebook/variables.csv`` and ``value_labels.csv``.
 Outputs
     ``data/raw/cmds2014_synthetic.dta``: one row per respondent, key ``syn_id``.
     Variable labels are the codebook's Chinese labels (``label_zh``), as in the real
@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.cleaning.codebook import MISSING_LABELSET, Codebook
@@ -27,27 +26,6 @@ TIME_STAMP = dt.datetime(
     2014, 5, 31, 0, 0
 )  # end of CMDS 2014 fieldwork; fixed for bytes
 DATA_LABEL = "Synthetic CMDS 2014 individual file (not real data)"
-
-
-def main(
-    seed: int | np.random.SeedSequence, out_path: Path, manifest: Path | None = None
-) -> pd.DataFrame:
-    """Generate the raw survey for ``seed``, write it to ``out_path`` and log its MD5.
-
-    The manifest defaults to ``<root>/outputs/logs/manifest.csv`` of ``out_path``
-    (:func:`analysis.io.log_file`); the key is the respondent id. Returns the frame.
-    """
-    from analysis.io import log_file
-    from analysis.synth import generate_raw_survey
-
-    raw = generate_raw_survey(seed)
-    label = DATA_LABEL
-    if isinstance(seed, int):
-        label = f"{DATA_LABEL}, seed {seed}"
-    out_path = Path(out_path)
-    write_raw_survey(raw, out_path, data_label=label)
-    log_file(out_path, [Codebook().column("resp_id")], raw.shape, manifest)
-    return raw
 
 
 def write_raw_survey(

@@ -1,16 +1,15 @@
-"""Finish the probit calibration by exchanging covariates that no published table fixes.
+"""Step 3, covariate exchanges: swap scope or reason to finish the probit points.
 
-Why: the flip polish of ``calibrate_probit`` chooses who is reimbursed, and one
-within-cell swap of outcomes moves the 29 probit cells by 0.1-0.3 published SE in
-many directions at once; on the master seed it leaves two cells stuck (total
-across-provinces -0.21 SE, reason "other" -0.11 SE) although the LP relaxation says a
-fractional plan exists (``docs/se_gap.md``, session 2). Exchanging the migration scope
-(or migration reason) of two respondents who are in the same Table 1 column and have
-the same outcome is a finer lever, and it moves no published number: Table 1 counts
-scope and reason by column (unchanged), Table 2 counts the reimbursed by scope
-(unchanged: both rows have the same outcome), the probit DGP's column x scope cells
-keep their sizes and reimbursed counts, and everything by scope downstream (part-2
-membership, money moments, reasons for no reimbursement) is drawn after this step.
+Why: after the flip polish (``flip_polish``), one within-cell swap of outcomes moves
+the 29 probit cells by 0.1-0.3 published SE in many directions at once, and cells can
+stay stuck above the 0.1 SE target although the LP relaxation of the flips says a
+fractional plan exists. Exchanging the migration scope (or migration reason) of two
+respondents who are in the same Table 1 column and have the same outcome is a finer
+lever, and it moves no published number: Table 1 counts scope and reason by column
+(unchanged), Table 2 counts the reimbursed by scope (unchanged: both rows have the
+same outcome), the participation cells (column x scope) keep their sizes and
+reimbursed counts, and everything by scope downstream (part-2 membership, money
+moments, reasons for no reimbursement) is drawn after this step.
 
 Greedy: every admissible exchange is scored by its predicted effect on the 29
 deviations (the one-step change of each probit fit from the two rows' new scores,
@@ -24,16 +23,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.synth import calibrate_fit as cf
-from analysis.synth import calibrate_probit as cp
 from analysis.synth import numerics
-from analysis.synth.calibrate_targets import TERMS, columns
+from analysis.synth.calibration import fits as cf
+from analysis.synth.calibration import participation as cp
+from analysis.synth.calibration.cells import TERMS, columns
 
 FACTORS = ("scope", "reason")
 MAX_SWAPS = 12
+DONE = 0.095  # stop once every |deviation| is below this (published SEs; target 0.1)
 
 
-def swap_polish(
+def exchange_covariates(
     p: cp.ProbitProblem, frame: pd.DataFrame, y: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray, list]:
     """Return (frame, design, exchanges) with the probit deviations polished.
@@ -61,7 +61,7 @@ def swap_polish(
     r = p.dev(fits)
     done = []
     for _ in range(MAX_SWAPS):
-        if np.max(np.abs(r)) < cp.DONE:
+        if np.max(np.abs(r)) < DONE:
             break
         best = _best_exchange(p, frame, y, fits, r)
         if best is None:
@@ -71,7 +71,7 @@ def swap_polish(
         fits2 = p.fits(y)
         r2 = p.dev(fits2)
         converged = all(f.converged for f in fits2.values())
-        if not converged or cp._focus(r2) >= cp._focus(r):
+        if not converged or cp.penalty(r2) >= cp.penalty(r):
             _exchange(p, frame, factor, i, j)  # undo: the prediction did not hold
             break
         fits, r = fits2, r2
@@ -81,7 +81,7 @@ def swap_polish(
 
 def _best_exchange(p, frame, y, fits, r):
     """The admissible exchange with the lowest predicted penalty, or None."""
-    best = (float(cp._focus(r)), None)
+    best = (float(cp.penalty(r)), None)
     col = frame["column"].to_numpy()
     for factor in FACTORS:
         idx = [k for k, t in enumerate(TERMS) if t.startswith(factor + ":")]
@@ -95,7 +95,7 @@ def _best_exchange(p, frame, y, fits, r):
                 if len(ii) == 0:
                     continue
                 pred = _predicted(p, fits, outcome, ii, jj, idx)
-                val = cp._focus(r[None, :] + pred)
+                val = cp.penalty(r[None, :] + pred)
                 k = int(np.argmin(val))
                 if val[k] < best[0] - 1e-12:
                     best = (float(val[k]), (factor, int(ii[k]), int(jj[k])))
@@ -119,8 +119,8 @@ def _predicted(p, fits, outcome, ii, jj, idx) -> np.ndarray:
         dphi = np.zeros(len(ii))
         for xr, dr in ((xi, d), (xj, -d)):
             new, old = numerics.matmul(xr + dr, f.b), numerics.matmul(xr, f.b)
-            dscore += cf._mills(y_pair, new)[:, None] * (xr + dr)
-            dscore -= cf._mills(y_pair, old)[:, None] * xr
+            dscore += cf.mills(y_pair, new)[:, None] * (xr + dr)
+            dscore -= cf.mills(y_pair, old)[:, None] * xr
             dphi += cf.norm_pdf(new) - cf.norm_pdf(old)
         db = numerics.solve_spd(f.info, dscore.T).T
         dame = numerics.matmul(db, cf.probit_ame_jac(f, p.xs[s]).T)

@@ -1,5 +1,7 @@
 """Fast numpy fits used inside the calibration loops (probit, Gamma-log GLM).
 
+Support module of the participation, covariate-exchange and GLM steps (not a step).
+
 The calibration refits the paper's models hundreds of times, so it cannot go through
 ``analysis.twopart`` (statsmodels, formula parsing). These are the same estimators on
 a prepared design matrix: probit ML by Newton (OIM), Gamma GLM with log link by Newton
@@ -43,7 +45,7 @@ def norm_pdf(z):
     return numerics.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
 
 
-def _mills(y, eta):
+def mills(y, eta):
     """Probit score in eta, d log L / d eta (stable in the tails).
 
     Returns
@@ -74,7 +76,7 @@ def probit(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Probit
     ok = False
     for _ in range(50):
         eta = numerics.matmul(x, b)
-        g = _mills(y, eta)
+        g = mills(y, eta)
         w = g * (g + eta)  # observed information weight
         info = numerics.matmul((x * w[:, None]).T, x)
         step = numerics.solve_spd(info, numerics.matmul(x.T, g))
@@ -83,7 +85,7 @@ def probit(x: np.ndarray, y: np.ndarray, b0: np.ndarray | None = None) -> Probit
             ok = True
             break
     eta = numerics.matmul(x, b)
-    g = _mills(y, eta)
+    g = mills(y, eta)
     info = numerics.matmul((x * (g * (g + eta))[:, None]).T, x)
     return ProbitFit(b, eta, info, ok)
 
@@ -166,11 +168,6 @@ def gamma_coef_se(fit: GammaFit) -> np.ndarray:
         One SE per design column.
     """
     return np.sqrt(np.diag(numerics.inv_spd(fit.info)) * fit.scale)
-
-
-def gamma_ame(fit: GammaFit) -> np.ndarray:
-    """Derivative AMEs mean(mu) * b on the response scale."""
-    return fit.mu.mean() * fit.b
 
 
 def gamma_ame_se(fit: GammaFit, x: np.ndarray) -> np.ndarray:

@@ -1,12 +1,11 @@
-"""Covariates of the 1,165-person analytic sample, exact to Table 1 by column.
+"""Step 1, covariates: the 1,165 members' covariates, exact to Table 1 by column.
 
-Method (the feasibility note's recommendation): a Gaussian copula gives every person a
-vector of correlated latent scores; inside each Table 1 column (NCMS 777, URBMI+UEBMI
-388) every categorical is assigned by ranking its latent score against the published
-counts, so counts are exact and the dependence between columns is the copula's. Age
-and income are continuous functions of their latent scores, rounded to integers and
-nudged until the column means and SDs (and the total column's) round to the published
-values.
+Method: a Gaussian copula gives every person a vector of correlated latent scores;
+inside each Table 1 column (NCMS 777, URBMI+UEBMI 388) every categorical is assigned
+by ranking its latent score against the published counts, so counts are exact and the
+dependence between columns is the copula's. Age and income are continuous functions of
+their latent scores, rounded to integers and nudged until the column means and SDs
+(and the total column's) round to the published values.
 
 Rows 0..776 are the NCMS column, rows 777..1164 the urban column.
 """
@@ -52,18 +51,13 @@ CORRELATIONS = {
 HH_SIZE_SHARES = (0.12, 0.22, 0.36, 0.20, 0.07, 0.03)
 AGE_MIN, AGE_MAX = 15, 59
 # Shape of the age distribution inside each column: a symmetric Beta(a, a) of the age
-# latent's normal scores, scaled to the column's Table 1 mean and SD (None: normal).
-# a = 1 is flat (kurtosis 1.8, ages about 21-55 at the published mean/SD); a = 1.5 has
-# kurtosis 2.0 (about 18-57). The probit's age cell is identified only by the part of
-# age not explained by age_sq, which a flat shape enlarges: age SE ratio
-# (ours/published) 0.68 (normal) -> 0.92 (a = 1) on the master seed (docs/se_gap.md,
-# "Measured in the generator").
+# latent's normal scores, scaled to the column's Table 1 mean and SD. a = 1 is flat
+# (kurtosis 1.8, ages about 21-55 at the published mean/SD); a = 1.5 has kurtosis 2.0
+# (about 18-57). The probit's age cell is identified only by the part of age not
+# explained by age_sq, which a flat shape enlarges: age SE ratio (ours/published) 0.68
+# with normal ages -> 0.92 (a = 1) on the master seed (docs/se_gap.md, "Measured in
+# the generator").
 AGE_BETA = 1.0
-# UEBMI is employment-based: added to the has_job latent of UEBMI enrollees (urban
-# column) before the column's has_job count is assigned by rank. Off: measured no net
-# gain in the probit SEs (URBMI cell +5%, the rest within seed noise) and it lowered
-# the GLM SE agreement on the master seed (docs/se_gap.md).
-JOB_SHIFT_UEBMI = 0.0
 # Months between arrival and the May 2014 interview that define each duration class.
 DURATION_MONTHS = {
     "0-1": (1, 11),
@@ -140,19 +134,14 @@ def assign_by_rank(score: np.ndarray, counts: dict[str, int]) -> np.ndarray:
 
 def _assign_categoricals(frame, latent, rows, col):
     lat = latent.iloc[rows]
-    uebmi = np.zeros(len(rows), bool)
     if col == "urban":
         scheme = targets.table1().query("variable == 'scheme'").set_index("level")
         scheme_counts = {k: int(scheme.loc[k, "urban"]) for k in ("URBMI", "UEBMI")}
         frame.loc[rows, "scheme"] = assign_by_rank(
             lat["uebmi"].to_numpy(), scheme_counts
         )
-        uebmi = (frame.loc[rows, "scheme"] == "UEBMI").to_numpy()
     for var in ("female", "married", "has_job", "urban_area"):
-        score = lat[var].to_numpy() + (
-            JOB_SHIFT_UEBMI * uebmi if var == "has_job" else 0.0
-        )
-        yes = assign_by_rank(score, _binary(var, col)) == "yes"
+        yes = assign_by_rank(lat[var].to_numpy(), _binary(var, col)) == "yes"
         frame.loc[rows, var] = yes.astype(np.int8)
     for var in ("education", "scope", "reason", "duration"):
         counts = targets.t1_counts(var, col)
@@ -194,9 +183,8 @@ def synthesize_age(score: np.ndarray, column: np.ndarray) -> np.ndarray:
         rows = column == col
         mean, sd = targets.t1_moments("age", col)
         z = (score[rows] - score[rows].mean()) / score[rows].std()
-        if AGE_BETA is not None:
-            q = stats.beta.ppf(stats.norm.cdf(z), AGE_BETA, AGE_BETA)
-            z = (q - q.mean()) / q.std()
+        q = stats.beta.ppf(stats.norm.cdf(z), AGE_BETA, AGE_BETA)
+        z = (q - q.mean()) / q.std()
         age[rows] = mean + sd * z
     x = np.clip(np.rint(age), AGE_MIN, AGE_MAX).astype(np.int64)[:, None]
     moment_targets = _column_targets("age", column, "age")

@@ -1,4 +1,4 @@
-"""Impose the published outcome moments (Tables 1-2) on the DGP's latent outcomes.
+"""Step 5, money moments: part-2 amount and cost with the Table 1-2 moments imposed.
 
 The adjustment keeps the regression structure as far as it can: it acts through the
 *distribution inside each cell* of (insurance column x migration scope), with a
@@ -9,8 +9,7 @@ of outcomes) are untouched and only cell locations and spreads move:
 * cost of part-2 rows: ``log c' = alpha + beta * d + delta * e`` per cell, with
   ``d`` the centred log DGP cost and ``e`` the centred log adjusted ratio (``delta``
   sets the ratio-cost dependence, which separates the amount's spread from the
-  cost's); amount = r' c';
-* cost of the other rows: ``log c' = alpha + beta * d`` per Table 1 column.
+  cost's); amount = r' c'.
 
 The parameters are solved by least squares on the published margins (a weak ridge
 towards the identity picks the smallest transform when margins leave freedom), then
@@ -18,14 +17,18 @@ values are rounded to yuan and :func:`analysis.synth.moments.nudge` puts every m
 inside its rounding window. Which rows each published moment is computed on:
 
 * amount, ratio: the part-2 rows (reimbursed with a usable amount; Table 1 and Table 2);
-* cost: all rows by Table 1 column; the part-2 rows by scope in Table 2 (conflict C03).
+* cost: the part-2 rows by scope in Table 2 (conflict C03); Table 1's cost by column
+  covers all rows and is met by the other-costs step (``other_costs``).
+
+The GLM step (``glm_scores``) starts from these integers and ends with
+:func:`nudge_part2`, so every moment here holds in the shipped frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from analysis.synth import numerics, targets
 from analysis.synth.moments import MomentTarget, nudge
@@ -244,53 +247,3 @@ def _part2_derive(x: np.ndarray) -> dict[str, np.ndarray]:
     a = x[:, 0].astype(float)
     c = x[:, 1].astype(float)
     return {"amount": a, "cost": c, "ratio": 100.0 * a / c}
-
-
-def match_other_costs(frame, cost, fixed, cost0):
-    """Integer costs of the non-part-2 rows so Table 1's cost moments hold on all rows.
-
-    ``cost`` holds the fixed part-2 costs where ``fixed``; ``cost0`` the DGP cost.
-    """
-    column = frame["column"].to_numpy()
-    out = cost.astype(float).copy()
-    for col in targets.COLUMNS:
-        rows = column == col
-        mean, sd = targets.t1_moments("total_expenditure", col)
-        n = rows.sum()
-        s1 = n * mean - out[rows & fixed].sum()
-        s2 = (n - 1) * sd**2 + n * mean**2 - (out[rows & fixed] ** 2).sum()
-        free = rows & ~fixed
-        out[free] = _lognormal_affine(numerics.log(cost0[free]), s1, s2)
-    x = np.rint(np.round(out, MONEY_DECIMALS))
-    x = np.maximum(x, 1).astype(np.int64)[:, None]
-    moment_targets = []
-    # C02: the total column's cost mean and SD contradict the column cells; keep the
-    # columns (the total follows: 10,366.48 / 17,547.60).
-    for col in targets.COLUMNS:
-        mean, sd = targets.t1_moments("total_expenditure", col)
-        moment_targets += _pair(f"cost_{col}", "cost", column == col, mean, sd)
-    x = nudge(
-        x,
-        lambda v: {"cost": v[:, 0].astype(float)},
-        moment_targets,
-        movable=~fixed,
-        valid=lambda v: v[:, 0] >= COST_FLOOR,
-    )
-    return x[:, 0]
-
-
-def _lognormal_affine(lc: np.ndarray, s1: float, s2: float) -> np.ndarray:
-    """COST_FLOOR + exp(alpha + beta * (lc - mean)), given sum and sum of squares."""
-    n = len(lc)
-    mean, ms = s1 / n - COST_FLOOR, s2 / n - 2 * COST_FLOOR * s1 / n + COST_FLOOR**2
-    if ms <= mean**2:
-        raise ValueError("infeasible cost moments for the remaining rows")
-    d = lc - lc.mean()
-
-    def cv_gap(beta):
-        v = numerics.exp(beta * d)
-        return np.mean(v**2) / np.mean(v) ** 2 - ms / mean**2
-
-    beta = optimize.brentq(cv_gap, 1e-3, 10.0)
-    v = numerics.exp(beta * d)
-    return COST_FLOOR + v * mean / v.mean()

@@ -1,4 +1,6 @@
-"""The Table 3-4 targets of the calibration, aligned with the DGP design columns.
+"""The Table 3-4 cells the calibration aims at, aligned with the design columns.
+
+Support module of the participation and GLM steps (not a step itself).
 
 ``outcomes.design_terms()`` names the 27 columns of the total-sample design (intercept
 plus the 26 published rows). The Table 4 subsample fits use the same columns minus the
@@ -23,7 +25,6 @@ DROP = {
     "ncms": ("scheme:URBMI", "scheme:UEBMI", "rural_hukou"),
     "urban": ("scheme:URBMI",),
 }
-EQUATIONS = ("probit", "amount", "ratio")
 
 
 def columns(sample: str) -> np.ndarray:
@@ -56,11 +57,7 @@ def table_targets(equation: str) -> list[Target]:
                 term,
                 float(row[f"{equation}_me"]),
                 float(row[f"{equation}_se"]),
-                (
-                    ""
-                    if pd.isna(row[f"{equation}_stars"])
-                    else str(row[f"{equation}_stars"])
-                ),
+                _stars(row[f"{equation}_stars"]),
             )
         )
     t4 = pd.read_csv(config.PUBLISHED_DIR / "table4.csv")
@@ -71,14 +68,15 @@ def table_targets(equation: str) -> list[Target]:
                 f"scope:{row['term']}",
                 float(row[f"{equation}_me"]),
                 float(row[f"{equation}_se"]),
-                (
-                    ""
-                    if pd.isna(row[f"{equation}_stars"])
-                    else str(row[f"{equation}_stars"])
-                ),
+                _stars(row[f"{equation}_stars"]),
             )
         )
     return out
+
+
+def _stars(value) -> str:
+    """Published stars of a cell ("" where the table prints none)."""
+    return "" if pd.isna(value) else str(value)
 
 
 def position(sample: str, term: str) -> int:
