@@ -57,3 +57,18 @@ def test_cells_are_labelled_by_how_the_calibration_constrains_them():
     real = report.cell_verdicts(cells, conflicts, synthetic=False)
     assert (real["point_status"] == report.FREE).all()
     assert (real["se_status"] == report.FREE).all()
+
+
+def test_html_report_is_styled_without_raw_markdown():
+    items = [
+        ("# Title", None),
+        (None, "A `code` word and **bold** text."),
+        ("## Cells", pd.DataFrame({"term": ["a", "b"], "se": [0.1234, 2.0],
+                                   "verdict": ["match", "miss: se"]})),
+    ]  # fmt: skip
+    page = report.to_html(items)
+    assert "<style>" in page and "`" not in page and "**" not in page
+    assert "<code>code</code>" in page and "<strong>bold</strong>" in page
+    assert 'class="data row1 col2 miss"' in page
+    assert ">0.123<" in page and 'col1 num"' in page
+    assert page == report.to_html(items)  # same bytes every time

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -361,20 +362,68 @@ def to_markdown(items: list) -> str:
     return "\n\n".join(out) + "\n"
 
 
+HTML_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 72rem;
+       margin: 2rem auto; padding: 0 1rem; line-height: 1.45; color: #1a1a1a; }
+h1, h2, h3, h4 { line-height: 1.2; margin-top: 1.8em; }
+code { font-family: ui-monospace, monospace; font-size: 0.9em; background: #f3f3f3;
+       padding: 0 0.2em; border-radius: 3px; }
+.notice { border-left: 4px solid #b35900; background: #fff5eb; padding: 0.6em 1em; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.8em 0; }
+th, td { padding: 0.25em 0.6em; border-bottom: 1px solid #ddd; text-align: left; }
+th { background: #f0f0f0; position: sticky; top: 0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #fafafa; }
+td.miss { color: #a30000; font-weight: 600; }
+"""
+
+
+def inline_html(text: str) -> str:
+    """A paragraph of the report with its Markdown marks (code, bold) as HTML."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def table_html(frame: pd.DataFrame, number: int) -> str:
+    """One report table through pandas' Styler: numbers right-aligned, misses marked."""
+    styler = frame.style.hide(axis="index").set_uuid(f"t{number}")
+    styler = styler.format(na_rep="", precision=3, thousands=None)
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]  # fmt: skip
+    styler = styler.set_td_classes(
+        pd.DataFrame(
+            {
+                c: ["num" if c in numeric else (
+                    "miss" if str(v).startswith("miss") else "") for v in frame[c]]
+                for c in frame.columns
+            },
+            index=frame.index,
+        )
+    )  # fmt: skip
+    return styler.to_html(doctype_html=False)
+
+
 def to_html(items: list) -> str:
-    """Render report items as a standalone HTML page."""
+    """Render report items as a standalone, styled HTML page."""
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        "<title>Published versus replicated</title></head><body>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>Published versus replicated</title>",
+        f"<style>{HTML_STYLE}</style></head><body>",
     ]
+    tables = 0
     for heading, body in items:
         if heading:
             level = heading.count("#", 0, heading.index(" "))
-            text = html.escape(heading.lstrip("# "))
+            text = inline_html(heading.lstrip("# "))
             parts.append(f"<h{level}>{text}</h{level}>")
         if isinstance(body, pd.DataFrame):
-            parts.append(body.to_html(index=False, na_rep=""))
+            tables += 1
+            parts.append(table_html(body, tables))
         elif body:
-            parts.append(f"<p>{html.escape(body).replace('**', '')}</p>")
+            notice = body == notices.REPORT
+            tag = '<p class="notice">' if notice else "<p>"
+            parts.append(f"{tag}{inline_html(body)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
