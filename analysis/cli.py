@@ -423,8 +423,12 @@ def run_exhibits(args: argparse.Namespace, paths: RunPaths) -> int:
 
     cells = paths.estimates_dir / "paper_cells.csv"
     min_cell = args.min_cell if args.real else None
-    tables.main(cells, paths.tables_dir, paths.analytic, min_cell, not args.real)
-    model_tables.main(paths.tables_dir, paths.estimates_dir, synthetic=not args.real)
+    printed = tables.main(
+        cells, paths.tables_dir, paths.analytic, min_cell, not args.real
+    )
+    model_tables.main(
+        printed, paths.tables_dir, paths.estimates_dir, synthetic=not args.real
+    )
     try:
         figures.main(
             paths.analytic,

@@ -41,7 +41,7 @@ from analysis.cleaning import clean
 from analysis.cleaning.codebook import Codebook
 from analysis.cleaning.recode import is_string_concept, missing_mask, to_concepts
 from analysis.config import MASTER_SEED, POINT_TOL_SE, SE_TOL
-from analysis.io import save_table
+from analysis.io import save_table, save_text
 from analysis.paper import estimates, models
 from analysis.paper.tables import published_vs_replicated
 
@@ -515,7 +515,7 @@ def main(
             synthetic=synthetic,
         )
     text = summary(table, cells, analytic_path, origin_note, reps, synthetic)
-    (out_dir / "conventions.md").write_text(text, encoding="utf-8")
+    save_text(text, out_dir / "conventions.md")
     return table
 
 

@@ -107,21 +107,24 @@ SUBSAMPLE_TITLES = {"ncms": "NCMS subsample", "urban": "URBMI and UEBMI subsampl
 MARGIN_COMPONENTS = ("total", "extensive", "intensive")
 
 
-def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
-    """Write the rendered Tables 3-4 and the combined-margins table."""
-    t3, t4 = (
-        io.without_notice(
-            pd.read_csv(tables_dir / f"{t}.csv", dtype=str, keep_default_na=False)
-        )
-        for t in ("table3", "table4")
-    )
+def main(
+    printed: dict[str, pd.DataFrame],
+    tables_dir: Path,
+    estimates_dir: Path,
+    synthetic: bool = True,
+) -> None:
+    """Write the rendered Tables 3-4 and the combined-margins table.
+
+    ``printed`` holds Tables 3 and 4 as :func:`analysis.paper.tables.main` wrote them
+    (text cells), so the layout never re-reads what estimation wrote.
+    """
+    t3, t4 = (printed[t].fillna("").astype(str) for t in ("table3", "table4"))
     n = observations(omissions.model_status(estimates_dir))
     layouts = (("table3", table3_layout(t3, n)), ("table4", table4_layout(t4, n)))
     for name, layout in layouts:
         for ext, writer in (("md", render.to_markdown), ("tex", render.to_latex)):
-            path = tables_dir / f"{name}.{ext}"
-            path.write_text(writer(layout, synthetic=synthetic), encoding="utf-8")
-            io.log_file(path, (), (len(layout.rows()), len(layout.columns)))
+            text = writer(layout, synthetic=synthetic)
+            io.save_text(text, tables_dir / f"{name}.{ext}")
     margins = combined_margins(pd.read_csv(estimates_dir / "margins_all.csv"))
     keys = ("outcome", "sample", "term")
     io.save_table(
@@ -133,8 +136,10 @@ def main(tables_dir: Path, estimates_dir: Path, synthetic: bool = True) -> None:
         synthetic=synthetic,
     )
     layout = combined_layout(margins)
-    path = tables_dir / "table_combined_margins.md"
-    path.write_text(render.to_markdown(layout, synthetic=synthetic), encoding="utf-8")
+    io.save_text(
+        render.to_markdown(layout, synthetic=synthetic),
+        tables_dir / "table_combined_margins.md",
+    )
 
 
 def _cells(row: pd.Series) -> tuple[str, ...]:

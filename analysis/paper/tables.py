@@ -32,8 +32,8 @@ def main(
     analytic_path: Path | None = None,
     min_cell: int | None = None,
     synthetic: bool = True,
-) -> None:
-    """Write Tables 3 and 4 (CSV) from the tidy estimate cells.
+) -> dict[str, pd.DataFrame]:
+    """Write Tables 3 and 4 (CSV) from the tidy estimate cells; return them as printed.
 
     With ``min_cell`` (real-data mode) cells based on fewer respondents, counted in
     the analytic sample at ``analytic_path``, are suppressed
@@ -50,8 +50,10 @@ def main(
         t3, t4 = (disclosure.mark_model_table(t, hidden, min_cell) for t in (t3, t4))
     status = omissions.model_status(Path(cells_path).parent)
     t3, t4 = mark_status(t3, status, "total"), mark_status(t4, status)
-    write_csv(t3, tables_dir / "table3.csv", synthetic)
-    write_csv(t4, tables_dir / "table4.csv", synthetic)
+    printed = {"table3": printed_cells(t3), "table4": printed_cells(t4)}
+    for name, table in printed.items():
+        write_csv(table, tables_dir / f"{name}.csv", synthetic)
+    return printed
 
 
 def stars(p: float) -> str:
@@ -135,12 +137,18 @@ def write_csv(table: pd.DataFrame, path: Path, synthetic: bool = False) -> None:
 
     ``synthetic`` adds the synthetic-data notice column (:func:`io.with_notice`).
     """
+    out = printed_cells(table)
+    keys = [c for c in ("sample", "term_group", "term") if c in out]
+    io.save_table(out, keys, path, sort=False, synthetic=synthetic)
+
+
+def printed_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as printed: estimates and SEs as text with the published decimals."""
     out = table.copy()
     for col in out.columns:
         if col.endswith(("_me", "_se")):
             out[col] = [format_cell(v, col) for v in out[col]]
-    keys = [c for c in ("sample", "term_group", "term") if c in out]
-    io.save_table(out, keys, path, sort=False, synthetic=synthetic)
+    return out
 
 
 def format_cell(value: object, column: str) -> str:
