@@ -87,7 +87,12 @@ DIAGNOSTICS_LEGEND = (
     "group would expect fewer than 5 successes or failures); the modified Park "
     "slope (SE) with the published Gamma kept or rejected; the family-link the "
     "AIC and BIC pick; the Box-Cox "
-    "lambda with its 95% CI. Full rows in outputs/tables/diagnostics_*.csv."
+    "lambda with its 95% CI. Full rows in outputs/tables/diagnostics_*.csv. On the "
+    "synthetic survey the probit's link test, RESET and Hosmer-Lemeshow reject by "
+    "construction (its outcomes were calibrated to the published AMEs, not drawn "
+    "from a probit); a Park test on the ratio (a proportion) and Box-Cox (a test of "
+    "log-OLS, not of the GLM's log link) are not the field's checks for those "
+    "questions: docs/beyond_the_paper.md."
 )
 
 
