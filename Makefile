@@ -63,9 +63,13 @@ BEYOND   := $(TABLES)/counterfactuals.csv $(TABLES)/robustness_table3.csv \
             $(addprefix $(TABLES)/diagnostics_,$(addsuffix .csv,probit amount ratio))
 REPORT   := $(RUN)/outputs/replication_report.md
 
-COMMON_SRC := analysis/config.py analysis/cleaning/schema.py analysis/io.py analysis/cli.py \
-              $(DISCLOSURE_SRC)
+COMMON_SRC := $(wildcard analysis/*.py) data/codebook/levels.csv $(DISCLOSURE_SRC)
 CLEAN_SRC  := $(wildcard analysis/cleaning/*.py)
+# Every stage after cleaning reruns when any module it could import changes: a stale
+# output is worse than a rerun of a few seconds.
+STAGE_SRC  := $(COMMON_SRC) $(CLEAN_SRC) $(wildcard analysis/paper/*.py \
+              analysis/exhibits/*.py analysis/beyond/*.py analysis/inference/*.py \
+              analysis/inference/bootstrap/*.py analysis/twopart/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help reproduce synthetic data estimates tables figures beyond report bootstrap \
@@ -126,8 +130,7 @@ $(ANALYTIC) $(FLOW) &: $(VENV)/.installed $(STAMP) $(CLEAN_SRC) $(COMMON_SRC)
 
 estimates: $(CELLS) ## fit the two-part models of Tables 3-4
 
-$(CELLS) &: $(ANALYTIC) analysis/paper/estimates.py analysis/paper/models.py \
-        $(wildcard analysis/twopart/*.py) $(COMMON_SRC)
+$(CELLS) &: $(ANALYTIC) $(STAGE_SRC)
 	$(CLI) estimate
 
 REPS    ?= 999
@@ -160,22 +163,16 @@ beyond: $(BEYOND) ## specification checks, robustness, policy counterfactuals
 
 report: $(REPORT) ## the published-versus-replicated report
 
-$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) analysis/paper/descriptives.py analysis/exhibits/render.py \
-        analysis/paper/stat_tests.py $(COMMON_SRC)
+$(DESCRIPTIVE_TABLES) &: $(ANALYTIC) $(STAGE_SRC)
 	$(CLI) describe $(MODE)
 
-$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) analysis/paper/tables.py \
-        analysis/exhibits/model_tables.py analysis/exhibits/render.py analysis/exhibits/figures.py $(COMMON_SRC)
+$(MODEL_TABLES) $(FIGURES) &: $(CELLS) $(ANALYTIC) $(STAGE_SRC)
 	$(CLI) exhibits $(MODE)
 
-$(BEYOND) &: $(ANALYTIC) analysis/beyond/stage.py analysis/beyond/diagnostics.py \
-        analysis/beyond/robustness.py analysis/beyond/counterfactuals.py analysis/paper/models.py \
-        analysis/inference/counterfactual_bootstrap.py $(wildcard analysis/inference/bootstrap/*.py) \
-        analysis/paper/estimates.py $(wildcard analysis/twopart/*.py) data/published/table3.csv \
-        data/published/table4.csv
+$(BEYOND) &: $(ANALYTIC) $(STAGE_SRC) data/published/table3.csv data/published/table4.csv
 	$(CLI) beyond $(MODE)
 
-$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) analysis/exhibits/report.py \
+$(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) $(STAGE_SRC) \
         data/published/inconsistencies.csv
 	$(CLI) report $(MODE)
 
