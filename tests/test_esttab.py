@@ -14,7 +14,6 @@ from twopart_toy import simulate
 
 from analysis import notices
 from analysis.exhibits import esttab
-from analysis.io import SYNTHETIC_COLUMN, SYNTHETIC_NOTICE
 from analysis.twopart import twopm
 
 
@@ -167,7 +166,7 @@ def test_writers_say_synthetic_when_asked(fits, tmp_path):
     for name in ("t.csv", "t.md", "t.tex", "t.html"):
         esttab.write(tidy, tmp_path / name, "Two fits", synthetic=True)
     csv = pd.read_csv(tmp_path / "t.csv", dtype=str)
-    assert (csv[SYNTHETIC_COLUMN] == SYNTHETIC_NOTICE).all()
+    assert (csv[notices.CSV_COLUMN] == notices.CSV).all()
     assert (tmp_path / "t.md").read_text(encoding="utf-8") == md
     assert notices.CAPTION not in esttab.to_markdown(tidy)
 
