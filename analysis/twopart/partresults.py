@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .fit import glm_family
 from .newton import binary_loglike
+from .summary import part_summary
 
 
 def inference_frame(params: pd.Series, se: np.ndarray, alpha: float = 0.05):
@@ -110,8 +112,6 @@ class PartResults:
 
     def summary(self):
         """Coefficient table of this part (text, LaTeX and HTML forms)."""
-        from .summary import part_summary
-
         return part_summary(self._res, self.part)
 
 
@@ -135,9 +135,7 @@ def part_llf(res, part: str) -> float:
         e = np.log(y) - eta
         tot = float(w2.sum())
         return -0.5 * tot * (1.0 + np.log(2.0 * np.pi * float(w2 @ (e * e)) / tot))
-    from .fit import _FAMILIES, _LINKS
-
-    family = _FAMILIES[p2.family](_LINKS[p2.link]())
+    family = glm_family(p2.family, p2.link)
     mu = family.link.inverse(eta)
     scale = 1.0
     if p2.family == "gaussian":
