@@ -55,9 +55,10 @@ class PartResults:
         Estimated slopes (k - 1) and nobs - k.
     scale : float
         Dispersion (1 for part 1).
-    rows : ndarray of bool
+    rows : ndarray of bool or None
         The part's estimation rows among the N part-1 rows (part 2: the
-        positives; part 1: all, less rows dropped for perfect prediction).
+        positives; part 1: all, less rows dropped for perfect prediction);
+        None for an out-of-core fit.
     """
 
     def __init__(self, res, part: str):
@@ -76,7 +77,9 @@ class PartResults:
         self.df_resid = self.nobs - self.k
         self.scale = float(self._fit.scale)
         smp = res.sample
-        if part == "part2":
+        if smp is None:  # out of core: the rows are not in memory
+            self.rows = None
+        elif part == "part2":
             self.rows = smp.rows2
         else:
             self.rows = np.ones(len(smp.d), bool) if smp.rows1 is None else smp.rows1

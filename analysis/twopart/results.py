@@ -111,6 +111,12 @@ class TwoPartResults:
             cache[part] = PartResults(self, part)
         return cache[part]
 
+    @property
+    def n_clusters(self) -> int | None:
+        """Clusters of the estimation sample (None without ``cluster``)."""
+        c = self.spec.vce.cluster
+        return None if c is None else len(set(self.sample.data[c]))
+
     def cov_params(self) -> pd.DataFrame:
         """Joint covariance of both parts' coefficients, indexed by (part, term)."""
         idx = self.params.index
