@@ -180,11 +180,11 @@ def fit_out_of_core(
         the default margins computed during the fit.
     """
     _check_supported(spec)
-    runner = _Runner(client, scheduler)
+    fit = _Fit(spec, participation, data, (client, scheduler))
     try:
-        return _Fit(spec, participation, data, runner).run()
+        return fit.run()
     finally:
-        runner.close()
+        fit.runner.close()
 
 
 def _check_supported(spec: TwoPartSpec) -> None:
@@ -235,8 +235,9 @@ class _Runner:
 class _Fit:
     """One out-of-core fit: metadata, starting values, Newton, variances, margins."""
 
-    def __init__(self, spec, participation, data, runner: _Runner):
-        self.spec, self.participation, self.runner = spec, participation, runner
+    def __init__(self, spec, participation, data, where: tuple):
+        self.spec, self.participation, self.where = spec, participation, where
+        self.runner = _Runner(*where)
         c1, c2, ids = design_columns(spec)
         self.part_col = participation if participation is not None else spec.outcome
         self.cols1 = list(dict.fromkeys([self.part_col, *c1, *c2, *ids]))
@@ -563,7 +564,12 @@ class _Fit:
             totals=(n, n2, n if part2_sample == "all" else n2),
             part2_all=part2_sample == "all",
         )
-        vec, _ = self._pass(plan, req)
+        self.runner = _Runner(*self.where)
+        try:
+            vec, _ = self._pass(plan, req)
+        finally:
+            self.runner.close()
+        res.outofcore["passes"] += 1
         return _margin_frame(lay, vec, plan, res.cov.to_numpy(), res.cov.shape[0])
 
 
@@ -1017,43 +1023,44 @@ class OutOfCoreResults(TwoPartResults):
 
 
 def streaming_xtwx(
-    data, regressors: str, columns: list[str], client=None, scheduler=None
-):
-    """One pass of X' diag(v) X over ``data`` with X built per block (the floor).
+    data, regressors: str, columns: list[str], levels: dict, client=None, scheduler=None
+) -> np.ndarray:
+    """X'X over ``data`` in one pass, X built per block as a fit builds it.
 
-    The unit of work of a Newton step, with the same reading and design
-    building as a fit: its time is what a fit's passes cannot go below.
-    ``v`` is 1 (X'X). Returns (X'X, seconds is the caller's to measure).
+    The unit of work of a Newton step with the same reading and design
+    building as a fit: the time of this pass is the floor a fit's passes are
+    compared with (``bench/bench_outofcore.py``).
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame or str or os.PathLike
+        As for :func:`fit_out_of_core`.
+    regressors : str
+        Factor-variable notation.
+    columns : list of str
+        The columns ``regressors`` use.
+    levels : dict
+        Levels of each factor (as the data store them).
+    client, scheduler
+        As for :func:`fit_out_of_core`.
+
+    Returns
+    -------
+    ndarray (K, K)
     """
     ddf = _open(data, columns)
+    conts = [c for c in columns if c not in levels]
+    design = build_design(_template_frame(levels, conts), regressors)
+    k = len(design.names)
     runner = _Runner(client, scheduler)
     try:
-        levels = {}
-        facs = list(
-            dict.fromkeys(
-                a.var for t in parse_regressors(regressors) for a in t if a.kind == "f"
-            )
-        )
-        conts = [c for c in columns if c not in facs]
-        todo = [ddf[f].drop_duplicates() for f in facs]
-        found = runner.compute(*todo) if todo else []
-        for f, vals in zip(facs, found, strict=True):
-            levels[f] = sorted(pd.unique(np.asarray(vals)))
-        design = build_design(_template_frame(levels, conts), regressors)
-        k = len(design.names)
-        meta = _KV_META.copy()
-        runner.passes = 0
-        total = (
-            ddf.map_partitions(_xtx_chunk, design, k, meta=meta)
-            .groupby("key")["value"]
-            .sum()
-        )
-        (s,) = runner.compute(total)
-        out = np.zeros(k * k)
-        out[s.index.to_numpy()] = s.to_numpy()
-        return out.reshape(k, k)
+        contrib = ddf.map_partitions(_xtx_chunk, design, k, meta=_KV_META.copy())
+        (s,) = runner.compute(contrib.groupby("key")["value"].sum())
     finally:
         runner.close()
+    out = np.zeros(k * k)
+    out[s.index.to_numpy()] = s.to_numpy()
+    return out.reshape(k, k)
 
 
 def _xtx_chunk(pdf: pd.DataFrame, design: Design, k: int) -> pd.DataFrame:
