@@ -26,17 +26,18 @@ Passes over the data:
 3. full-data Newton steps for both parts at once, each pass giving the
    objective, score and information at the current coefficients; a step that
    lowers the objective is halved (the in-memory line search). Once the last
-   step is below ``NEAR`` (relative), the next pass also computes the meat
-   and all default margins: with Newton's quadratic convergence that pass
-   finds a step below ``ACCEPT``, so the last Newton pass is also the
-   variance and margins pass. When the sample is the whole data set the
-   first pass is such a pass.
+   next step predicted by quadratic convergence (C s^2, C the ratio of the
+   last step to the square of the one before, at least 1) is below
+   ``ACCEPT``, the next pass also computes the meat and all default margins;
+   when its step is indeed below ``ACCEPT`` it is the last pass, so the last
+   Newton pass is also the variance and margins pass. When the sample is the
+   whole data set the first pass is such a pass.
 
-The stopping rule is the in-memory one (a step below 1e-10 (1 + |b|)); the
-estimates are the coefficients plus that last step, as in memory, and the
-covariances and margins are those at the coefficients of the last pass,
-which differ from the estimates by that step: all equal the in-memory
-results to 1e-10 (``tests/test_twopart_dask.py``; measured 1e-12 and below).
+The fit stops at a step below ``ACCEPT`` = 1e-12 (1 + |b|), tighter than the
+in-memory rule (1e-10, after which the covariances and margins are formed at
+b plus that step): the covariances and margins of the last pass are those at
+the estimate to about 1e-12, and the estimates are b plus the last step, so
+all equal the in-memory results to 1e-10 (``tests/test_twopart_dask.py``).
 
 Supported: part 1 probit/logit; part 2 any GLM family and link; vce ``oim``,
 ``eim``, ``robust``, ``cluster``, ``hc0``, ``hc1``, ``cl`` (either bread);
@@ -92,12 +93,11 @@ SAMPLE_ROWS = 1_000_000
 SAMPLE_PARTITIONS = 8
 #: Rows per block of a partition: X of a block is its only N-sized array.
 BLOCK_ROWS = 131_072
-#: A Newton step below ACCEPT (1 + |b|) in every coefficient ends the fit
-#: (the in-memory stopping rule, ``newton.newton``).
-ACCEPT = 1e-10
-#: After a step below NEAR (1 + |b|) the next pass also computes the meat and
-#: the margins (quadratic convergence: its step should be below ACCEPT).
-NEAR = 1e-5
+#: A Newton step below ACCEPT (1 + |b|) in every coefficient ends the fit:
+#: the variances and margins of that pass are then those at the estimate to
+#: about 1e-12 (the in-memory rule stops at 1e-10 and evaluates them at b
+#: plus that step).
+ACCEPT = 1e-12
 #: Empty frame of a pass's (key, value) contributions (``map_partitions`` meta).
 _KV_META = pd.DataFrame(
     {"key": np.zeros(0, np.int64), "value": np.zeros(0, np.float64)}
@@ -595,6 +595,7 @@ class _Part:
     base: np.ndarray | None = None  # coefficients the step started from
     t: float = 1.0
     last: float = np.inf  # largest relative step taken last
+    before: float = np.nan  # the one before it
     it: int = 0
     near: bool = False
     final: np.ndarray | None = None  # the estimate: b plus the last step
@@ -623,8 +624,9 @@ class _Part:
         self.f, self.base, self.step, self.t = f, self.b, step, 1.0
         self.b = self.b + step
         self.it += 1
-        self.last = rel
-        self.near = rel <= NEAR
+        self.before, self.last = self.last, rel
+        growth = rel / self.before**2 if np.isfinite(self.before) else 1.0
+        self.near = max(growth, 1.0) * rel * rel <= ACCEPT
         return False
 
 
@@ -704,11 +706,13 @@ def _arrays(pdf: pd.DataFrame, plan: _Plan):
         d = pdf[plan.participation].to_numpy(dtype=float)
     rows2 = (d == 1) & ~np.isnan(y)
     D1 = design_on(plan.designs[0], pdf)
-    if plan.same:
-        X2 = D1.X[rows2]
+    if plan.same:  # column by column: X[rows2] of a Fortran X is a slow copy
+        X2 = np.empty((int(rows2.sum()), D1.X.shape[1]), order="F")
+        for j in range(X2.shape[1]):
+            np.compress(rows2, D1.X[:, j], out=X2[:, j])
     else:
         X2 = design_on(plan.designs[1], pdf.loc[rows2]).X
-    return d, y, D1, np.asfortranarray(X2), y[rows2]
+    return d, y, D1, X2, y[rows2]
 
 
 def _start_binary(d, X, model) -> np.ndarray:
