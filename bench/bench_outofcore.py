@@ -174,12 +174,14 @@ def main(sizes: list[int], pandas: bool) -> None:
         if pandas:
             for kind in ("oim", "cluster"):
                 print(json.dumps(compare(n, kind)), flush=True)
-    table = pd.DataFrame(rows)
-    floor = table[table.job == "xtwx"].set_index("n")["seconds"]
+    table = pd.DataFrame(rows).drop(columns="steps", errors="ignore")
+    xtwx = table[table.job == "xtwx"].set_index("n")
     dask = table.job.str.startswith("dask")
-    # the time of the Newton passes at the floor's speed, and the job's ratio to it
-    table.loc[dask, "floor_seconds"] = table.n[dask].map(floor) * table.newton_passes
-    table["x_floor"] = table.seconds / table.floor_seconds
+    # the Newton passes at the floor's speed (wall and CPU), and the job's ratio
+    for col, short in (("seconds", "wall"), ("cpu_seconds", "cpu")):
+        floor = table.n[dask].map(xtwx[col]) * table.newton_passes[dask]
+        table.loc[dask, f"floor_{short}"] = floor
+        table.loc[dask, f"x_floor_{short}"] = table[col][dask] / floor
     print(table.to_markdown(index=False, floatfmt=".2f"))
 
 

@@ -51,6 +51,7 @@ the metadata pass, before any full-data step).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -225,13 +226,18 @@ class _Runner:
         self.client = client
         self.scheduler = None if client is not None else scheduler
         self.passes = 0
+        self.seconds: list[float] = []  # wall time of each computation
 
     def compute(self, *collections, full: bool = True):
         """Compute ``collections`` together (one read of the data), counting passes."""
         self.passes += int(full)
+        t = time.perf_counter()
         if self.client is not None:
-            return self.client.compute(list(collections), sync=True)
-        return dask.compute(*collections, scheduler=self.scheduler)
+            out = self.client.compute(list(collections), sync=True)
+        else:
+            out = dask.compute(*collections, scheduler=self.scheduler)
+        self.seconds.append(time.perf_counter() - t)
+        return out
 
     def close(self) -> None:
         if self.own is not None:
@@ -558,6 +564,8 @@ class _Fit:
             "newton_passes": self.runner.passes - 1,
             "sample_rows": self.sample_rows,
             "steps": self.steps,
+            # metadata, sample read, then each Newton pass (the last with margins)
+            "pass_seconds": self.runner.seconds,
             "partitions": int(len(m["lengths"])),
         }
         res._fitter = (self, plan)
