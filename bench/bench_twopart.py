@@ -13,7 +13,7 @@ average when the timed job starts and ends) show whether other jobs shared the
 machine: with one BLAS thread, wall time well above CPU time means the process waited
 for a core. twopart rows also give the CPU split between fit and margins;
 ``twopart-generic`` is the same job with the generic per-scenario margins
-(``results.MARGIN_FAST = False``), the code path before the vectorised one.
+(``margins(_generic=True)``), the code path before the vectorised one.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_twopart.py [N ...]
 """
@@ -67,16 +67,14 @@ def run_twopart(df: pd.DataFrame, fast: bool = True) -> dict:
     """Fit and margins; returns the CPU seconds of each (``fast``: vectorised).
 
     ``fast=False`` forces the generic per-scenario margins
-    (``results.MARGIN_FAST``), the code path before the vectorised one.
+    (``margins(_generic=True)``), the code path before the vectorised one.
     """
-    import analysis.twopart.results as results
     from analysis.twopart import twopm  # imported before the clock starts
 
-    results.MARGIN_FAST = fast
     c0 = time.process_time()
     res = twopm(df, "y", RHS)
     c1 = time.process_time()
-    res.margins()
+    res.margins(_generic=not fast)
     c2 = time.process_time()
     return {"fit_cpu_seconds": c1 - c0, "margins_cpu_seconds": c2 - c1}
 

@@ -3,9 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 from numpy.testing import assert_allclose
 from scipy.stats import norm
 
+import analysis.twopart.inference as inference
 from analysis.twopart import (
     ClusterError,
     CollinearityError,
@@ -13,9 +15,13 @@ from analysis.twopart import (
     MissingDataError,
     OutcomeError,
     PerfectPredictionError,
+    fit,
+    model,
     twopm,
 )
 from analysis.twopart.design import parse_regressors
+from analysis.twopart.fit import _FAMILIES, _LINKS
+from analysis.twopart.newton import glm_factors
 
 RTOL = 1e-10  # same arithmetic done two ways in double precision
 
@@ -125,8 +131,6 @@ def test_stacked_joint_covariance(data):
 
 def test_statsmodels_robust_convention(data, res):
     # statsmodels HC0 has no n/(n-1); Stata's ML robust does (documented in variance).
-    import statsmodels.api as sm
-
     r = twopm(data, "y", "i.f3 c.x c.x#c.x i.dd", vce="robust")
     X, d = r.designs[0].X, r.sample.d
     sm_fit = sm.Probit(d, X).fit(disp=0, cov_type="HC0")
@@ -192,8 +196,6 @@ def test_cluster_errors(data):
 
 def test_nonconvergence_raises(data, monkeypatch):
     """An iteration cap too small to converge raises, naming the part."""
-    from analysis.twopart import fit, model
-
     rhs = "i.f3 c.x c.x#c.x i.dd"
     monkeypatch.setattr(fit, "MAXITER", 1)
     with pytest.raises(ConvergenceError, match="part 1 logit did not converge"):
@@ -225,8 +227,6 @@ NEWTON_CASES = [
 @pytest.mark.parametrize("kw", NEWTON_CASES)
 def test_numpy_newton_equals_statsmodels(data, monkeypatch, kw):
     """The large-N numpy Newton path gives statsmodels' estimates (1e-10)."""
-    from analysis.twopart import fit
-
     rhs = "i.f3 c.x c.x#c.x i.dd"
     ref = twopm(data, "y", rhs, **kw)
     monkeypatch.setattr(fit, "LARGE", 0)
@@ -251,10 +251,6 @@ def test_numpy_newton_equals_statsmodels(data, monkeypatch, kw):
 )
 def test_glm_factors_equal_statsmodels(data, family, link):
     """Score and observed-information factors as statsmodels' GLM computes them."""
-    import statsmodels.api as sm
-
-    from analysis.twopart.fit import _FAMILIES, _LINKS
-    from analysis.twopart.newton import glm_factors
 
     pos = data[data.y > 0]
     y = (pos["ratio"] if family == "binomial" else pos["y"] / 1000).to_numpy()
@@ -283,11 +279,9 @@ def test_glm_factors_equal_statsmodels(data, family, link):
 )
 def test_blocked_margins_equal_unblocked(data, monkeypatch, fit_kw, margins_kw):
     # Margins in row blocks (large N) add up to the one-pass computation.
-    import analysis.twopart.results as results
-
     r = twopm(data, "y", "i.f3 c.x c.x#c.x i.dd", **fit_kw)
     one = r.margins(**margins_kw)
-    monkeypatch.setattr(results, "MARGIN_BLOCK_ROWS", 97)  # N = 600: 7 blocks
+    monkeypatch.setattr(inference, "MARGIN_BLOCK_ROWS", 97)  # N = 600: 7 blocks
     blocked = r.margins(**margins_kw)
     labels = ["part", "component", "term", "level"]
     pd.testing.assert_frame_equal(one[labels], blocked[labels])

@@ -16,6 +16,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import analysis.twopart.fastmargins as fastmargins
+import analysis.twopart.inference as inference
 import analysis.twopart.results as results
 from analysis.twopart import twopm
 
@@ -88,14 +89,13 @@ def test_fast_margins_equal_generic(data, monkeypatch, case, block):
     fit_kw, margins_kw = CASES[case]
     res = twopm(data, "y", RHS1, RHS2, **fit_kw)
     if block is not None:  # N = 20,000 in 5 blocks, part-2 rows split unevenly
-        monkeypatch.setattr(results, "MARGIN_BLOCK_ROWS", block)
+        monkeypatch.setattr(inference, "MARGIN_BLOCK_ROWS", block)
     calls = []
     real = fastmargins.fast_margins
     monkeypatch.setattr(results, "fast_margins", lambda *a: calls.append(1) or real(*a))
     fast = res.margins(**margins_kw)
     assert calls, "the vectorised path was not taken"
-    monkeypatch.setattr(results, "MARGIN_FAST", False)
-    generic = res.margins(**margins_kw)
+    generic = res.margins(**margins_kw, _generic=True)
     cols = LABELS + (["over"] if "over" in margins_kw else [])
     pd.testing.assert_frame_equal(fast[cols], generic[cols])
     for col in ("estimate", "se", "z", "ci_low", "ci_high"):

@@ -5,6 +5,8 @@ and link, or OLS on ln(y) with Duan or normal smearing, on the positives. Both
 are fitted with statsmodels; the margins, the extensive/intensive split and all
 variances (OIM, robust, cluster-robust with Stata's G/(G-1), survey
 linearisation, block or stacked joint covariance) are computed in O(N K).
+A dask DataFrame or a partitioned parquet path is fitted out of core, on
+Dask's local scheduler or a ``dask.distributed`` cluster (:mod:`.outofcore`).
 
 Example:
 -------

@@ -50,9 +50,9 @@ from .errors import (
     PerfectPredictionError,
     SeparationError,
 )
-from .fit import _FAMILIES, _LINKS, MAXITER, probit_lambda
+from .fit import MAXITER, glm_family, probit_lambda
 from .links import MEANS
-from .newton import glm_newton
+from .newton import glm_newton, glm_start
 from .separation import separating_direction, separation_message
 
 _FLOAT_EPS = np.finfo(float).eps  # statsmodels' clip of y/mu in the Gamma deviance
@@ -114,10 +114,8 @@ def fit_glm(
     ``start`` defaults to the package's one-IRLS-step start. Raises
     :class:`ConvergenceError` on failure (as :func:`fit_binary`).
     """
-    fam = _FAMILIES[family](_LINKS[link]())
+    fam = glm_family(family, link)
     if start is None:
-        from .newton import glm_start
-
         with np.errstate(all="ignore"):
             start = glm_start(X, y, fam, w)
     if (family, link) == ("gamma", "log"):

@@ -88,7 +88,7 @@ def _values(design, point, over: dict, var: str | None = None) -> np.ndarray:
     return out
 
 
-class _Part:
+class MeanPart:
     """Prediction of one part on rows built from a mean point."""
 
     def __init__(self, res, p: int, point, at_codes: dict):
@@ -98,6 +98,7 @@ class _Part:
         self.at = at_codes
 
     def codes(self, over: dict) -> dict:
+        """Overrides ``{var: value}`` as level codes (factors) or floats."""
         v = self.design.variables
         out = {}
         for var, val in over.items():
@@ -138,7 +139,7 @@ def atmeans_margins(res, labels: list, samples: dict, effect: str, at: dict):
     parts = {}
     for part, (mask, _) in samples.items():
         pts = [mean_point(d, mask, res.weights) for d in res.designs]
-        parts[part] = [_Part(res, p, pts[p], {}) for p in (0, 1)]
+        parts[part] = [MeanPart(res, p, pts[p], {}) for p in (0, 1)]
         for pr in parts[part]:
             pr.at = pr.codes(at)
 

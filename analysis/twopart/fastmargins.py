@@ -371,7 +371,7 @@ def fast_margins(res, lay: Layout, samples: dict, blocks) -> tuple:
     samples : dict
         part -> (averaging row mask over the N part-1 rows, weight total > 0).
     blocks : iterable of (start, stop, start2)
-        Row blocks (``results._blocks``).
+        Row blocks (``inference.row_blocks``).
 
     Returns
     -------

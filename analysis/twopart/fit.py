@@ -21,7 +21,7 @@ import statsmodels.api as sm
 from scipy.special import expit, log_ndtr, ndtr
 
 from .errors import ConvergenceError, SeparationError
-from .links import MEANS, MeanFunction, _npdf, smeared_exp
+from .links import MEANS, MeanFunction, npdf, smeared_exp
 from .newton import (
     binary_loglike,
     glm_factors,
@@ -54,6 +54,11 @@ _LOG_SQ2PI = 0.5 * np.log(2.0 * np.pi)
 MAXITER = 100
 #: Cells of X (n * k) above which fits use :mod:`.newton` instead of statsmodels.
 LARGE = 1_000_000
+
+
+def glm_family(family: str, link: str):
+    """The statsmodels family object of a part-2 GLM (``family``, ``link`` names)."""
+    return _FAMILIES[family](_LINKS[link]())
 
 
 @dataclass
@@ -97,7 +102,7 @@ def fit_part1(
     else:
         b, iters, converged = _statsmodels_binary(y, X, model, w)
     eta = X @ b
-    u, a = _binary_factors(y, eta, model)
+    u, a = binary_factors(y, eta, model)
     fit = PartFit(b, u, a, 1.0, MEANS[model], iters, "ml")
     label = "part 1 " + model
     try:
@@ -111,7 +116,7 @@ def fit_part1(
         raise SeparationError(
             separation_message(label, names, X, y, direction)
         ) from None
-    fit.extra["a_eim"] = _binary_expected(eta, model)
+    fit.extra["a_eim"] = binary_expected(eta, model)
     fit.extra["determined"] = determined_counts(MEANS[model].h(eta), y)
     fit.extra["llf"] = binary_loglike(y, eta, model, w)
     return fit
@@ -135,7 +140,7 @@ def _statsmodels_binary(y, X, model, w):
 
 def _newton_binary(y, X, model, w):
     def factors(eta):
-        u, a = _binary_factors(y, eta, model)
+        u, a = binary_factors(y, eta, model)
         return (u, a) if w is None else (w * u, w * a)
 
     return newton(
@@ -147,7 +152,8 @@ def _newton_binary(y, X, model, w):
     )
 
 
-def _binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
+def binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
+    """Score factor u and observed-information factor a of a probit or logit."""
     if model == "logit":
         p = expit(eta)
         return y - p, p * (1.0 - p)
@@ -155,7 +161,7 @@ def _binary_factors(y: np.ndarray, eta: np.ndarray, model: str):
     return lam, lam * (lam + eta)
 
 
-def _binary_expected(eta: np.ndarray, model: str) -> np.ndarray:
+def binary_expected(eta: np.ndarray, model: str) -> np.ndarray:
     """Expected-information factor: f(eta)^2 / (F(eta) (1 - F(eta)))."""
     if model == "logit":
         p = expit(eta)
@@ -175,7 +181,7 @@ def probit_lambda(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     q = 2.0 * y - 1.0
     z = q * eta
     with np.errstate(divide="ignore", invalid="ignore"):
-        lam = q * _npdf(eta) / ndtr(z)
+        lam = q * npdf(eta) / ndtr(z)
     bad = ~np.isfinite(lam)
     if bad.any():
         zb = z[bad]
@@ -191,7 +197,7 @@ def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | Non
     """
     if spec.model == "ols_log":
         return _fit_ols_log(y, X, spec, w)
-    family = _FAMILIES[spec.family](_LINKS[spec.link]())
+    family = glm_family(spec.family, spec.link)
     if X.size > LARGE:
         b, iters, converged = _newton_glm(y, X, family, w)
     else:

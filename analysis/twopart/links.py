@@ -27,7 +27,8 @@ class MeanFunction:
     d2: Callable[[Arr], Arr]
 
 
-def _npdf(e: Arr) -> Arr:
+def npdf(e: Arr) -> Arr:
+    """Standard normal density."""
     return np.exp(-0.5 * e * e) / _SQ2PI
 
 
@@ -50,7 +51,7 @@ def _cloglog_d2(e: Arr) -> Arr:
 
 
 MEANS = {
-    "probit": MeanFunction("probit", ndtr, _npdf, lambda e: -e * _npdf(e)),
+    "probit": MeanFunction("probit", ndtr, npdf, lambda e: -e * npdf(e)),
     "logit": MeanFunction("logit", expit, _logit_d1, _logit_d2),
     "log": MeanFunction("log", np.exp, np.exp, np.exp),
     "identity": MeanFunction("identity", lambda e: e, np.ones_like, np.zeros_like),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import scipy.linalg
@@ -34,12 +36,26 @@ class TwoPartModel:
         self.spec = spec
         self.participation = participation
 
-    def fit(self, data: pd.DataFrame) -> TwoPartResults:
+    def fit(self, data, client=None, scheduler=None) -> TwoPartResults:
         """Fit both parts on ``data`` and compute their covariance.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, dask.dataframe.DataFrame or path
+            In memory, or out of core: a dask DataFrame or the directory of
+            a partitioned parquet data set (:mod:`.outofcore`: the same
+            estimates, covariances and default margins, computed by Dask
+            reductions over the partitions).
+        client : distributed.Client, optional
+            Out of core: run on this ``dask.distributed`` cluster.
+        scheduler : str, optional
+            Out of core: a scheduler address (``"tcp://host:port"``) or a
+            local scheduler name; default Dask's local threads.
 
         Returns
         -------
         TwoPartResults
+            Out of core, an :class:`.outofcore.OutOfCoreResults`.
 
         Raises
         ------
@@ -47,6 +63,17 @@ class TwoPartModel:
             Subclasses from :mod:`.errors` for every data problem.
         """
         spec = self.spec
+        if _out_of_core(data):
+            # dask is imported only for out-of-core data: in-memory fits do
+            # not pay for its import
+            from .outofcore import fit_out_of_core
+
+            return fit_out_of_core(spec, self.participation, data, client, scheduler)
+        if client is not None or scheduler is not None:
+            raise ValueError(
+                "client= and scheduler= are for out-of-core data (a dask "
+                "DataFrame or a parquet path), not a pandas DataFrame"
+            )
         smp = build_sample(data, spec, self.participation)
         d1 = build_design(smp.data, spec.part1.regressors)
         same = _same_regressors(spec)
@@ -73,7 +100,7 @@ class TwoPartModel:
 
 
 def twopm(
-    data: pd.DataFrame,
+    data,
     outcome: str,
     part1: str | None = None,
     part2: str | None = None,
@@ -84,8 +111,10 @@ def twopm(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        The estimation data.
+    data : pandas.DataFrame, dask.dataframe.DataFrame or path
+        The estimation data; a dask DataFrame or the directory of a
+        partitioned parquet data set is fitted out of core
+        (:mod:`.outofcore`).
     outcome : str
         The outcome column, or a formula ``"y ~ C(g) + x + I(x**2)"`` (patsy /
         formulaic conventions, :mod:`.formula`) whose right-hand side is part
@@ -100,7 +129,9 @@ def twopm(
         To the specs: ``model1`` ("probit"/"logit"), ``model2``
         ("glm"/"ols_log"), ``family``, ``link``, ``scale``, ``smearing``,
         ``vce``, ``bread``, ``cluster``, ``strata``, ``psu``, ``weights``,
-        ``joint``, ``missing``.
+        ``joint``, ``missing``; out of core also ``client`` (a
+        ``distributed.Client``) or ``scheduler`` (an address such as
+        ``"tcp://host:8786"``, or a local scheduler name).
 
     Returns
     -------
@@ -115,9 +146,11 @@ def twopm(
         part1 = part1 if "~" in part1 else "~" + part1
     if part1 is None:
         raise ValueError("part1 regressors are missing (or pass 'y ~ ...')")
-    part1 = _notation(part1, data)
-    part2 = None if part2 is None else _notation(part2, data)
+    cols = _column_frame(data)
+    part1 = _notation(part1, cols)
+    part2 = None if part2 is None else _notation(part2, cols)
     o = dict(options)
+    client, scheduler = o.pop("client", None), o.pop("scheduler", None)
     p1 = Part1Spec(part1, o.pop("model1", "probit"))
     p2 = Part2Spec(
         part1 if part2 is None else part2,
@@ -130,10 +163,24 @@ def twopm(
     missing = o.pop("missing", "raise")
     vce = VceSpec(**o)
     spec = TwoPartSpec(outcome, p1, p2, vce, missing)
-    return TwoPartModel(spec, participation).fit(data)
+    return TwoPartModel(spec, participation).fit(data, client, scheduler)
 
 
-def _notation(regressors: str, data: pd.DataFrame) -> str:
+def _out_of_core(data) -> bool:
+    """A path or a dask DataFrame (checked without importing dask)."""
+    if isinstance(data, (str, os.PathLike)):
+        return True
+    return type(data).__module__.startswith("dask.")
+
+
+def _column_frame(data) -> pd.DataFrame | None:
+    """Columns and dtypes of ``data`` for formula translation (None: a path)."""
+    if isinstance(data, (str, os.PathLike)):
+        return None
+    return getattr(data, "_meta", data)  # a dask DataFrame's empty pandas frame
+
+
+def _notation(regressors: str, data: pd.DataFrame | None) -> str:
     """Factor-variable notation of ``regressors`` (translated if a formula)."""
     if "~" not in regressors:
         return regressors

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .fit import glm_family
 from .newton import binary_loglike
+from .summary import part_summary
 
 
 def inference_frame(params: pd.Series, se: np.ndarray, alpha: float = 0.05):
@@ -53,9 +55,10 @@ class PartResults:
         Estimated slopes (k - 1) and nobs - k.
     scale : float
         Dispersion (1 for part 1).
-    rows : ndarray of bool
+    rows : ndarray of bool or None
         The part's estimation rows among the N part-1 rows (part 2: the
-        positives; part 1: all, less rows dropped for perfect prediction).
+        positives; part 1: all, less rows dropped for perfect prediction);
+        None for an out-of-core fit.
     """
 
     def __init__(self, res, part: str):
@@ -74,7 +77,9 @@ class PartResults:
         self.df_resid = self.nobs - self.k
         self.scale = float(self._fit.scale)
         smp = res.sample
-        if part == "part2":
+        if smp is None:  # out of core: the rows are not in memory
+            self.rows = None
+        elif part == "part2":
             self.rows = smp.rows2
         else:
             self.rows = np.ones(len(smp.d), bool) if smp.rows1 is None else smp.rows1
@@ -110,8 +115,6 @@ class PartResults:
 
     def summary(self):
         """Coefficient table of this part (text, LaTeX and HTML forms)."""
-        from .summary import part_summary
-
         return part_summary(self._res, self.part)
 
 
@@ -135,9 +138,7 @@ def part_llf(res, part: str) -> float:
         e = np.log(y) - eta
         tot = float(w2.sum())
         return -0.5 * tot * (1.0 + np.log(2.0 * np.pi * float(w2 @ (e * e)) / tot))
-    from .fit import _FAMILIES, _LINKS
-
-    family = _FAMILIES[p2.family](_LINKS[p2.link]())
+    family = glm_family(p2.family, p2.link)
     mu = family.link.inverse(eta)
     scale = 1.0
     if p2.family == "gaussian":

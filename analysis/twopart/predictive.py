@@ -28,7 +28,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .atmeans import MeanPart, mean_point
 from .design import level_label
+from .inference import (
+    MARGIN_BATCH,
+    check_at,
+    contrast_rows,
+    delta_se,
+    inference_columns,
+    reference_group,
+    row_blocks,
+)
 from .lin import Reducer, reduce_mean
 from .margins import INFERENCE_COLUMNS, Frame
 from .spec import MarginPart, validate_choice
@@ -80,8 +90,6 @@ def predictive_margins(
         validate_choice("part", p, MarginPart)
     if part2_sample not in ("positives", "all"):
         raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
-    from .results import _inference, _reference, _se, check_at, contrast_rows
-
     check_at(res, at)
 
     if contrast not in (False, True, "over", "at"):
@@ -105,13 +113,13 @@ def predictive_margins(
             raise ValueError(
                 f"contrast='over' needs two groups of over={over!r}; found {len(glist)}"
             )
-        ref = _reference(groups, glist) if contrast == "over" else scen[0][2]
+        ref = reference_group(groups, glist) if contrast == "over" else scen[0][2]
         keys = ["part", "term", "level", "at" if contrast == "over" else "over"]
         keys = [k for k in keys if k in out.columns]
         out, G = contrast_rows(out, G, contrast, ref, keys)
-    se = _se(G, res.cov.to_numpy())
+    se = delta_se(G, res.cov.to_numpy())
     out["se"] = se
-    out = out.assign(**_inference(out["estimate"].to_numpy(), se))
+    out = out.assign(**inference_columns(out["estimate"].to_numpy(), se))
     return out[COLUMNS + (["over"] if "over" in out.columns else [])]
 
 
@@ -152,15 +160,13 @@ def _samples(res, parts, mask, p2s):
 
 def _at_means(res, samples, scen) -> dict:
     """(part, scenario) -> [prediction at the means, its gradient] (atmeans)."""
-    from .atmeans import _Part, mean_point
-
     k1 = len(res.context.params[0])
     acc = {}
     for part, (rows, total) in samples.items():
         if total == 0.0:
             continue
         pts = [mean_point(d, rows, res.weights) for d in res.designs]
-        p1, p2 = (_Part(res, p, pts[p], {}) for p in (0, 1))
+        p1, p2 = (MeanPart(res, p, pts[p], {}) for p in (0, 1))
         for i, (*_, over) in enumerate(scen):
             (F, gF), (h, gh) = p1.mean(over), p2.mean(over)
             if part == "part1":
@@ -174,12 +180,10 @@ def _at_means(res, samples, scen) -> dict:
 
 def _rows(res, parts, scen, mask, contrast, p2s, atmeans=False):
     """(labels and estimates, gradients in (b, g)) of the margins over ``mask``."""
-    from .results import MARGIN_BATCH, _blocks
-
     samples = _samples(res, parts, mask, p2s)
     n = len(res.sample.d)
     acc: dict = _at_means(res, samples, scen) if atmeans else {}
-    for start, stop, start2 in [] if atmeans else _blocks(n, res.sample.rows2):
+    for start, stop, start2 in [] if atmeans else row_blocks(n, res.sample.rows2):
         whole = stop - start == n
         ctx = res.context if whole else res.context.block(start, stop, start2)
         red = Reducer(MARGIN_BATCH)

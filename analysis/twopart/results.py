@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from .atmeans import atmeans_margins
 from .design import level_label
 from .fastmargins import Layout, fast_margins
+from .inference import (
+    MARGIN_BATCH,
+    MARGIN_COLUMNS,
+    at_text,
+    check_at,
+    contrast_rows,
+    delta_se,
+    inference_columns,
+    reference_group,
+    row_blocks,
+)
 from .lin import Reducer
 from .margins import (
-    INFERENCE_COLUMNS,
     Context,
     Frame,
     continuous_effects,
@@ -18,39 +28,11 @@ from .margins import (
     gradient,
     summarise,
 )
+from .partresults import PartResults, inference_frame
+from .predict import design_matrix, predict
+from .predictive import predictive_margins
 from .spec import Effect, MarginPart, validate_choice
-
-_Z975 = norm.ppf(0.975)
-#: Rows per block of the margins computation: per-observation temporaries stay
-#: in cache and memory stays bounded; estimates and X'v gradients add up over
-#: blocks (the means' denominators are the whole averaging sample's).
-MARGIN_BLOCK_ROWS = 32_768
-#: Gradient vectors per X'V product (``lin.Reducer`` batch).
-MARGIN_BATCH = 32
-#: Default ``dydx`` margins (no ``at()``) by the vectorised :mod:`.fastmargins`:
-#: the same formulas as the generic per-scenario path, evaluated for all levels
-#: and variables of a block at once. False forces the generic path.
-MARGIN_FAST = True
-MARGIN_COLUMNS = [
-    "part",
-    "component",
-    "term",
-    "level",
-    "contrast",
-    "effect",
-    *INFERENCE_COLUMNS,
-]
-
-
-def _inference(est: np.ndarray, se: np.ndarray) -> dict:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    return {
-        "z": z,
-        "p": 2.0 * norm.sf(np.abs(z)),
-        "ci_low": est - _Z975 * se,
-        "ci_high": est + _Z975 * se,
-    }
+from .summary import render_summary
 
 
 class TwoPartResults:
@@ -124,12 +106,16 @@ class TwoPartResults:
         return self._part("part2")
 
     def _part(self, part: str):
-        from .partresults import PartResults
-
         cache = self.__dict__.setdefault("_parts", {})
         if part not in cache:
             cache[part] = PartResults(self, part)
         return cache[part]
+
+    @property
+    def n_clusters(self) -> int | None:
+        """Clusters of the estimation sample (None without ``cluster``)."""
+        c = self.spec.vce.cluster
+        return None if c is None else len(set(self.sample.data[c]))
 
     def cov_params(self) -> pd.DataFrame:
         """Joint covariance of both parts' coefficients, indexed by (part, term)."""
@@ -144,21 +130,15 @@ class TwoPartResults:
     @property
     def tvalues(self) -> pd.Series:
         """Z statistics b / se."""
-        from .partresults import inference_frame
-
         return inference_frame(self.params, self.bse)[0]
 
     @property
     def pvalues(self) -> pd.Series:
         """Two-sided normal p-values."""
-        from .partresults import inference_frame
-
         return inference_frame(self.params, self.bse)[1]
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Normal-based confidence intervals (columns 0 and 1, as statsmodels)."""
-        from .partresults import inference_frame
-
         return inference_frame(self.params, self.bse, alpha)[2]
 
     @property
@@ -207,8 +187,6 @@ class TwoPartResults:
         pandas.Series
             Indexed as ``newdata``; NaN where a used column is missing.
         """
-        from .predict import predict
-
         return predict(self, newdata, part, linear, derivative)
 
     def design_matrix(
@@ -233,8 +211,6 @@ class TwoPartResults:
             interactions evaluated as in the fit), so that the part's index
             is ``design_matrix(newdata, part) @ params[part]``.
         """
-        from .predict import design_matrix
-
         return design_matrix(self, newdata, part)
 
     @property
@@ -267,8 +243,6 @@ class TwoPartResults:
         See :func:`.predictive.predictive_margins` for the parameters and
         formulas.
         """
-        from .predictive import predictive_margins
-
         return predictive_margins(
             self, parts, at, levels, over, contrast, part2_sample, atmeans
         )
@@ -305,7 +279,7 @@ class TwoPartResults:
         cov = self.cov_part1 if part == "part1" else self.cov_part2
         se = np.sqrt(np.diag(cov.to_numpy()))
         out = pd.DataFrame({"term": b.index, "estimate": b.to_numpy(), "se": se})
-        return out.assign(**_inference(out["estimate"].to_numpy(), se))
+        return out.assign(**inference_columns(out["estimate"].to_numpy(), se))
 
     def margins(
         self,
@@ -317,6 +291,8 @@ class TwoPartResults:
         part2_sample: str = "positives",
         contrast: bool | str = False,
         atmeans: bool = False,
+        *,
+        _generic: bool = False,
     ) -> pd.DataFrame:
         """Average marginal effects with delta-method inference (``margins``).
 
@@ -356,6 +332,10 @@ class TwoPartResults:
             (factor level indicators at their shares), one design row per
             margin instead of an average over rows; formulas in
             :mod:`analysis.twopart.atmeans`.
+        _generic : bool
+            Private: compute default requests by the generic per-scenario
+            path instead of the vectorised :mod:`.fastmargins` (the reference
+            the tests and benchmarks compare it with).
 
         Returns
         -------
@@ -402,32 +382,34 @@ class TwoPartResults:
             for g in glist:  # Stata: missing is no group
                 mask = None if g is None else (groups == g).to_numpy()
                 f, G = self._margins_grad(
-                    variables, parts, effect, a, mask, part2_sample, atmeans
+                    variables, parts, effect, a, mask, part2_sample, atmeans, _generic
                 )
                 if many:
-                    f.insert(6, "at", _at_text(a))
+                    f.insert(6, "at", at_text(a))
                 if g is not None:
                     f = f.assign(over=g)
                 frames.append(f)
                 grads.append(G)
         if mode is None:
             out = pd.concat(frames, ignore_index=True)
-            se = np.concatenate([_se(G, self.cov.to_numpy()) for G in grads])
+            se = np.concatenate([delta_se(G, self.cov.to_numpy()) for G in grads])
             out["se"] = se
-            return _order(out.assign(**_inference(out["estimate"].to_numpy(), se)))
+            return _order(
+                out.assign(**inference_columns(out["estimate"].to_numpy(), se))
+            )
         if mode == "over":
             if len(glist) < 2:
                 raise ValueError(
                     f"contrast='over' needs two groups of over={over!r}; "
                     f"found {len(glist)}"
                 )
-            ref = _reference(groups, glist)
+            ref = reference_group(groups, glist)
         return _contrasts(
             frames,
             grads,
             self.cov.to_numpy(),
             mode,
-            [_at_text(a) for a in ats],
+            [at_text(a) for a in ats],
             glist,
             ref if mode == "over" else None,
         )
@@ -452,15 +434,13 @@ class TwoPartResults:
                 f"(regressors: {sorted(known)})"
             )
 
-    def _margins_rows(self, variables, parts, effect, at, mask, p2s) -> pd.DataFrame:
-        """Margins with SEs and inference over rows ``mask`` (None: all)."""
-        out, G = self._margins_grad(variables, parts, effect, at, mask, p2s)
-        se = _se(G, self.cov.to_numpy())
-        out["se"] = se
-        return out.assign(**_inference(out["estimate"].to_numpy(), se))
+    def _margins_grad(
+        self, variables, parts, effect, at, mask, p2s, atmeans=False, generic=False
+    ):
+        """(labels and estimates, gradients G in (b, g)) of the margins.
 
-    def _margins_grad(self, variables, parts, effect, at, mask, p2s, atmeans=False):
-        """(labels and estimates, gradients G in (b, g)) of the margins."""
+        ``generic``: the per-scenario path even for a default ``dydx`` request.
+        """
         n = len(self.sample.d)
         base_mask = np.ones(n, bool) if mask is None else mask
         rows1 = self.sample.rows1
@@ -477,14 +457,14 @@ class TwoPartResults:
         if atmeans:
             return self._margins_atmeans(variables, parts, effect, at, samples)
         if (
-            MARGIN_FAST
+            not generic
             and effect == "dydx"
             and not at
             and all(t > 0 for _, t in samples.values())
         ):
             return self._margins_fast(variables, parts, samples)
         acc: dict = {}  # part -> [rows with estimate and gradient summed over blocks]
-        for start, stop, start2 in _blocks(n, self.sample.rows2):
+        for start, stop, start2 in row_blocks(n, self.sample.rows2):
             whole = stop - start == n
             ctx = self.context if whole else self.context.block(start, stop, start2)
             todo = {p: (r[start:stop], t) for p, (r, t) in samples.items()}
@@ -502,8 +482,6 @@ class TwoPartResults:
 
     def _margins_atmeans(self, variables, parts, effect, at, samples):
         """Margins at the means by :func:`.atmeans.atmeans_margins`."""
-        from .atmeans import atmeans_margins
-
         empty = [p for p, (_, t) in samples.items() if t == 0]
         if empty:
             raise ValueError(f"atmeans: no averaging rows for {empty}")
@@ -523,7 +501,7 @@ class TwoPartResults:
         """``dydx`` margins without ``at()`` by :func:`.fastmargins.fast_margins`."""
         lay = Layout(self, parts, variables)
         est, G = fast_margins(
-            self, lay, samples, _blocks(len(self.sample.d), self.sample.rows2)
+            self, lay, samples, row_blocks(len(self.sample.d), self.sample.rows2)
         )
         out = pd.DataFrame(lay.labels, columns=MARGIN_COLUMNS[:6])
         out["estimate"] = est[lay.gather]
@@ -627,76 +605,10 @@ class TwoPartResults:
             A ``str`` (the text, as before) with ``as_text()``, ``as_latex()``,
             ``as_html()`` and the coefficient ``tables``.
         """
-        from .summary import render_summary
-
         return render_summary(self)
 
     def __repr__(self) -> str:
         return self.summary()
-
-
-def check_at(res, at) -> list[dict]:
-    """``at`` as a list of scenarios, each checked against the model.
-
-    Raises
-    ------
-    ValueError
-        ``at`` neither a dict nor a list of dicts; an empty list; a variable
-        that is a regressor of neither part (Stata: not found in the list of
-        covariates); a non-numeric value of a continuous variable; a value
-        that is not a level of a factor.
-    """
-    if at is None:
-        return [{}]
-    many = not isinstance(at, dict)
-    if many and (
-        isinstance(at, str)
-        or not hasattr(at, "__iter__")
-        or not all(isinstance(a, dict) for a in at)
-    ):
-        raise ValueError(f"at={at!r}: pass a dict or a list of dicts")
-    ats = [dict(a) for a in at] if many else [dict(at)]
-    if not ats:
-        raise ValueError("at=[] gives no scenario; pass a dict or a list of dicts")
-    for a in ats:
-        for var, val in a.items():
-            d = next(
-                (
-                    d
-                    for d in res.designs
-                    if var in d.variables.codes or var in d.variables.cont
-                ),
-                None,
-            )
-            if d is None:
-                raise ValueError(
-                    f"at: {var!r} is not a regressor of the model (regressors: "
-                    f"{sorted(_regressors(res))})"
-                )
-            if var in d.variables.codes:
-                d.variables.level_code(var, val)  # raises for an unknown level
-                continue
-            try:
-                float(val)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"at: {var} is continuous; {val!r} is not a number"
-                ) from None
-    return ats
-
-
-def _regressors(res) -> set[str]:
-    return {v for d in res.designs for v in (*d.variables.codes, *d.variables.cont)}
-
-
-def _se(G: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """sqrt(diag(G V G')), negative rounding clipped to 0."""
-    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", G, V, G), 0.0))
-
-
-def _at_text(at: dict) -> str:
-    """``at()`` values as text: ``"x=30 f3=c"``."""
-    return " ".join(f"{k}={level_label(v)}" for k, v in at.items())
 
 
 def _contrast_mode(contrast, over, n_at: int, many: bool) -> str | None:
@@ -714,60 +626,6 @@ def _contrast_mode(contrast, over, n_at: int, many: bool) -> str | None:
     return contrast
 
 
-def _reference(groups: pd.Series, present: list):
-    """Reference group of a contrast over groups: first in category or sorted order."""
-    if isinstance(groups.dtype, pd.CategoricalDtype):
-        return next(c for c in groups.cat.categories if c in present)
-    try:
-        return sorted(present)[0]
-    except TypeError:  # mixed types: order of appearance
-        return present[0]
-
-
-def contrast_rows(
-    frame: pd.DataFrame, G: np.ndarray, by: str, ref, keys: list[str]
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Differences of margins from those of a reference group or scenario.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Margins with an ``estimate`` column and label columns.
-    G : ndarray (rows, K)
-        Each margin's gradient in theta = (b, g).
-    by : str
-        Column whose values are compared (``"over"`` or ``"at"``).
-    ref : object
-        Reference value of ``by``.
-    keys : list of str
-        Label columns matched between a row and its reference row (those of
-        ``frame`` besides ``by`` and the statistics).
-
-    Returns
-    -------
-    (pandas.DataFrame, ndarray)
-        One row per margin whose ``by`` is not ``ref`` and whose reference
-        row exists: ``estimate`` = M_a - M_ref, ``by`` = ``"a vs ref"``; and
-        the gradients G_a - G_ref, so that Var = (G_a - G_ref) V (G_a - G_ref)'.
-    """
-    labels = list(frame[keys].itertuples(index=False, name=None))
-    vals = frame[by].tolist()
-    at_ref = {
-        lab: i for i, (lab, v) in enumerate(zip(labels, vals, strict=True)) if v == ref
-    }
-    take, base = [], []
-    for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
-        if v != ref and lab in at_ref:
-            take.append(i)
-            base.append(at_ref[lab])
-    out = frame.iloc[take].reset_index(drop=True)
-    out["estimate"] = (
-        frame["estimate"].to_numpy()[take] - frame["estimate"].to_numpy()[base]
-    )
-    out[by] = [f"{v} vs {ref}" for v in out[by]]
-    return out, G[take] - G[base]
-
-
 def _contrasts(frames, grads, V, mode, at_texts, glist, ref) -> pd.DataFrame:
     """Contrasts of the margins of every (scenario, group) (``margins`` Notes)."""
     frame = pd.concat(frames, ignore_index=True)
@@ -780,9 +638,9 @@ def _contrasts(frames, grads, V, mode, at_texts, glist, ref) -> pd.DataFrame:
     out, Gc = contrast_rows(frame, G, by, ref if by == "over" else at_texts[0], keys)
     if "at" not in frames[0].columns:  # one scenario, given as a dict
         out = out.drop(columns="at")
-    se = _se(Gc, V)
+    se = delta_se(Gc, V)
     out["se"] = se
-    return _order(out.assign(**_inference(out["estimate"].to_numpy(), se)))
+    return _order(out.assign(**inference_columns(out["estimate"].to_numpy(), se)))
 
 
 def _order(out: pd.DataFrame) -> pd.DataFrame:
@@ -790,16 +648,3 @@ def _order(out: pd.DataFrame) -> pd.DataFrame:
     cols = MARGIN_COLUMNS[:6] + (["at"] if "at" in out.columns else [])
     cols += MARGIN_COLUMNS[6:] + (["over"] if "over" in out.columns else [])
     return out[cols]
-
-
-def _blocks(n: int, rows2: np.ndarray):
-    """(start, stop, part-2 rows before start) of each block of margin rows."""
-    step = MARGIN_BLOCK_ROWS
-    if n <= step:
-        yield 0, n, 0
-        return
-    start2 = 0
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        yield start, stop, start2
-        start2 += int(np.count_nonzero(rows2[start:stop]))

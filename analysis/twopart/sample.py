@@ -51,7 +51,7 @@ def build_sample(data: pd.DataFrame, spec: TwoPartSpec, participation: str | Non
         contradicts the outcome.
     """
     c1, c2, ids = design_columns(spec)
-    _check_columns(data, [spec.outcome, *c1, *c2, *ids, *([participation] or [])])
+    check_columns(data, [spec.outcome, *c1, *c2, *ids, *([participation] or [])])
     part_col = participation if participation is not None else spec.outcome
     cols1 = list(dict.fromkeys([part_col, *c1, *c2, *ids]))
     miss1 = data[cols1].isna()
@@ -64,13 +64,14 @@ def build_sample(data: pd.DataFrame, spec: TwoPartSpec, participation: str | Non
     miss2 = (d == 1) & np.isnan(y)
     dropped["part 2"] = {spec.outcome: int(miss2.sum())} if miss2.any() else {}
     if spec.missing == "raise" and (dropped["part 1"] or dropped["part 2"]):
-        raise MissingDataError(_missing_message(dropped))
+        raise MissingDataError(missing_message(dropped))
     rows2 = (d == 1) & ~np.isnan(y)
     _check_outcome(d, y, rows2, spec.outcome)
     return Sample(df, d, y, rows2, dropped, None, np.flatnonzero(keep))
 
 
-def _check_columns(data: pd.DataFrame, cols: list) -> None:
+def check_columns(data: pd.DataFrame, cols: list) -> None:
+    """Raise ``ValueError`` naming the columns of ``cols`` absent from ``data``."""
     absent = [c for c in cols if c is not None and c not in data.columns]
     if absent:
         raise ValueError(f"columns not in the data: {absent}")
@@ -80,7 +81,8 @@ def _counts(miss: pd.DataFrame) -> dict:
     return {c: int(n) for c, n in miss.sum().items() if n}
 
 
-def _missing_message(dropped: dict) -> str:
+def missing_message(dropped: dict) -> str:
+    """The ``MissingDataError`` text: stage, column and rows of each missing value."""
     parts = [
         f"{stage}: " + ", ".join(f"{c} ({n})" for c, n in cnt.items())
         for stage, cnt in dropped.items()

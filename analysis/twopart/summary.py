@@ -50,6 +50,11 @@ _VCE_LABEL = {
     "robust": "Robust",
     "cluster": "Robust (clustered)",
     "survey": "Linearized (survey design)",
+    "eim": "EIM",
+    "irls": "EIM",
+    "hc0": "HC0",
+    "hc1": "HC1",
+    "cl": "Robust (clustered, CL)",
 }
 
 
@@ -81,9 +86,7 @@ def render_summary(res) -> str:
     )
     vce = _VCE_LABEL[s.vce.vce]
     if s.vce.cluster:
-        vce += (
-            f" by {s.vce.cluster} ({len(set(res.sample.data[s.vce.cluster]))} clusters)"
-        )
+        vce += f" by {s.vce.cluster} ({res.n_clusters} clusters)"
     lines = [
         f"Two-part model of {s.outcome}",
         f"Number of obs: part 1 = {res.nobs['part1']:,}, "
