@@ -2,7 +2,8 @@
 
 ``pytest -m unit`` (hand-built inputs, answers computed by hand or in closed form),
 ``-m recovery`` (simulations with known truth, the calibrated generator's targets),
-``-m reference`` (numbers from Stata, R or scipy for the same models), ``-m pipeline``
+``-m reference`` (numbers from Stata, R or scipy for the same models, and the
+out-of-core path against the in-memory one), ``-m pipeline``
 (the stages and the Makefile end to end, real-data swaps, hostile files, the notebook).
 A new test module must be added to :data:`LAYERS`, or the collection fails.
 """
@@ -30,7 +31,7 @@ LAYERS = {
     ),
     "reference": (
         "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",
-        "test_stat_tests", "test_publication_log",
+        "test_stat_tests", "test_publication_log", "test_twopart_dask",
     ),
     "pipeline": (
         "test_pipeline", "test_regeneration", "test_compare_raw", "test_notebook",
