@@ -9,6 +9,7 @@ habit).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,34 @@ def save_text(text: str, path: Path, manifest: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     log_file(path, (), (text.count("\n"), 1), manifest)
+    return path
+
+
+#: The time stamp of every .dta the package writes (the end of CMDS 2014 fieldwork),
+#: so that a file's bytes follow its data and nothing else.
+DTA_TIME_STAMP = dt.datetime(2014, 5, 31, 0, 0)
+
+
+def write_dta(
+    df: pd.DataFrame,
+    path: Path,
+    data_label: str,
+    variable_labels: dict[str, str],
+    value_labels: dict[str, dict[int, str]],
+) -> Path:
+    """Write a Stata 14 (format 118, UTF-8) .dta with labels and fixed bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_stata(
+        path,
+        write_index=False,
+        byteorder="little",
+        time_stamp=DTA_TIME_STAMP,
+        data_label=data_label[:80],
+        variable_labels=variable_labels,
+        version=118,
+        value_labels=value_labels,
+    )
     return path
 
 

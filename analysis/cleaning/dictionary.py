@@ -12,7 +12,6 @@ synthetic survey and a real file.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +19,6 @@ import pandas as pd
 from analysis import io, notices, vocabulary
 from analysis.cleaning import schema
 
-TIME_STAMP = dt.datetime(2014, 5, 31, 0, 0)  # fixed, so the bytes follow the data
 YES_NO = {0: "no", 1: "yes"}
 DICTIONARY_COLUMNS = ("column", "type", "description", "values", "role")
 DATA_LABEL = "Analytic sample of Wang et al. (2022), BMJ Open 12:e060551"
@@ -46,17 +44,8 @@ def write_dta(analytic: pd.DataFrame, path: Path, synthetic: bool = True) -> Pat
     """Write the labelled ``.dta`` of the analytic sample and log its hash."""
     frame, value_labels = stata_frame(analytic)
     label = f"{DATA_LABEL} - {notices.CSV}" if synthetic else DATA_LABEL
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_stata(
-        path,
-        write_index=False,
-        byteorder="little",
-        time_stamp=TIME_STAMP,
-        data_label=label[:80],
-        variable_labels={c: schema.DESCRIPTIONS[c][:80] for c in frame.columns},
-        version=118,
-        value_labels=value_labels,
-    )
+    descriptions = {c: schema.DESCRIPTIONS[c][:80] for c in frame.columns}
+    io.write_dta(frame, path, label, descriptions, value_labels)
     io.log_file(path, schema.KEY, frame.shape)
     return path
 

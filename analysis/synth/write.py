@@ -15,16 +15,13 @@ Outputs
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 
+from analysis import io
 from analysis.cleaning.codebook import MISSING_LABELSET, Codebook
 
-TIME_STAMP = dt.datetime(
-    2014, 5, 31, 0, 0
-)  # end of CMDS 2014 fieldwork; fixed for bytes
 DATA_LABEL = "Synthetic CMDS 2014 individual file (not real data)"
 
 
@@ -36,17 +33,12 @@ def write_raw_survey(
 ) -> None:
     """Write ``df`` (raw codes, codebook columns) to a Stata 14 (version 118) .dta."""
     codebook = codebook or Codebook()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_stata(
+    io.write_dta(
+        df,
         path,
-        write_index=False,
-        byteorder="little",
-        time_stamp=TIME_STAMP,
-        data_label=data_label[:80],
-        variable_labels=variable_labels(codebook, df.columns),
-        version=118,
-        value_labels=value_labels(codebook, df.columns),
+        data_label,
+        variable_labels(codebook, df.columns),
+        value_labels(codebook, df.columns),
     )
 
 
