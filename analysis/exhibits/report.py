@@ -289,7 +289,7 @@ CONFLICT_LOG = "data/published/inconsistencies.csv"
 
 
 def miss_reasons(verdicts: pd.DataFrame, conflicts: pd.DataFrame) -> pd.DataFrame:
-    """One row per criterion a cell misses, with the reason (the issue asks for both).
+    """One row per criterion a cell misses, with the reason (a reader needs both).
 
     The reasons are rules on the measured numbers, so they stay true when the data
     change: a point miss is either a logged publication conflict or a calibration
