@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from twopart_toy import SCHEMES, SCOPES, simulate
 
+from analysis.beyond import counterfactual_bootstrap as cfb
 from analysis.beyond import counterfactuals as cf
-from analysis.inference import counterfactual_bootstrap as cfb
 from analysis.inference.bootstrap.resample import child_rng
 from analysis.twopart import twopm
 

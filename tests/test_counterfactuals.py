@@ -182,8 +182,8 @@ def test_stage_table_figure_and_suppression(frame, tmp_path):
 
 
 def test_stage_table_with_bootstrap_columns(frame, tmp_path):
+    from analysis.beyond import counterfactual_bootstrap as cfb
     from analysis.beyond import stage as beyond
-    from analysis.inference import counterfactual_bootstrap as cfb
 
     frame = frame.rename(columns={"amount": "reimb_amount"})
     rhs = "c.scope__within_province_across_cities c.scope__across_provinces c.age"

@@ -12,9 +12,10 @@ import pytest
 from matplotlib import ft2font
 from test_descriptives import fake_analytic
 
+from analysis import render
 from analysis.config import ROOT
-from analysis.exhibits import render
 from analysis.paper import descriptives as ds
+from analysis.paper import layouts as paper_layouts
 
 CAPTION = "Synthetic data — not the CMDS microdata"
 
@@ -23,8 +24,8 @@ CAPTION = "Synthetic data — not the CMDS microdata"
 def layouts():
     analytic = fake_analytic()
     return (
-        render.table1_layout(ds.table1(analytic)),
-        render.table2_layout(ds.table2(analytic)),
+        paper_layouts.table1_layout(ds.table1(analytic)),
+        paper_layouts.table2_layout(ds.table2(analytic)),
     )
 
 

@@ -177,7 +177,7 @@ class Setup:
     """What a scenario needs besides the coefficients: designs, rows and groups.
 
     Built once by :func:`prepare`; :func:`evaluate` (delta method) and the
-    bootstrap (:mod:`analysis.inference.counterfactual_bootstrap`, which refits many
+    bootstrap (:mod:`analysis.beyond.counterfactual_bootstrap`, which refits many
     times) both evaluate the quantities on it, so they average over the same
     rows in the same group order.
 

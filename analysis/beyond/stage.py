@@ -12,7 +12,7 @@ Outputs:
 * ``outputs/tables/counterfactuals.csv``: cross-region settlement (each sample)
   and scheme equalisation (total sample), by migration scope, with delta-method
   and bootstrap SEs and 95% CIs (:mod:`analysis.beyond.counterfactuals`,
-  :mod:`analysis.inference.counterfactual_bootstrap`);
+  :mod:`analysis.beyond.counterfactual_bootstrap`);
 * ``outputs/tables/counterfactuals_bootstrap_failures.csv``: one row per failed
   bootstrap refit (replication, sample, stage, error);
 * ``outputs/figures/figure_counterfactuals.{png,pdf}``.
@@ -33,16 +33,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis import notices  # noqa: E402
+from analysis.beyond import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.beyond import counterfactuals as cf  # noqa: E402
 from analysis.beyond import diagnostics, robustness
 from analysis.beyond.summary import FAILURES, FIGURE
 from analysis.cleaning.schema import FACTORS, SUBSAMPLES  # noqa: E402
 from analysis.config import MASTER_SEED, MIN_CELL  # noqa: E402
-from analysis.exhibits.figures import footnote, save, tick_label  # noqa: E402
-from analysis.inference import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.io import TABLE_DIGITS, save_table  # noqa: E402
 from analysis.paper import models  # noqa: E402
 from analysis.paper.estimates import subsample  # noqa: E402
+from analysis.plotting import footnote, save, tick_label  # noqa: E402
 from analysis.twopart import TwoPartError  # noqa: E402
 
 DIAGNOSTIC_KEYS = ("sample", "check", "item")

@@ -8,7 +8,7 @@ significance stars and the model's N, all read from the results' own ``params``,
 ``margins()`` frame). The writers lay that frame out side by side, one column per
 model, the estimate with its stars over the SE, CI or z in parentheses, and N at the
 bottom: :func:`to_csv` (the tidy numbers at full precision), :func:`to_markdown`,
-:func:`to_latex` and :func:`to_html` (through :mod:`analysis.exhibits.render`:
+:func:`to_latex` and :func:`to_html` (through :mod:`analysis.render`:
 ``tabulate`` and pandas' ``Styler``). The mapping to Stata's ``esttab`` options is in
 ``docs/export.md``.
 """
@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import io
-from analysis.exhibits import render
+from analysis import io, render
 
 STATS = ("se", "ci", "t")
 TIDY_COLUMNS = [
@@ -384,7 +383,7 @@ def to_html(
     notes: Sequence[str] = (),
     synthetic: bool = False,
 ) -> str:
-    """The side-by-side table as HTML (:func:`analysis.exhibits.render.to_html`)."""
+    """The side-by-side table as HTML (:func:`analysis.render.to_html`)."""
     return render.to_html(layout(tidy, title, notes), synthetic=synthetic)
 
 

@@ -21,24 +21,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import textwrap
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
-from analysis import disclosure, notices, vocabulary  # noqa: E402
+from analysis import disclosure, notices  # noqa: E402
 from analysis.cleaning.schema import FACTORS  # noqa: E402
 from analysis.config import PUBLISHED_DIR  # noqa: E402
 from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
 from analysis.paper import tables  # noqa: E402
-
-
-def tick_label(concept: str, level: str, width: int = 20) -> str:
-    """A level's label (the one vocabulary) wrapped for an axis tick."""
-    return textwrap.fill(vocabulary.label(concept, level), width)
-
+from analysis.plotting import footnote, save, tick_label  # noqa: E402
 
 # Forest plot: the published tables' row labels, prefixed with the regressor they
 # belong to, and the published reference groups in the figure's notes.
@@ -254,48 +248,6 @@ def forest(long: pd.DataFrame, note: str) -> plt.Figure:
     )  # fmt: skip
     legend = axes[0].get_legend_handles_labels()
     return footnote(fig, note, FOREST_NOTE, legend=legend)
-
-
-def footnote(
-    fig: plt.Figure, note: str, caption: str = "", legend: tuple | None = None
-) -> plt.Figure:
-    """Write the figure's notes and the synthetic-data notice under it.
-
-    ``caption`` (what the marks mean) is wrapped above the notice; ``legend``
-    (handles, labels) is drawn in one row between the notes and the axes, where it
-    covers no data.
-    """
-    width = int(fig.get_figwidth() * 15)
-    lines = textwrap.wrap(caption, width) if caption else []
-    height = fig.get_figheight() * 72  # points
-    line = 9 / height  # one 7-point line with its leading, as a fraction
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=7, color="#A00000", ha="left", va="bottom")
-    if lines:
-        fig.text(
-            0.01, 0.005 + (line if note else 0), "\n".join(lines), fontsize=7,
-            ha="left", va="bottom", linespacing=1.2,
-        )  # fmt: skip
-    room = max(0.005 + line * (len(lines) * 1.2 + (1 if note else 0)) + 0.01, 0.03)
-    if legend is not None:
-        handles, names = legend
-        fig.legend(
-            handles, names, loc="lower center", ncol=len(names), frameon=False,
-            fontsize=9, bbox_to_anchor=(0.5, room),
-        )  # fmt: skip
-        room += 22 / height
-    fig.tight_layout(rect=(0, room, 1, 1))
-    return fig
-
-
-def save(fig: plt.Figure, stem: Path) -> None:
-    """Write PNG and PDF without time stamps, so reruns are byte-identical."""
-    fig.savefig(stem.with_suffix(".png"), dpi=150, metadata={"Software": None})
-    fig.savefig(
-        stem.with_suffix(".pdf"),
-        metadata={"CreationDate": None, "Creator": None, "Producer": None},
-    )
-    plt.close(fig)
 
 
 def label_bars(ax, x, pct, tops, offset: float) -> None:

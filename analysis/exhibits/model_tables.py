@@ -23,11 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import io, omissions, vocabulary
-from analysis.exhibits import render
-from analysis.exhibits.render import Row, Section, TableLayout
+from analysis import io, omissions, render, vocabulary
 from analysis.paper import estimates, models
 from analysis.paper.tables import stars
+from analysis.render import Row, Section, TableLayout
 
 SECTIONS = {
     "scheme": "Social health insurance (referred to NCMS)",

@@ -85,7 +85,6 @@ from tqdm import tqdm
 
 from analysis import config, notices
 from analysis.cleaning.schema import SUBSAMPLES
-from analysis.exhibits.figures import footnote
 from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import CATALOGUE_KEYS, build_problem
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
@@ -94,6 +93,7 @@ from analysis.inference.bootstrap.runner import run_parallel, run_replications
 from analysis.io import save_table, save_text
 from analysis.paper import models
 from analysis.paper.estimates import subsample
+from analysis.plotting import footnote
 
 Z975 = 1.959963984540054
 NOMINAL = 0.95

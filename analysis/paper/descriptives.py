@@ -20,9 +20,9 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from analysis import disclosure, io
+from analysis import disclosure, io, render
 from analysis.cleaning import schema
-from analysis.exhibits import render
+from analysis.paper import layouts as paper_layouts
 from analysis.paper import stat_tests as st
 
 SampleRule = Literal["all", "reimbursed", "part2"]
@@ -111,7 +111,10 @@ def main(
     t1, t2 = table1(analytic), table2(analytic)
     tests = table2_tests(analytic)
     printed = {"table1": format_table1(t1), "table2": format_table2(t2)}
-    layouts = {"table1": render.table1_layout(t1), "table2": render.table2_layout(t2)}
+    layouts = {
+        "table1": paper_layouts.table1_layout(t1),
+        "table2": paper_layouts.table2_layout(t2),
+    }
     if not synthetic:
         printed, layouts, tests = control_tables_1_2(
             analytic, (t1, t2, tests), printed, layouts, min_cell
@@ -523,7 +526,7 @@ def control_tables_1_2(
     printed : dict
         ``{"table1": ..., "table2": ...}``: the formatted CSV tables.
     layouts : dict
-        The same keys: :class:`analysis.exhibits.render.TableLayout` of each table.
+        The same keys: :class:`analysis.render.TableLayout` of each table.
     min_cell : int
         Smallest count shown.
 

@@ -1,14 +1,14 @@
-r"""Render tables in the paper's layout as Markdown, LaTeX (booktabs) and HTML.
+r"""Render laid-out tables as Markdown, LaTeX (booktabs) and HTML.
 
 A table is a :class:`TableLayout`: a title, column headers (the first heads the row
 labels, optional spanning headers group the others), and a list of :class:`Section` s,
 each an optional title (a factor's name, as "Education attainment") and its
-:class:`Row` s of already formatted cells. Tables 1-2 are built by
-:func:`table1_layout` and :func:`table2_layout`; any other table (Tables 3-4, an
-:func:`analysis.exhibits.esttab.esttab` table) with :func:`layout_from_frame` or by
-hand. The writing is done by libraries: :func:`to_markdown` by ``tabulate`` (pipe
-tables), :func:`to_latex` and :func:`to_html` by pandas' ``Styler``. This module only
-lays the cells out, escapes them and puts the title and notes around the table.
+:class:`Row` s of already formatted cells, built by the module that owns the table
+(Tables 1-2: :mod:`analysis.paper.layouts`; Tables 3-4 and esttab tables:
+:func:`layout_from_frame`). The writing is done by libraries: :func:`to_markdown` by
+``tabulate`` (pipe tables), :func:`to_latex` and :func:`to_html` by pandas'
+``Styler``. This module only lays the cells out, escapes them and puts the title and
+notes around the table.
 
 LaTeX layout: every column is a ``p`` column whose width is a share of
 ``\linewidth`` (shares sum to 1, :func:`column_shares`, sized by Computer Modern's
@@ -31,43 +31,9 @@ import pandas as pd
 from matplotlib import ft2font
 from tabulate import tabulate
 
-from analysis import notices, vocabulary
-from analysis.cleaning import schema
-from analysis.paper.stat_tests import format_p
+from analysis import notices
 
 EMPTY = "–"  # the paper's empty cell (en dash)
-
-VARIABLE_LABELS = {
-    "total_expenditure": "Total expenditure per inpatient stay (Yuan)",
-    "reimbursed": "Probability of receiving reimbursement",
-    "reimbursed_pct": "Probability of receiving reimbursement (%)",
-    "reimb_amount": "Reimbursement amount received (Yuan)",
-    "reimb_ratio_pct": "Reimbursement ratio received (%)",
-    "scheme": "Social health insurance programmes",
-    "age": "Age (years)",
-    "female": "Female",
-    "married": "Married",
-    "education": "Education attainment",
-    "income_pc_month": "Monthly household income per capita (Yuan)",
-    "has_job": "Having any job",
-    "rural_hukou": "Rural Hukou",
-    "urban_area": "Living in an urban area",
-    "scope": "Geographical scope of migration",
-    "reason": "Reasons for migration",
-    "duration": "Migration duration (years)",
-    "facility_level": "Facility level of hospitalisation",
-}
-
-TABLE1_HEADERS = {
-    "total": "Total sample",
-    "ncms": "NCMS subsample",
-    "urban": "URBMI and UEBMI subsample",
-}
-TABLE1_NOTES = (
-    "*Mean (±SD).",
-    "NCMS, New Rural Cooperative Medical Scheme; UEBMI, Urban Employee Basic Medical "
-    "Insurance; URBMI, Urban Resident Basic Medical Insurance.",
-)
 
 # LaTeX page geometry the column shares are designed for: the narrowest usual text
 # block on A4, the article class's at 10 pt (345 pt); a wider block only widens the
@@ -431,75 +397,6 @@ _LATEX_SPECIALS = {
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and map the paper's symbols (±, –, —, <) to LaTeX."""
     return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
-
-
-def table1_layout(table: pd.DataFrame) -> TableLayout:
-    """Table 1 in the paper's layout from :func:`analysis.paper.descriptives.table1`.
-
-    Column N's are the sums of the scope counts (scope is never missing in the
-    analytic sample). Count cells read "n (pct)"; mean cells "mean (±SD)", with a "*"
-    on the label.
-    """
-    columns = list(TABLE1_HEADERS)
-    scope = table[table["variable"] == "scope"]
-    headers = [f"{TABLE1_HEADERS[c]} (N={int(scope[c].sum())})" for c in columns]
-    sections = []
-    for variable, block in table.groupby("variable", sort=False):
-        rows = tuple(
-            Row(
-                _row_label(variable, r.level, r.stat),
-                tuple(_cell(r[c], r[f"{c}_spread"], r.stat) for c in columns),
-                indent=variable in schema.FACTORS,
-            )
-            for _, r in block.iterrows()
-        )
-        title = VARIABLE_LABELS[variable] if variable in schema.FACTORS else None
-        sections.append(Section(title, rows))
-    return TableLayout(
-        "Table 1 Characteristic of the study sample, n (%)",
-        ("Variables", *headers),
-        tuple(sections),
-        TABLE1_NOTES,
-        "tab:table1",
-    )
-
-
-def table2_layout(table: pd.DataFrame) -> TableLayout:
-    """Table 2 in the paper's layout from :func:`analysis.paper.descriptives.table2`."""
-    levels = schema.FACTORS["scope"]
-    rows = tuple(
-        Row(
-            VARIABLE_LABELS[r.variable],
-            tuple(f"{r[lv]:.2f} ({r[f'{lv}_sd']:.2f})" for lv in levels)
-            + (format_p(r.p_value),),
-        )
-        for _, r in table.iterrows()
-    )
-    headers = tuple(vocabulary.label("scope", lv) for lv in levels)
-    return TableLayout(
-        "Table 2 Benefit distribution of social health insurance by geographical "
-        "scope of migration",
-        ("Variables", *headers, "P value"),
-        (Section(None, rows),),
-        ("Note: SD are reported in parentheses.",),
-        "tab:table2",
-    )
-
-
-def _row_label(variable: str, level: str, stat: str) -> str:
-    """The paper's words for a Table 1 row."""
-    if variable in schema.FACTORS:
-        return vocabulary.label(variable, level)
-    return VARIABLE_LABELS[variable] + ("*" if stat == "mean_sd" else "")
-
-
-def _cell(value: float, spread: float, stat: str) -> str:
-    """Format a cell as "n (pct)" or "mean (±SD)"; the paper's en dash when empty."""
-    if pd.isna(value):
-        return EMPTY
-    if stat == "n_pct":
-        return f"{int(round(value))} ({spread:.2f})"
-    return f"{value:.2f} (±{spread:.2f})"
 
 
 def layout_from_frame(
