@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from joblib import delayed
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from analysis.beyond import counterfactuals as cf
 from analysis.cleaning.schema import SUBSAMPLES
@@ -292,7 +293,12 @@ def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
 
 
 def run_replications(
-    problem: Problem, reps: int, seed: int, workers: int = 1, chunk: int | None = None
+    problem: Problem,
+    reps: int,
+    seed: int,
+    workers: int = 1,
+    chunk: int | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Draw ``reps`` replications; the result does not depend on ``workers``.
 
@@ -311,9 +317,12 @@ def run_replications(
     else:
         tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
         results = run_parallel(tasks, workers)
+    bar = tqdm(total=reps, disable=not progress, unit="rep", desc="counterfactuals")
     for ids, out, fails in results:
         draws[ids.start : ids.stop] = out
         failures += fails
+        bar.update(len(ids))
+    bar.close()
     table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
     table = table.sort_values(["rep", "sample"], kind="stable").reset_index(drop=True)
     return draws, table
@@ -329,6 +338,7 @@ def bootstrap(
     workers: int = 1,
     plan=cf.PLAN,
     by: str | None = "scope",
+    progress: bool = False,
 ) -> BootstrapResult:
     """Build, replicate and summarise (pure: no file I/O).
 
@@ -342,7 +352,7 @@ def bootstrap(
     problem = build_problem(
         analytic, fits, frames, make_resampler(analytic, scheme), plan, by
     )
-    draws, failures = run_replications(problem, reps, seed, workers)
+    draws, failures = run_replications(problem, reps, seed, workers, progress=progress)
     est = problem.catalogue["estimate"].to_numpy()
     stats = summarise_draws(est, draws[:, 0, :])
     fixed = summarise_draws(est, draws[:, 1, :])

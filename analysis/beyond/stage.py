@@ -23,6 +23,7 @@ Method notes and the limits of the counterfactuals: ``docs/beyond_the_paper.md``
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -45,6 +46,7 @@ from analysis.paper.estimates import subsample  # noqa: E402
 from analysis.plotting import footnote, save, tick_label  # noqa: E402
 from analysis.twopart import TwoPartError  # noqa: E402
 
+log = logging.getLogger(__name__)
 DIAGNOSTIC_KEYS = ("sample", "check", "item")
 #: Pairs-bootstrap replications of the counterfactuals in ``make reproduce``.
 #: Fewer than the bootstrap stage's BOOTSTRAP_REPS (999): 999 took 10-19 s on
@@ -63,6 +65,7 @@ def main(
     seed: int = MASTER_SEED,
     workers: int = 1,
     min_cell: int = MIN_CELL,
+    progress: bool = True,
 ) -> None:
     """Write the diagnostics, robustness and counterfactual tables and the figure.
 
@@ -77,6 +80,7 @@ def main(
     analytic = pd.read_parquet(analytic_path)
     frames = {s: models.design_frame(subsample(analytic, s)) for s in SUBSAMPLES}
     fits = fit_published(frames)
+    log.info("beyond: specification checks of the published fits")
     for eq in models.EQUATION_NAMES:
         table = diagnostics_table(fits, eq)
         path = out_dir / f"diagnostics_{eq}.csv"
@@ -84,6 +88,7 @@ def main(
             table, DIAGNOSTIC_KEYS, path, sort=False, digits=TABLE_DIGITS,
             synthetic=synthetic,
         )  # fmt: skip
+    log.info("beyond: robustness variants of Tables 3-4")
     rob = robustness.robustness_tables(frames)
     save_table(
         rob,
@@ -93,10 +98,13 @@ def main(
         digits=TABLE_DIGITS,
         synthetic=synthetic,
     )
+    log.info("beyond: policy counterfactuals and their %d-replication bootstrap", reps)
     cfs = counterfactual_table(fits, frames)
     boot = None
     if reps > 0:
-        boot = cfb.bootstrap(analytic, fits, frames, reps, seed, workers=workers)
+        boot = cfb.bootstrap(
+            analytic, fits, frames, reps, seed, workers=workers, progress=progress
+        )
         # a sample's refit fails at most once per replication: (rep, sample) is a key
         save_table(
             boot.failures, ("rep", "sample"), out_dir / FAILURES,
