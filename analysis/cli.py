@@ -108,11 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     clean = stages.add_parser("clean", help="raw survey -> analytic sample + flow")
-    clean.add_argument("--raw", type=Path, help="raw survey (.dta, .sav or .csv)")
-    clean.add_argument("--codebook", type=Path, help="codebook directory")
-    clean.add_argument(
-        "--encoding", help="encoding of a .csv (default: UTF-8, else GB18030)"
-    )
+    add_raw_flags(clean, "raw survey (.dta, .sav or .csv)")
     add_real_flags(clean)
 
     desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
@@ -194,11 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument(
         "--out", type=Path, help="output folder; none: <root>/outputs/conventions"
     )
-    conv.add_argument(
-        "--raw", type=Path, help="raw survey, for the origin province; none: the run's"
-    )
-    conv.add_argument("--codebook", type=Path, help="codebook folder of --raw")
-    conv.add_argument("--encoding", help="encoding of a .csv --raw")
+    add_raw_flags(conv, "raw survey, for the origin province; none: the run's")
     conv.add_argument(
         "--reps", type=int, default=19,
         help="half-samples measuring the ranking's uncertainty (0: none)",
@@ -213,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"exit {EXIT_OMISSIONS} if anything was omitted",
     )
     return parser
+
+
+def add_raw_flags(stage: argparse.ArgumentParser, raw_help: str) -> None:
+    """``--raw``, ``--codebook`` and ``--encoding``: the raw file a stage reads."""
+    stage.add_argument("--raw", type=Path, help=raw_help)
+    stage.add_argument("--codebook", type=Path, help="codebook folder of --raw")
+    stage.add_argument(
+        "--encoding", help="encoding of a .csv --raw (default: UTF-8, else GB18030)"
+    )
 
 
 def add_real_flags(stage: argparse.ArgumentParser) -> None:

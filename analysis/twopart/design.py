@@ -385,33 +385,9 @@ def build_design(data: pd.DataFrame, spec) -> Design:
     return Design(expand_columns(terms, variables), variables, len(data))
 
 
-def design_on(design: Design, data: pd.DataFrame) -> Design:
-    """The design's columns, levels and bases evaluated on ``data``, vectorised.
-
-    As :func:`design_for`, with factor values matched to the levels by pandas
-    (exact values, so an integer column matches integer levels): used for
-    the partitions of a data set whose levels were collected over all of it.
-
-    Raises
-    ------
-    ValueError
-        A factor value that is not a level of the design.
-    """
-    old = design.variables
-    v = Variables.__new__(Variables)
-    v.levels, v.base = old.levels, old.base
-    v.cont = {k: _as_float(data[k], k) for k in old.cont}
-    v.codes = {}
-    for var, levels in old.levels.items():
-        codes = np.asarray(pd.Categorical(data[var], categories=list(levels)).codes)
-        if (codes < 0).any():
-            bad = sorted({level_label(x) for x in data[var].to_numpy()[codes < 0]})
-            raise ValueError(f"{var}: values {bad} are not levels of the fit")
-        v.codes[var] = codes
-    return Design(design.columns, v, len(data))
-
-
-def design_for(design: Design, data: pd.DataFrame) -> Design:
+def design_for(
+    design: Design, data: pd.DataFrame, vectorised: bool = False
+) -> Design:
     """The design of a fit evaluated on new rows (same columns, levels, bases).
 
     Parameters
@@ -420,6 +396,11 @@ def design_for(design: Design, data: pd.DataFrame) -> Design:
         A fitted part's design.
     data : pandas.DataFrame
         New rows without missing values in the used columns.
+    vectorised : bool, default False
+        Match factor values to the levels with pandas (exact values, so an integer
+        column matches integer levels): fast, for the partitions of a data set whose
+        levels were collected over all of it. Otherwise value by value with the
+        fit's own equality of levels.
 
     Raises
     ------
@@ -433,9 +414,14 @@ def design_for(design: Design, data: pd.DataFrame) -> Design:
     v.codes = {}
     for var, levels in old.levels.items():
         vals = data[var].to_numpy()
-        codes = np.full(len(vals), -1, dtype=np.int64)
-        for k in range(len(levels)):
-            codes[[_same_value(x, levels[k]) for x in vals]] = k
+        if vectorised:
+            codes = np.asarray(
+                pd.Categorical(data[var], categories=list(levels)).codes, np.int64
+            )
+        else:
+            codes = np.full(len(vals), -1, dtype=np.int64)
+            for k in range(len(levels)):
+                codes[[_same_value(x, levels[k]) for x in vals]] = k
         if (codes < 0).any():
             bad = sorted({level_label(x) for x in vals[codes < 0]})
             raise ValueError(f"{var}: values {bad} are not levels of the fit")

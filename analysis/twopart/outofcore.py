@@ -61,9 +61,8 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .design import Design, build_design, design_on, level_label, parse_regressors
+from .design import Design, build_design, design_for, level_label, parse_regressors
 from .errors import (
-    CollinearityError,
     ConvergenceError,
     MissingDataError,
     OutcomeError,
@@ -84,7 +83,7 @@ from .newton import (
     xtwx,
 )
 from .results import TwoPartResults
-from .sample import design_columns, missing_message
+from .sample import check_gram, design_columns, missing_message
 from .spec import TwoPartSpec
 from .variance import small_sample_factor
 
@@ -299,7 +298,8 @@ class _Fit:
         self._check_metadata(out)
         return out
 
-    def _factors(self) -> list[str]:
+    def _variables_of_kind(self, kind: str) -> list[str]:
+        """Variables entering either part as factors ("f") or continuous ("c")."""
         regs = (self.spec.part1.regressors, self.spec.part2.regressors)
         return list(
             dict.fromkeys(
@@ -307,21 +307,15 @@ class _Fit:
                 for r in regs
                 for t in parse_regressors(r)
                 for a in t
-                if a.kind == "f"
+                if a.kind == kind
             )
         )
 
+    def _factors(self) -> list[str]:
+        return self._variables_of_kind("f")
+
     def _continuous(self) -> list[str]:
-        regs = (self.spec.part1.regressors, self.spec.part2.regressors)
-        return list(
-            dict.fromkeys(
-                a.var
-                for r in regs
-                for t in parse_regressors(r)
-                for a in t
-                if a.kind == "c"
-            )
-        )
+        return self._variables_of_kind("c")
 
     def _check_metadata(self, m: dict) -> None:
         """The in-memory sample checks (``sample.build_sample``), from counts."""
@@ -473,7 +467,7 @@ class _Fit:
             ]
             if not checked:
                 for j, label in enumerate(("part 1", "part 2")):
-                    _check_information(sums[j][2], names[j], label)
+                    check_gram(sums[j][2], names[j], label)
                 checked = True
             done = [p.update(*s) for p, s in zip(parts, sums, strict=True)]
             self.steps.append([float(p.last) for p in parts])
@@ -713,13 +707,13 @@ def _arrays(pdf: pd.DataFrame, plan: _Plan):
     else:
         d = pdf[plan.participation].to_numpy(dtype=float)
     rows2 = (d == 1) & ~np.isnan(y)
-    D1 = design_on(plan.designs[0], pdf)
+    D1 = design_for(plan.designs[0], pdf, vectorised=True)
     if plan.same:  # column by column: X[rows2] of a Fortran X is a slow copy
         X2 = np.empty((int(rows2.sum()), D1.X.shape[1]), order="F")
         for j in range(X2.shape[1]):
             np.compress(rows2, D1.X[:, j], out=X2[:, j])
     else:
-        X2 = design_on(plan.designs[1], pdf.loc[rows2]).X
+        X2 = design_for(plan.designs[1], pdf.loc[rows2], vectorised=True).X
     return d, y, D1, X2, y[rows2]
 
 
@@ -848,7 +842,10 @@ def _put(plan: _Plan, vec: np.ndarray, name: str, value) -> None:
 def _margins_block(D1, X2, rows2, plan, req: _Request, est, G, blk) -> None:
     """Add a block's share of the margins (:func:`.fastmargins.fast_margins`)."""
     n, n2, t2 = req.totals
-    D2 = D1 if plan.same else design_on(plan.designs[1], blk[_kept(blk, plan)])
+    if plan.same:
+        D2 = D1
+    else:
+        D2 = design_for(plan.designs[1], blk[_kept(blk, plan)], vectorised=True)
     ctx = Context(
         (D1, D2),
         (req.b1, req.b2),
@@ -887,27 +884,6 @@ def _margin_frame(lay: Layout, vec, plan: _Plan, V: np.ndarray, k: int) -> pd.Da
     ]
 
 
-def _check_information(A: np.ndarray, names: list[str], label: str) -> None:
-    """Zero or collinear columns, from the information (``sample.check_rank``)."""
-    diag = np.diag(A)
-    zero = [n for n, v in zip(names, diag, strict=True) if v == 0.0]
-    if zero:
-        raise CollinearityError(
-            f"{label}: columns {zero} are zero in the estimation sample "
-            "(a factor level with no observations?)"
-        )
-    s = 1.0 / np.sqrt(np.abs(diag))
-    _, r, piv = scipy.linalg.qr(A * s[:, None] * s[None, :], pivoting=True)
-    dr = np.abs(np.diag(r))
-    rank = int(np.sum(dr > dr[0] * 1e-10))
-    if rank < len(names):
-        bad = [names[j] for j in piv[rank:]]
-        raise CollinearityError(
-            f"{label}: regressors are collinear; drop one of {bad} "
-            f"(rank {rank} < {len(names)} columns)"
-        )
-
-
 def _glm_scale(spec, chi2: float, deviance: float, n2: int, k2: int) -> float:
     rule = spec.part2.resolved_scale
     if not isinstance(rule, str):
@@ -941,18 +917,7 @@ class OutOfCoreResults(TwoPartResults):
     def __init__(self, spec, designs, fits, covs, nobs, dropped, llfs, n_clusters):
         self.spec, self.designs, self.fits = spec, designs, fits
         self.sample, self.weights, self.data = None, None, None
-        idx1 = ["part1:" + n for n in designs[0].names]
-        idx2 = ["part2:" + n for n in designs[1].names]
-        self.params = pd.concat(
-            {
-                "part1": pd.Series(fits[0].params, designs[0].names),
-                "part2": pd.Series(fits[1].params, designs[1].names),
-            },
-            names=["part", "term"],
-        )
-        self.cov_part1 = pd.DataFrame(covs[0], designs[0].names, designs[0].names)
-        self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
-        self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
+        self._set_estimates(designs, fits, covs)
         self.nobs = nobs
         self.omitted, self.notes = [], []
         self.dropped = dropped
@@ -1093,6 +1058,6 @@ def streaming_xtwx(
 def _xtx_chunk(pdf: pd.DataFrame, design: Design, k: int) -> pd.DataFrame:
     out = np.zeros((k, k))
     for s in range(0, len(pdf), BLOCK_ROWS):
-        X = design_on(design, pdf.iloc[s : s + BLOCK_ROWS]).X
+        X = design_for(design, pdf.iloc[s : s + BLOCK_ROWS], vectorised=True).X
         out += xtwx(X, np.ones(X.shape[0]))
     return pd.DataFrame({"key": np.arange(k * k, dtype=np.int64), "value": out.ravel()})

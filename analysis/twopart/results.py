@@ -67,18 +67,7 @@ class TwoPartResults:
         self.spec, self.sample, self.designs, self.fits = spec, sample, designs, fits
         self.weights = weights
         self.data = None  # the caller's frame (``over`` on any of its columns)
-        idx1 = ["part1:" + n for n in designs[0].names]
-        idx2 = ["part2:" + n for n in designs[1].names]
-        self.params = pd.concat(
-            {
-                "part1": pd.Series(fits[0].params, designs[0].names),
-                "part2": pd.Series(fits[1].params, designs[1].names),
-            },
-            names=["part", "term"],
-        )
-        self.cov_part1 = pd.DataFrame(covs[0], designs[0].names, designs[0].names)
-        self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
-        self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
+        self._set_estimates(designs, fits, covs)
         rows1 = sample.rows1
         n1 = len(sample.d) if rows1 is None else int(rows1.sum())
         self.nobs = {"part1": n1, "part2": int(sample.rows2.sum())}
@@ -96,6 +85,22 @@ class TwoPartResults:
 
     # ------------------------------------------------ statsmodels-shaped access
     @property
+
+    def _set_estimates(self, designs, fits, covs) -> None:
+        """Coefficients and covariances labelled by part and term."""
+        idx1 = ["part1:" + n for n in designs[0].names]
+        idx2 = ["part2:" + n for n in designs[1].names]
+        self.params = pd.concat(
+            {
+                "part1": pd.Series(fits[0].params, designs[0].names),
+                "part2": pd.Series(fits[1].params, designs[1].names),
+            },
+            names=["part", "term"],
+        )
+        self.cov_part1 = pd.DataFrame(covs[0], designs[0].names, designs[0].names)
+        self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
+        self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
+
     def part1(self):
         """Part 1 as a :class:`~.partresults.PartResults`."""
         return self._part("part1")

@@ -122,21 +122,26 @@ def _check_outcome(d, y, rows2, outcome: str) -> None:
 
 
 def check_rank(X: np.ndarray, names: list[str], label: str) -> None:
+    """Raise :class:`CollinearityError` naming zero or collinear columns of ``X``."""
+    check_gram(X.T @ X, names, label)
+
+
+def check_gram(A: np.ndarray, names: list[str], label: str) -> None:
     """Raise :class:`CollinearityError` naming zero or collinear columns.
 
-    Columns that are all zero, or linear combinations of the others (pivoted QR
-    of the scaled X'X).
+    ``A`` is X'X or an information matrix X'WX (positive weights): columns whose
+    diagonal is zero, or linear combinations of the others (pivoted QR of the
+    scaled ``A``).
     """
-    xtx = X.T @ X
-    diag = np.diag(xtx)
+    diag = np.diag(A)
     zero = [n for n, v in zip(names, diag, strict=True) if v == 0.0]
     if zero:
         raise CollinearityError(
             f"{label}: columns {zero} are zero in the estimation sample "
             "(a factor level with no observations?)"
         )
-    s = 1.0 / np.sqrt(diag)
-    _, r, piv = scipy.linalg.qr(xtx * s[:, None] * s[None, :], pivoting=True)
+    s = 1.0 / np.sqrt(np.abs(diag))
+    _, r, piv = scipy.linalg.qr(A * s[:, None] * s[None, :], pivoting=True)
     dr = np.abs(np.diag(r))
     rank = int(np.sum(dr > dr[0] * 1e-10))
     if rank < len(names):
