@@ -83,9 +83,6 @@ class TwoPartResults:
             X2,
         )
 
-    # ------------------------------------------------ statsmodels-shaped access
-    @property
-
     def _set_estimates(self, designs, fits, covs) -> None:
         """Coefficients and covariances labelled by part and term."""
         idx1 = ["part1:" + n for n in designs[0].names]
@@ -101,6 +98,8 @@ class TwoPartResults:
         self.cov_part2 = pd.DataFrame(covs[1], designs[1].names, designs[1].names)
         self.cov = pd.DataFrame(covs[2], idx1 + idx2, idx1 + idx2)
 
+    # ------------------------------------------------ statsmodels-shaped access
+    @property
     def part1(self):
         """Part 1 as a :class:`~.partresults.PartResults`."""
         return self._part("part1")
