@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import render
 from analysis.config import PUBLISHED_DIR
-from analysis.exhibits import model_tables, render
+from analysis.exhibits import model_tables
 
 
 @pytest.fixture(scope="module")
