@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from analysis.exhibits import report
 
@@ -72,3 +73,26 @@ def test_html_report_is_styled_without_raw_markdown():
     assert 'class="data row1 col2 miss"' in page
     assert ">0.123<" in page and 'col1 num"' in page
     assert page == report.to_html(items)  # same bytes every time
+
+
+def test_published_implied_combined_is_the_product_rule_at_the_means():
+    from analysis.paper.tables import published_implied_combined
+
+    table1 = pd.DataFrame(
+        {
+            "variable": ["reimbursed", "reimb_amount", "reimb_ratio_pct"],
+            "total": [500, 1000.0, 40.0],
+            "total_spread": [50.0, 99.0, 9.0],
+        }
+    )
+    table3 = pd.DataFrame(
+        {"term_group": ["scope", "n"], "term": ["far", "n"],
+         "probit_me": [-0.2, 1.0], "amount_me": [0.1, 1.0], "ratio_me": [-0.05, 1.0]}
+    )  # fmt: skip
+    out = published_implied_combined(table1, table3).set_index("outcome")
+    # amount: -0.2 * 1000 + 0.5 * 0.1 * 1000 = -200 + 50
+    assert out.loc["reimb_amount", "extensive"] == pytest.approx(-200.0)
+    assert out.loc["reimb_amount", "intensive"] == pytest.approx(50.0)
+    # ratio: -0.2 * 0.40 + 0.5 * -0.05 = -0.08 - 0.025
+    assert out.loc["reimb_ratio", "total"] == pytest.approx(-0.105)
+    assert list(out["term"]) == ["far", "far"]

@@ -177,3 +177,41 @@ def published_vs_replicated(cells: pd.DataFrame) -> pd.DataFrame:
     long = pd.concat(rows, ignore_index=True)
     ours = cells[["sample", "equation", "term", "estimate", "se"]]
     return long.merge(ours, on=["sample", "equation", "term"], how="left")
+
+
+#: The Table 1 rows (total column) behind the implied combined effects.
+IMPLIED_INPUTS = {
+    "share": "reimbursed",
+    "amount": "reimb_amount",
+    "ratio": "reimb_ratio_pct",
+}
+
+
+def published_implied_combined(
+    table1: pd.DataFrame, table3: pd.DataFrame
+) -> pd.DataFrame:
+    """Effects on E[y] over everyone that the published Tables 1 and 3 imply.
+
+    The published columns are part-specific: the probit AME on P(reimbursed) and, among
+    the reimbursed, the log-scale amount coefficient b and the ratio AME. Combined at
+    the total sample's means (Table 1: share reimbursed P, mean amount A and mean
+    ratio R among the reimbursed), by the product rule of E[y] = P * E[y | y > 0]:
+    amount ``AME_P * A + P * b * A`` (b * A: the derivative of a log-link mean at A),
+    ratio ``AME_P * R + P * AME_ratio``; the first term is the extensive margin, the
+    second the intensive one. A derivative approximation at the means, so it is a
+    reading of the published numbers, not a replication of a published cell.
+    """
+    t1 = table1.set_index("variable")
+    share = float(t1.loc[IMPLIED_INPUTS["share"], "total_spread"]) / 100
+    amount = float(t1.loc[IMPLIED_INPUTS["amount"], "total"])
+    ratio = float(t1.loc[IMPLIED_INPUTS["ratio"], "total"]) / 100
+    rows = []
+    for r in table3[table3["term_group"] != "n"].itertuples():
+        p_ame, b, r_ame = float(r.probit_me), float(r.amount_me), float(r.ratio_me)
+        rows += [
+            (r.term, "reimb_amount", p_ame * amount, share * b * amount),
+            (r.term, "reimb_ratio", p_ame * ratio, share * r_ame),
+        ]
+    out = pd.DataFrame(rows, columns=["term", "outcome", "extensive", "intensive"])
+    out["total"] = out["extensive"] + out["intensive"]
+    return out[["term", "outcome", "total", "extensive", "intensive"]]
