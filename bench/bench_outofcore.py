@@ -11,7 +11,9 @@ regressors of ``bench_twopart.py`` with age squared as ``c.age#c.age`` (K = 27).
 Jobs, each in a fresh subprocess (its own peak RSS, read by ``getrusage``):
 
 * ``xtwx``: one streaming pass of X'X over the same files, X built per block as a
-  fit builds it (:func:`analysis.twopart.outofcore.streaming_xtwx`): the floor;
+  fit builds it (:func:`analysis.twopart.outofcore.streaming_xtwx`);
+* ``xtwx2``: the same pass also forming X'X over the users (part 2's rows): the matrix
+  work of one Newton step of the two-part model, the floor;
 * ``dask-oim`` / ``dask-cluster``: ``twopm(path, ...)`` with OIM or hospital-cluster
   SEs, all default margins with SEs computed in the fit (Dask's local threads);
 * ``pandas-oim`` / ``pandas-cluster`` (``--pandas``): the files read into one pandas
@@ -108,9 +110,13 @@ def child(job: str, n: int) -> dict:
     if job.startswith("pandas"):
         df = pd.read_parquet(path)
     load, t0, c0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
-    if job == "xtwx":
+    if job in ("xtwx", "xtwx2"):
         levels = {f: list(range(k)) for f, k in FACTORS.items()}
-        streaming_xtwx(path, RHS, COLUMNS, {**levels, **{b: [0, 1] for b in BINARIES}})
+        positive = "y" if job == "xtwx2" else None
+        streaming_xtwx(
+            path, RHS, COLUMNS, {**levels, **{b: [0, 1] for b in BINARIES}},
+            positive=positive,
+        )  # fmt: skip
     elif job.startswith("dask"):
         res = twopm(str(path), "y", RHS, **vce)
         m = res.margins()
@@ -122,7 +128,7 @@ def child(job: str, n: int) -> dict:
     out["cpu_seconds"] = time.process_time() - c0
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["load1_before"], out["load1_after"] = load, os.getloadavg()[0]
-    if job != "xtwx":
+    if not job.startswith("xtwx"):
         keep = ROOT / "results" / f"{job}-N{n}.npz"
         keep.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -155,7 +161,7 @@ def compare(n: int, kind: str) -> dict:
 
 
 def main(sizes: list[int], pandas: bool) -> None:
-    jobs = ["xtwx", "dask-oim", "dask-cluster"]
+    jobs = ["xtwx", "xtwx2", "dask-oim", "dask-cluster"]
     jobs += ["pandas-oim", "pandas-cluster"] if pandas else []
     rows = []
     for n in sizes:
@@ -175,7 +181,7 @@ def main(sizes: list[int], pandas: bool) -> None:
             for kind in ("oim", "cluster"):
                 print(json.dumps(compare(n, kind)), flush=True)
     table = pd.DataFrame(rows).drop(columns="steps", errors="ignore")
-    xtwx = table[table.job == "xtwx"].set_index("n")
+    xtwx = table[table.job == "xtwx2"].set_index("n")  # the two-part Newton step
     dask = table.job.str.startswith("dask")
     # the Newton passes at the floor's speed (wall and CPU), and the job's ratio
     for col, short in (("seconds", "wall"), ("cpu_seconds", "cpu")):

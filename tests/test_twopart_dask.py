@@ -22,6 +22,7 @@ from analysis.twopart import (
     SeparationError,
     twopm,
 )
+from analysis.twopart.design import build_design
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")
@@ -226,3 +227,17 @@ def test_sample_partitions_spread_and_cover():
     take, stride = outofcore._sample_partitions(np.array([5, 0, 7]), 100, 8)
     assert_allclose(take, [0, 2])
     assert stride == 1
+
+
+def test_streaming_floor_pass_forms_both_parts_information(data):
+    """The benchmark's floor: X'X over every row and over the positive outcomes,
+    equal to the design's own products."""
+    rhs = "i.f3 i.g c.x c.age"
+    levels = {"f3": ["a", "b", "c"], "g": [0, 1, 2, 3]}
+    got = outofcore.streaming_xtwx(
+        split(data), rhs, ["f3", "g", "x", "age"], levels, positive="y"
+    )
+    X = build_design(data, rhs).X
+    X2 = X[data["y"].to_numpy() > 0]
+    assert_allclose(got[0], X.T @ X, rtol=1e-12)
+    assert_allclose(got[1], X2.T @ X2, rtol=1e-12)

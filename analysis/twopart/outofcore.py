@@ -1015,13 +1015,22 @@ class OutOfCoreResults(TwoPartResults):
 
 
 def streaming_xtwx(
-    data, regressors: str, columns: list[str], levels: dict, client=None, scheduler=None
+    data,
+    regressors: str,
+    columns: list[str],
+    levels: dict,
+    client=None,
+    scheduler=None,
+    positive: str | None = None,
 ) -> np.ndarray:
     """X'X over ``data`` in one pass, X built per block as a fit builds it.
 
     The unit of work of a Newton step with the same reading and design
     building as a fit: the time of this pass is the floor a fit's passes are
-    compared with (``bench/bench_outofcore.py``).
+    compared with (``bench/bench_outofcore.py``). With ``positive`` (the outcome
+    column) the same pass also forms X'X over the rows where it is positive, so it
+    does the matrix work of one Newton step of a two-part model: both parts'
+    information.
 
     Parameters
     ----------
@@ -1035,29 +1044,41 @@ def streaming_xtwx(
         Levels of each factor (as the data store them).
     client, scheduler
         As for :func:`fit_out_of_core`.
+    positive : str, optional
+        The outcome column: also X'X over its positive rows (part 2's).
 
     Returns
     -------
-    ndarray (K, K)
+    ndarray (K, K), or (2, K, K) with ``positive``: all rows, then the positive ones
     """
-    ddf = _open(data, columns)
+    ddf = _open(data, columns + ([positive] if positive else []))
     conts = [c for c in columns if c not in levels]
     design = build_design(_template_frame(levels, conts), regressors)
     k = len(design.names)
     runner = _Runner(client, scheduler)
     try:
-        contrib = ddf.map_partitions(_xtx_chunk, design, k, meta=_KV_META.copy())
+        contrib = ddf.map_partitions(
+            _xtx_chunk, design, k, positive, meta=_KV_META.copy()
+        )
         (s,) = runner.compute(contrib.groupby("key")["value"].sum())
     finally:
         runner.close()
-    out = np.zeros(k * k)
+    parts = 2 if positive else 1
+    out = np.zeros(parts * k * k)
     out[s.index.to_numpy()] = s.to_numpy()
-    return out.reshape(k, k)
+    return out.reshape(parts, k, k) if positive else out.reshape(k, k)
 
 
-def _xtx_chunk(pdf: pd.DataFrame, design: Design, k: int) -> pd.DataFrame:
-    out = np.zeros((k, k))
+def _xtx_chunk(
+    pdf: pd.DataFrame, design: Design, k: int, positive: str | None = None
+) -> pd.DataFrame:
+    out = np.zeros((2 if positive else 1, k, k))
     for s in range(0, len(pdf), BLOCK_ROWS):
-        X = design_for(design, pdf.iloc[s : s + BLOCK_ROWS], vectorised=True).X
-        out += xtwx(X, np.ones(X.shape[0]))
-    return pd.DataFrame({"key": np.arange(k * k, dtype=np.int64), "value": out.ravel()})
+        blk = pdf.iloc[s : s + BLOCK_ROWS]
+        X = design_for(design, blk, vectorised=True).X
+        out[0] += xtwx(X, np.ones(X.shape[0]))
+        if positive:
+            X2 = X[blk[positive].to_numpy() > 0]
+            out[1] += xtwx(X2, np.ones(X2.shape[0]))
+    keys = np.arange(out.size, dtype=np.int64)
+    return pd.DataFrame({"key": keys, "value": out.ravel()})
