@@ -46,22 +46,14 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_twopart import BINARIES, FACTORS  # noqa: E402  (the same claims columns)
+
 from analysis.twopart import twopm  # noqa: E402
 from analysis.twopart.outofcore import streaming_xtwx  # noqa: E402
 
 ROOT = Path("/tmp/claims")
 FILE_ROWS = 1_000_000
 HOSPITALS = 2_000
-FACTORS = {
-    "scheme": 3,
-    "education": 4,
-    "income": 5,
-    "scope": 3,
-    "reason": 3,
-    "duration": 4,
-    "facility": 4,
-}
-BINARIES = ["female", "married", "has_job", "rural", "urban"]
 RHS = (
     " ".join(f"i.{f}" for f in FACTORS)
     + " c.age c.age#c.age "
