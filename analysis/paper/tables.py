@@ -52,7 +52,7 @@ def main(
     t3, t4 = mark_status(t3, status, "total"), mark_status(t4, status)
     printed = {"table3": printed_cells(t3), "table4": printed_cells(t4)}
     for name, table in printed.items():
-        write_csv(table, tables_dir / f"{name}.csv", synthetic)
+        save_printed(table, tables_dir / f"{name}.csv", synthetic)
     return printed
 
 
@@ -137,9 +137,13 @@ def write_csv(table: pd.DataFrame, path: Path, synthetic: bool = False) -> None:
 
     ``synthetic`` adds the synthetic-data notice column (:func:`io.with_notice`).
     """
-    out = printed_cells(table)
-    keys = [c for c in ("sample", "term_group", "term") if c in out]
-    io.save_table(out, keys, path, sort=False, synthetic=synthetic)
+    save_printed(printed_cells(table), path, synthetic)
+
+
+def save_printed(printed: pd.DataFrame, path: Path, synthetic: bool = False) -> None:
+    """Write a table already formatted by :func:`printed_cells`, keyed by its rows."""
+    keys = [c for c in ("sample", "term_group", "term") if c in printed]
+    io.save_table(printed, keys, path, sort=False, synthetic=synthetic)
 
 
 def printed_cells(table: pd.DataFrame) -> pd.DataFrame:
