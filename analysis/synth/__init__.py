@@ -11,8 +11,9 @@ Entry points
 Seed streams
     ``seed`` (int or SeedSequence) -> children by spawn key, without consuming it:
     0 analytic members (``analysis.synth.analytic``), 1 design, 2 population,
-    3 embedding and encoding of the members. Changing one stage leaves the others'
-    draws unchanged.
+    3 placement and encoding of the members, 4 the cities' effects
+    (``analysis.synth.geography``). Changing one stage leaves the others' draws
+    unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from analysis.io import log_file
 from analysis.synth.analytic import synthesize_analytic
 from analysis.synth.design import Design, build_design, locality_codes
 from analysis.synth.encode import SCOPE_CODES, apply_skips, encode_members
+from analysis.synth.geography import draw_city_effects, member_loglik, place_members
 from analysis.synth.population import simulate_population
 from analysis.synth.write import DATA_LABEL, write_raw_survey
 
@@ -40,7 +42,9 @@ __all__ = [
 ]
 
 STATA_DTYPES = {"byte": "int8", "int": "int16", "long": "int32"}
-STREAM_ANALYTIC, STREAM_DESIGN, STREAM_POPULATION, STREAM_MEMBERS = range(4)
+STREAM_ANALYTIC, STREAM_DESIGN, STREAM_POPULATION, STREAM_MEMBERS, STREAM_CITIES = range(
+    5
+)
 
 
 @dataclass(frozen=True)
@@ -107,14 +111,21 @@ def build_survey(
         analytic = synthesize_analytic(child(root, STREAM_ANALYTIC))
     analytic = analytic.reset_index(drop=True)
     design = build_design(np.random.default_rng(child(root, STREAM_DESIGN)))
+    effects = draw_city_effects(
+        design.cities, np.random.default_rng(child(root, STREAM_CITIES))
+    )
     slots = design.slots
     member_rng = np.random.default_rng(child(root, STREAM_MEMBERS))
-    position = embed_members(analytic, slots, member_rng)
+    area = np.where(analytic["urban_area"].to_numpy() == 1, 1, 2)
+    position = place_members(member_loglik(analytic, effects), area, slots, member_rng)
     is_member = np.zeros(len(slots), dtype=bool)
     is_member[position] = True
     member_codes = encode_members(analytic, slots.iloc[position], member_rng)
     population = simulate_population(
-        slots.loc[~is_member], np.random.default_rng(child(root, STREAM_POPULATION))
+        slots.loc[~is_member],
+        np.random.default_rng(child(root, STREAM_POPULATION)),
+        effects,
+        analytic,
     )
     codes = design_codes(design)
     for concept in codebook.variables.index:
@@ -145,35 +156,6 @@ def analytic_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
 def child(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
     """Return the ``k``-th child of ``seed`` without consuming it (stable spawn key)."""
     return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
-
-
-def embed_members(
-    analytic: pd.DataFrame, slots: pd.DataFrame, rng: np.random.Generator
-) -> np.ndarray:
-    """Return the slot position of each member (aligned with ``analytic`` rows).
-
-    A member goes to a neighbourhood of its residence area (1 urban 居委会, 2 村委会);
-    a within-province-across-cities member to a province with more than one city. The
-    hukou province follows from the scope when encoding.
-    """
-    key = rng.random(len(slots))
-    area = np.where(analytic["urban_area"].to_numpy() == 1, 1, 2)
-    multi = analytic["scope"].to_numpy() == "within_province_across_cities"
-    taken = np.zeros(len(slots), dtype=bool)
-    position = np.full(len(analytic), -1, dtype=np.int64)
-    slot_area = slots["residence_area"].to_numpy()
-    slot_multi = slots["multi_city"].to_numpy()
-    for need_multi in (True, False):  # the constrained group first
-        for a in (1, 2):
-            rows = np.flatnonzero((area == a) & (multi == need_multi))
-            eligible = (slot_area == a) & ~taken & (slot_multi | ~need_multi)
-            candidates = np.flatnonzero(eligible)
-            chosen = candidates[np.argsort(key[candidates], kind="stable")[: len(rows)]]
-            if len(chosen) < len(rows):
-                raise ValueError("not enough slots to embed the analytic members")
-            position[rows] = chosen
-            taken[chosen] = True
-    return position
 
 
 def design_codes(design: Design) -> dict[str, np.ndarray]:

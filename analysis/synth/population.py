@@ -6,7 +6,8 @@ Purpose
     selection rules of ``docs/architecture.md``, and each rule removes a fixed, visible
     number of them (:data:`FUNNEL`, :data:`RULE5_DROPS`).
 Inputs
-    The non-member slots of :class:`analysis.synth.design.Design` and a Generator.
+    The non-member slots of :class:`analysis.synth.design.Design`, a Generator, the
+    cities' effects (:mod:`analysis.synth.geography`) and the analytic members.
 Outputs
     ``{concept: numpy array}`` of raw codes (skip patterns applied later).
 
@@ -16,9 +17,16 @@ Funnel (population only; add the members to get the file's counts)
     1,880), 3,610 in the hometown, 580 elsewhere, 51 don't know; of the 715, 330 have no
     social insurance (rule 4) and 385 are insured but hold exactly one missing code in
     one rule-5 covariate (so the per-covariate counts do not depend on the order in
-    which the cleaning checks them). All other marginal distributions are synthetic
-    guesses at a 2014 migrant population (ages 15-59, ~85% rural hukou, ~half across
-    provinces, ~13% uninsured, ...); see the functions below.
+    which the cleaning checks them).
+
+Who looks like whom
+    The hospitalised respondents borrow the profiles of analytic members
+    (:func:`borrow_profiles`), so the members cannot be told from the comparable
+    respondents (hospitalised, insured, outside the sample) by their answers
+    (``analysis.synth.realism`` measures it). The others are synthetic guesses at a
+    2014 migrant population (ages 15-59, ~85% rural hukou, ~13% uninsured, incomes
+    heaped at round hundreds and thousands, ...), with scope, hukou type and
+    reimbursement shifted by their city (:mod:`analysis.synth.geography`).
 """
 
 from __future__ import annotations
@@ -26,18 +34,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.synth import geography
+from analysis.synth.calibration.covariates import arrival_dates, birth_dates
 from analysis.synth.encode import (
     DONT_KNOW,
+    LEVEL_CODES,
     REFUSED,
+    SCHEME_CODES,
+    SCOPE_CODES,
     draw_origin,
+    education_codes,
     employment_identity_codes,
     ethnicity_codes,
     expenditure_codes,
     hukou_codes,
+    insurance_codes,
     marital_codes,
+    reason_codes,
     source_codes,
     sprinkle,
 )
+from analysis.synth.geography import CityEffects
 
 FUNNEL = {
     "hospitalised": 4_956,
@@ -70,7 +87,6 @@ RULE5_DROPS = (
     ("reimbursed", ("reimb_any",), DONT_KNOW, 57),
 )
 
-INFLOW_PROVINCES = (11, 12, 31, 32, 33, 35, 44)  # the coastal magnets (assumption)
 # Education latent-normal cut points: cumulative shares 2.5/16/66/85/93.5/99.5%.
 EDUCATION_CUTS = np.array([-1.960, -0.994, 0.412, 1.036, 1.514, 2.576])
 REASON_P = {  # codes 1..11 of migration_reason (9 "birth" never drawn)
@@ -79,26 +95,48 @@ REASON_P = {  # codes 1..11 of migration_reason (9 "birth" never drawn)
 }
 
 
-def simulate_population(slots: pd.DataFrame, rng: np.random.Generator) -> dict:
-    """Return raw codes for the non-member ``slots`` (see the module docstring)."""
-    c = demographics(len(slots), rng)
-    c.update(migration(slots, c, rng))
+# A borrowed age, log income or log cost keeps this correlation with the member's
+# (about 2.9 years of noise on an age SD of 9.75), with the members' mean and SD.
+BORROWED_CORRELATION = 0.95
+
+
+def simulate_population(
+    slots: pd.DataFrame,
+    rng: np.random.Generator,
+    effects: CityEffects,
+    members: pd.DataFrame,
+) -> dict:
+    """Return raw codes for the non-member ``slots`` (see the module docstring).
+
+    ``effects`` are the cities' (:mod:`analysis.synth.geography`); ``members`` the
+    analytic frame, whose profiles the hospitalised respondents borrow.
+    """
+    city = slots["stratum"].to_numpy() - 1
+    c = demographics(len(slots), city, effects, rng)
+    c.update(migration(city, c, effects, rng))
     c.update(economics(c, rng))
-    c.update(insurance(c, rng))
-    protected = hospital_funnel(c, rng)
+    c.update(insurance(c, city, effects, rng))
+    hospitalised = admissions(c, rng)
+    borrow_profiles(c, hospitalised, city, effects, members, rng)
+    protected = hospital_funnel(c, hospitalised, city, effects, rng)
     sprinkle_covariates(c, ~protected, rng)
     impose_rule5(c, protected, rng)
     return c
 
 
-def demographics(n: int, rng: np.random.Generator) -> dict:
+def demographics(
+    n: int, city: np.ndarray, effects: CityEffects, rng: np.random.Generator
+) -> dict:
     """Return sex, birth date, ethnicity, education, hukou type and marital status."""
     age = 15 + np.floor(45 * rng.beta(2.2, 3.0, size=n)).astype(np.int64)
     birth_month = rng.integers(1, 13, size=n)
     female = rng.random(n) < 0.47
     z = rng.standard_normal(n) * 0.95 + 0.025 * (34 - age)
     education = 1 + np.searchsorted(EDUCATION_CUTS, z)
-    p_rural = 1 / (1 + np.exp(-(2.3 - 0.6 * (education - 3))))
+    # Cities where urban schemes are common are cities of urban-hukou migrants.
+    p_rural = geography.sigmoid(
+        2.3 - 0.6 * (education - 3) - effects.urban_scheme[city]
+    )
     married = rng.random(n) < 0.95 / (1 + np.exp(-(age - 25) / 2.5))
     return {
         "age": age,
@@ -112,13 +150,15 @@ def demographics(n: int, rng: np.random.Generator) -> dict:
     }
 
 
-def migration(slots: pd.DataFrame, c: dict, rng: np.random.Generator) -> dict:
-    """Return scope, hukou province, arrival date, reason, employment."""
-    n = len(slots)
-    province = slots["province"].to_numpy()
-    p_across = np.where(np.isin(province, INFLOW_PROVINCES), 0.75, 0.35)
-    p_across = np.where(province >= 65, 0.6, p_across)
-    p_within = np.where(slots["multi_city"].to_numpy(), (1 - p_across) * 0.55, 0.0)
+def migration(
+    city: np.ndarray, c: dict, effects: CityEffects, rng: np.random.Generator
+) -> dict:
+    """Return scope (from the city's shares), hukou province, arrival, reason, job."""
+    n = len(city)
+    province = effects.province[city]
+    p = effects.scope_p[city]
+    p_across = p[:, geography.ACROSS]
+    p_within = p[:, geography.WITHIN_PROVINCE]
     u = rng.random(n)
     scope = np.select([u < p_across, u < p_across + p_within], [1, 2], 3)
     origin = draw_origin(province, rng)
@@ -166,7 +206,7 @@ def economics(c: dict, rng: np.random.Generator) -> dict:
         + 0.25 * (c["employed"] == 1)
         + rng.normal(0.0, 0.5, size=n)
     )
-    income = np.clip(np.round(np.exp(log_income), -2), 0, 500_000).astype(np.int64)
+    income = heaped(np.exp(log_income), rng)
     return {
         "household_size": size,
         "household_income": income,
@@ -174,13 +214,34 @@ def economics(c: dict, rng: np.random.Generator) -> dict:
     }
 
 
-def insurance(c: dict, rng: np.random.Generator) -> dict:
-    """Return enrolment codes (1 yes, 2 no, -1 don't know) for the three schemes."""
+# How answers about money heap: the share reported as a round thousand (from 2,000
+# yuan up), as a round hundred, and (the rest) to the yuan.
+HEAP_THOUSAND, HEAP_HUNDRED = 0.45, 0.43
+
+
+def heaped(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Round reported amounts as respondents do (see ``HEAP_*``), within 0-500,000."""
+    u = rng.random(len(value))
+    unit = np.select(
+        [(u < HEAP_THOUSAND) & (value >= 2000), u < HEAP_THOUSAND + HEAP_HUNDRED],
+        [1000, 100],
+        1,
+    )
+    return np.clip(np.round(value / unit) * unit, 0, 500_000).astype(np.int64)
+
+
+def insurance(
+    c: dict, city: np.ndarray, effects: CityEffects, rng: np.random.Generator
+) -> dict:
+    """Return enrolment codes (1 yes, 2 no, -1 don't know) for the three schemes.
+
+    Employee insurance is commoner where the city's urban-scheme effect is high.
+    """
     n = len(c["age"])
     rural = np.isin(c["hukou_type"], (1, 3))
     employee = c["employed"] == 1
-    p_uebmi = employee / (
-        1 + np.exp(-(-1.9 + 0.7 * (c["education"] - 3) + 0.9 * ~rural))
+    p_uebmi = employee * geography.sigmoid(
+        -1.9 + 0.7 * (c["education"] - 3) + 0.9 * ~rural + effects.urban_scheme[city]
     )
     uebmi = rng.random(n) < p_uebmi
     ncms = rural & (rng.random(n) < np.where(uebmi, 0.2, 0.8))
@@ -209,12 +270,8 @@ def top_k(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def hospital_funnel(c: dict, rng: np.random.Generator) -> np.ndarray:
-    """Draw the health module; return the mask of the 385 rule-5 respondents.
-
-    Sets hosp_any, hosp_place, hosp_level, hosp_cost, reimb_any, the sources, the
-    amount and noreimb_reason (dense; :func:`encode.apply_skips` masks them later).
-    """
+def admissions(c: dict, rng: np.random.Generator) -> np.ndarray:
+    """Draw who was hospitalised (and who does not know); return the hospitalised."""
     age, female = c["age"], c["sex"] == 2
     propensity = np.exp(0.03 * (age - 35)) * np.where(
         female & (age >= 20) & (age <= 35), 2.5, 1.0
@@ -222,6 +279,126 @@ def hospital_funnel(c: dict, rng: np.random.Generator) -> np.ndarray:
     hosp = top_k(propensity, FUNNEL["hospitalised"], rng)
     dont_know = top_k(np.where(hosp, 0.0, 1.0), FUNNEL["hosp_dont_know"], rng)
     c["hosp_any"] = np.select([hosp, dont_know], [1, DONT_KNOW], 2)
+    return hosp
+
+
+def borrow_profiles(
+    c: dict,
+    hospitalised: np.ndarray,
+    city: np.ndarray,
+    effects: CityEffects,
+    members: pd.DataFrame,
+    rng: np.random.Generator,
+) -> None:
+    """Give every hospitalised respondent the profile of a member, moved a little.
+
+    The members are a sample of hospitalised migrants, so the other hospitalised
+    respondents (in their hometown, elsewhere, uninsured, or with a missing answer)
+    should look like them: each borrows the covariates, scope, scheme, facility level
+    and cost of a member drawn with the probability that the member lives in the
+    respondent's city (:func:`geography.donor_logweights`), so the borrowed profiles
+    carry the city structure and are, over the file, distributed as the members' are.
+    Age, income and cost are moved (:func:`shrunk_jitter`) and birth and arrival dates
+    and the hukou province drawn again, so no value is a copy; ethnicity and employment
+    type stay the respondent's own.
+    """
+    rows = np.flatnonzero(hospitalised)
+    loglik = geography.member_loglik(members, effects)
+    slots_per_city = np.bincount(city, minlength=len(effects.price))
+    logw = geography.donor_logweights(loglik, slots_per_city)
+    donor = members.iloc[geography.draw_by_weight(logw, city[rows], rng)]
+    donor = donor.reset_index(drop=True)
+    n = len(rows)
+    age = np.clip(
+        np.rint(shrunk_jitter(donor["age"].to_numpy(float), members["age"], rng)),
+        15,
+        59,
+    ).astype(np.int64)
+    u = rng.random((n, 2))
+    birth_year, birth_month = birth_dates(pd.Series(age), u[:, 0])
+    arrival_year, arrival_month = arrival_dates(
+        donor["duration"], pd.Series(age), u[:, 1]
+    )
+    scope = np.array([SCOPE_CODES[s] for s in donor["scope"]])
+    province = effects.province[city[rows]]
+    hukou_province = np.where(scope == 1, draw_origin(province, rng), province)
+    female = donor["female"].to_numpy() == 1
+    rural = donor["rural_hukou"].to_numpy() == 1
+    income = moved_like(donor["famincom_m"], members["famincom_m"], rng, low=0)
+    scheme = np.array([SCHEME_CODES[s] for s in donor["scheme"]])
+    values = {
+        "age": age,
+        "sex": np.where(female, 2, 1),
+        "birth_year": birth_year,
+        "birth_month": birth_month,
+        "education": education_codes(donor["education"].to_numpy(), rng),
+        "hukou_type": hukou_codes(rural, rng),
+        "marital_status": marital_codes(donor["married"].to_numpy() == 1, age, rng),
+        "arrival_year": arrival_year,
+        "arrival_month": arrival_month,
+        "migration_reason": reason_codes(donor["reason"].to_numpy(), female, rng),
+        "employed": np.where(donor["has_job"].to_numpy() == 1, 1, 2),
+        "household_size": donor["hh_size"].to_numpy(),
+        "household_income": income,
+        "household_expenditure": expenditure_codes(income, rng),
+        "hosp_level": np.array([LEVEL_CODES[v] for v in donor["facility_level"]]),
+        "hosp_cost": moved_like(
+            donor["total_expenditure"], members["total_expenditure"], rng, low=1
+        ),
+        "scope": scope,
+        "hukou_province": hukou_province,
+    }
+    values.update(insurance_codes(scheme, rural, rng))
+    for concept, v in values.items():
+        c.setdefault(concept, np.zeros(len(hospitalised), dtype=np.int64))
+        c[concept][rows] = v
+
+
+def shrunk_jitter(
+    value: np.ndarray, population: pd.Series, rng: np.random.Generator
+) -> np.ndarray:
+    """``value`` moved by noise without widening the distribution it comes from.
+
+    ``m + r (value - m) + sqrt(1 - r^2) s e`` with the ``population``'s mean ``m`` and
+    SD ``s``, ``r = BORROWED_CORRELATION``: the moved values have the population's
+    mean and SD, so a model cannot tell borrowers by a wider spread.
+    """
+    m = float(population.mean())
+    s = float(population.std())
+    r = BORROWED_CORRELATION
+    noise = rng.standard_normal(len(value))
+    return m + r * (np.asarray(value, float) - m) + np.sqrt(1.0 - r * r) * s * noise
+
+
+def moved_like(
+    template: pd.Series, population: pd.Series, rng: np.random.Generator, low: int
+) -> np.ndarray:
+    """A money answer moved on the log scale, rounded as coarsely as ``template`` is.
+
+    A value reported as a round thousand stays a round thousand, a round hundred a
+    round hundred, and so on, so the heaping of the members' answers carries over.
+    """
+    t = template.to_numpy(dtype=np.int64)
+    unit = np.select([t % 1000 == 0, t % 100 == 0, t % 10 == 0], [1000, 100, 10], 1)
+    unit = np.where(t == 0, 1, unit)
+    logs = np.log(np.maximum(t, 1).astype(float))
+    moved = np.exp(shrunk_jitter(logs, np.log(population.clip(lower=1)), rng))
+    out = np.where(t == 0, 0, np.maximum(np.round(moved / unit), 1) * unit)
+    return np.clip(out, low, 2_000_000).astype(np.int64)
+
+
+def hospital_funnel(
+    c: dict,
+    hosp: np.ndarray,
+    city: np.ndarray,
+    effects: CityEffects,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draw where the hospitalised stayed; return the mask of the 385 rule-5 rows.
+
+    Sets hosp_place, reimb_any, the sources, the amount and noreimb_reason (dense;
+    :func:`encode.apply_skips` masks them later).
+    """
     insured = (c["ins_ncms"] == 1) | (c["ins_urbmi"] == 1) | (c["ins_uebmi"] == 1)
     across = c["scope"] == 1
     local = top_k(hosp * np.where(insured, 1.0, 1.6) * np.where(across, 0.8, 1.0),
@@ -238,7 +415,7 @@ def hospital_funnel(c: dict, rng: np.random.Generator) -> np.ndarray:
     )
     protected = local & ~uninsured
     force_insurance(c, uninsured, protected)
-    hospital_items(c, local, rng)
+    hospital_items(c, hosp, local, effects.generosity[city], rng)
     return protected
 
 
@@ -263,21 +440,30 @@ def force_insurance(c: dict, uninsured: np.ndarray, protected: np.ndarray) -> No
         c[concept] = np.where(target, 1, codes)
 
 
-def hospital_items(c: dict, local: np.ndarray, rng: np.random.Generator) -> None:
-    """Draw level, cost, reimbursement answers and reasons for every row (dense)."""
+def hospital_items(
+    c: dict,
+    hosp: np.ndarray,
+    local: np.ndarray,
+    generosity: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Draw reimbursement answers and reasons for every row (dense).
+
+    Level and cost of the hospitalised are their borrowed ones; the other rows get
+    placeholders that the skip pattern removes. A stay in the current city is
+    reimbursed more or less readily as the city's ``generosity`` says.
+    """
     n = len(c["age"])
     level = draw_categorical([0.12, 0.43, 0.37, 0.08], rng, n)
-    multiplier = np.array([0.35, 0.8, 1.6, 1.0])[level - 1]
-    cost = np.exp(np.log(6000 * multiplier) + rng.normal(0.0, 0.95, size=n))
-    rounded = np.where(rng.random(n) < 0.6, np.round(cost, -2), np.round(cost))
-    c["hosp_level"] = level
-    c["hosp_cost"] = np.clip(rounded, 100, 2_000_000).astype(np.int64)
+    c["hosp_level"] = np.where(hosp, c["hosp_level"], level)
+    c["hosp_cost"] = np.where(hosp, c["hosp_cost"], 1).astype(np.int64)
     scheme = np.select(
         [c["ins_uebmi"] == 1, c["ins_urbmi"] == 1, c["ins_ncms"] == 1], [2, 1, 0], -1
     )
     insured = scheme >= 0
     home = c["hosp_place"] == 2
-    p_yes = np.where(insured, np.where(local, 0.62, np.where(home, 0.6, 0.45)), 0.06)
+    p_here = geography.sigmoid(np.log(0.62 / 0.38) + generosity)
+    p_yes = np.where(insured, np.where(local, p_here, np.where(home, 0.6, 0.45)), 0.06)
     u = rng.random(n)
     c["reimb_any"] = np.where(u < p_yes, 1, 2)
     social = insured & (rng.random(n) < 0.9)

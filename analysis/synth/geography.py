@@ -1,0 +1,246 @@
+"""City effects: where a respondent lives shifts scope, scheme, cost and reimbursement.
+
+In a migrant survey the city matters: coastal magnets receive mostly migrants from
+other provinces, cities differ in how many migrants hold an urban scheme, hospital
+prices differ, and local insurance offices differ in how readily they pay. Every city
+(stratum) gets one effect of each kind (:class:`CityEffects`). The other respondents
+are drawn from them (``population``); the analytic members, whose values the
+calibration fixed, are placed in cities in proportion to how likely each city makes
+their own scope, scheme, cost and reimbursement (:func:`member_loglik`,
+:func:`place_members`); and the hospitalised non-members borrow member profiles the
+same way (``population.borrow_profiles``). So one structure runs through the whole
+file, and city-clustered SEs and city fixed effects have something to find. The
+intra-city correlations it produces are measured by ``analysis.synth.realism``.
+
+Every quantity a discrete choice follows (a Gumbel key, an inverse-CDF draw) is
+computed with :mod:`analysis.synth.numerics` and elementwise IEEE operations, so the
+placement is the same on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import vocabulary
+from analysis.synth import numerics
+
+INFLOW_PROVINCES = (11, 12, 31, 32, 33, 35, 44)  # the coastal magnets (assumption)
+FAR_WEST = 65  # Xinjiang and the Corps: many migrants from other provinces
+# Log-odds of an across-province migrant by province group, and the city spread around
+# it (SD 0.8 puts a city's across-province share between about 10% and 90%).
+ACROSS_LOGIT = {"inflow": 1.1, "far_west": 0.4, "other": -0.6}
+ACROSS_SD = 0.8
+# Of the migrants from inside the province, the share from another city (provinces
+# with more than one city; the rest are from another county of the same city).
+WITHIN_PROVINCE_SHARE = 0.55
+URBAN_SCHEME_SD = 0.9  # log-odds of an urban scheme (URBMI/UEBMI) against NCMS
+PRICE_SD = 0.3  # log hospital price level
+PRICE_INFLOW = 0.2  # coastal cities are dearer
+GENEROSITY_SD = 1.0  # log-odds of any reimbursement
+
+SCOPE_LEVELS = vocabulary.FACTORS["scope"]
+# Column of each scope in ``CityEffects.scope_p``, found by the CMDS code of its meaning
+# (1 across provinces, 2 across cities of the province, 3 across counties of the city).
+ACROSS, WITHIN_PROVINCE, WITHIN_CITY = (
+    SCOPE_LEVELS.index(level)
+    for level in (
+        vocabulary.code_map("scope")[1],
+        vocabulary.code_map("scope")[2],
+        vocabulary.code_map("scope")[3],
+    )
+)
+
+
+@dataclass(frozen=True)
+class CityEffects:
+    """One value per city, indexed by ``stratum - 1``.
+
+    Attributes
+    ----------
+    province : ndarray
+        The city's province code.
+    scope_p : ndarray (n_cities, 3)
+        Probability of each scope level (columns in ``SCOPE_LEVELS`` order) among the
+        city's migrants; the within-province level is 0 in single-city provinces.
+    urban_scheme : ndarray
+        Shift of the log-odds of an urban scheme (and of an urban hukou).
+    price : ndarray
+        Log hospital price level.
+    generosity : ndarray
+        Shift of the log-odds of any reimbursement for stays in the city.
+    """
+
+    province: np.ndarray
+    scope_p: np.ndarray
+    urban_scheme: np.ndarray
+    price: np.ndarray
+    generosity: np.ndarray
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function through :func:`numerics.exp`."""
+    return 1.0 / (1.0 + numerics.exp(-np.asarray(x, dtype=float)))
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """``log(sigmoid(x))`` through :mod:`numerics` (finite for |x| < 700)."""
+    return -numerics.log(1.0 + numerics.exp(-np.asarray(x, dtype=float)))
+
+
+def draw_city_effects(cities: pd.DataFrame, rng: np.random.Generator) -> CityEffects:
+    """Draw the effects of every city of the design (``Design.cities``)."""
+    n = len(cities)
+    province = cities["province"].to_numpy()
+    group = np.where(
+        np.isin(province, INFLOW_PROVINCES),
+        ACROSS_LOGIT["inflow"],
+        np.where(province >= FAR_WEST, ACROSS_LOGIT["far_west"], ACROSS_LOGIT["other"]),
+    )
+    z = rng.standard_normal((n, 4))
+    p_across = sigmoid(group + ACROSS_SD * z[:, 0])
+    multi = cities.groupby("province")["stratum"].transform("size").to_numpy() > 1
+    p_within = np.where(multi, (1.0 - p_across) * WITHIN_PROVINCE_SHARE, 0.0)
+    scope_p = np.zeros((n, len(SCOPE_LEVELS)))
+    scope_p[:, ACROSS] = p_across
+    scope_p[:, WITHIN_PROVINCE] = p_within
+    scope_p[:, WITHIN_CITY] = 1.0 - p_across - p_within
+    inflow = np.isin(province, INFLOW_PROVINCES)
+    return CityEffects(
+        province=province,
+        scope_p=scope_p,
+        urban_scheme=URBAN_SCHEME_SD * z[:, 1],
+        price=PRICE_INFLOW * inflow + PRICE_SD * z[:, 2],
+        generosity=GENEROSITY_SD * z[:, 3],
+    )
+
+
+def member_loglik(
+    members: pd.DataFrame, effects: CityEffects, with_scope: bool = True
+) -> np.ndarray:
+    """Log-likelihood of each member's profile in each city (members x cities).
+
+    The sum of four terms, each the city model of one trait evaluated at the member's
+    value: scope (the city's scope shares; left out with ``with_scope=False``), scheme
+    (urban against NCMS around the members' own share), log cost (normal around the
+    members' mean shifted by the city's price, with the within-city spread that leaves
+    the members' total spread) and reimbursement (around the members' own rate).
+    """
+    out = np.zeros((len(members), len(effects.price)))
+    if with_scope:
+        with np.errstate(divide="ignore"):
+            out = numerics.log(effects.scope_p[:, scope_index(members["scope"])].T)
+    urban = (members["scheme"].to_numpy() != "NCMS").astype(float)
+    out = out + _binary_loglik(urban, effects.urban_scheme)
+    cost = numerics.log(members["total_expenditure"].to_numpy(dtype=float))
+    centre = np.sum(cost) / len(cost)
+    spread = np.sum((cost - centre) ** 2) / len(cost)
+    within = max(spread - PRICE_SD**2, 0.25 * spread)
+    price = effects.price - np.sum(effects.price) / len(effects.price)
+    gap = cost[:, None] - centre - price[None, :]
+    out = out - gap * gap / (2.0 * within)
+    reimbursed = (members["reimbursed"].to_numpy() == 1).astype(float)
+    return out + _binary_loglik(reimbursed, effects.generosity)
+
+
+def scope_index(scope: pd.Series) -> np.ndarray:
+    """Column of each scope level in ``CityEffects.scope_p``."""
+    return scope.map({s: k for k, s in enumerate(SCOPE_LEVELS)}).to_numpy()
+
+
+def _binary_loglik(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Bernoulli log-likelihood of ``y`` (members) under base rate + city ``shift``."""
+    rate = np.sum(y) / len(y)
+    base = numerics.log(np.array([rate / (1.0 - rate)]))[0]
+    sign = 2.0 * y[:, None] - 1.0
+    return log_sigmoid(sign * (base + shift[None, :]))
+
+
+def gumbel(rng: np.random.Generator, shape) -> np.ndarray:
+    """Standard Gumbel draws, ``-log(-log(u))`` through :func:`numerics.log`."""
+    u = rng.random(shape)
+    u = np.where(u == 0.0, np.nextafter(0.0, 1.0), u)
+    return -numerics.log(-numerics.log(u))
+
+
+def place_members(
+    loglik: np.ndarray,
+    area: np.ndarray,
+    slots: pd.DataFrame,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Return the slot position of each member (rows of ``loglik``).
+
+    A member's city is drawn with probability proportional to the city's free slots in
+    the member's residence area (1 urban, 2 suburban) times its likelihood
+    (Gumbel-max, members in a random order so no one is served first by design); the
+    slot inside the city is the free slot of that area with the smallest random key.
+    """
+    n_members, n_cities = loglik.shape
+    stratum = slots["stratum"].to_numpy() - 1
+    slot_area = slots["residence_area"].to_numpy()
+    key = rng.random(len(slots))
+    free = np.zeros((3, n_cities), dtype=np.int64)
+    queues: dict[tuple[int, int], np.ndarray] = {}
+    for a in (1, 2):
+        rows = np.flatnonzero(slot_area == a)
+        free[a] = np.bincount(stratum[rows], minlength=n_cities)
+        order = rows[np.lexsort((key[rows], stratum[rows]))]
+        bounds = np.searchsorted(stratum[order], np.arange(n_cities + 1))
+        for c in range(n_cities):
+            queues[(a, c)] = order[bounds[c] : bounds[c + 1]]
+    noise = gumbel(rng, (n_members, n_cities))
+    taken = np.zeros((3, n_cities), dtype=np.int64)
+    position = np.full(n_members, -1, dtype=np.int64)
+    for i in rng.permutation(n_members):
+        a = int(area[i])
+        room = free[a] - taken[a]
+        with np.errstate(divide="ignore"):
+            score = loglik[i] + numerics.log(room.astype(float)) + noise[i]
+        score = np.where(room > 0, score, -np.inf)
+        c = int(np.argmax(score))
+        if not np.isfinite(score[c]):
+            raise ValueError("no city has a free slot for an analytic member")
+        position[i] = queues[(a, c)][taken[a, c]]
+        taken[a, c] += 1
+    return position
+
+
+def donor_logweights(loglik: np.ndarray, slots_per_city: np.ndarray) -> np.ndarray:
+    """Log-probability of each member given a city (cities x members, up to a constant).
+
+    Bayes' rule on :func:`place_members`' choice: P(member | city) is proportional to
+    P(city | member) = L(member, city) n(city) / sum over cities of the same. So a
+    member's weight summed over the cities of the respondents who borrow equals every
+    other member's: the borrowers' profiles are distributed as the members' are.
+    """
+    with np.errstate(divide="ignore"):
+        prior = numerics.log(slots_per_city.astype(float))
+    joint = loglik + prior[None, :]
+    top = np.max(joint, axis=1, keepdims=True)
+    norm = top[:, 0] + numerics.log(np.sum(numerics.exp(joint - top), axis=1))
+    return (loglik - norm[:, None]).T
+
+
+def draw_by_weight(
+    logw: np.ndarray, groups: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw one index of ``logw``'s columns per entry of ``groups`` (row of ``logw``).
+
+    Inverse CDF of ``exp(logw[g] - max)`` with cumulative sums in a fixed order.
+    """
+    out = np.empty(len(groups), dtype=np.int64)
+    u = rng.random(len(groups))
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        w = logw[g]
+        finite = np.isfinite(w)
+        if not finite.any():
+            raise ValueError("a group has no admissible donor")
+        w = np.where(finite, numerics.exp(w - np.max(w[finite])), 0.0)
+        cdf = np.cumsum(w)
+        k = np.searchsorted(cdf, u[rows] * cdf[-1], side="right")
+        out[rows] = np.minimum(k, len(w) - 1)
+    return out
