@@ -28,6 +28,7 @@ LAYERS = {
         "test_twopart_sim", "test_montecarlo", "test_bootstrap",
         "test_counterfactual_bootstrap", "test_calibration", "test_calibration_probit",
         "test_calibration_seeds", "test_synth_analytic", "test_synth_raw",
+        "test_synth_realism",
     ),
     "reference": (
         "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",

@@ -343,8 +343,12 @@ def test_streams_are_independent():
     a = design_mod.build_design(np.random.default_rng(first))
     b = design_mod.build_design(np.random.default_rng(second))
     pd.testing.assert_frame_equal(a.neighbourhoods, b.neighbourhoods)
-    states = {tuple(synth.child(root, k).generate_state(2)) for k in range(4)}
-    assert len(states) == 4
+    streams = (
+        synth.STREAM_ANALYTIC, synth.STREAM_DESIGN, synth.STREAM_POPULATION,
+        synth.STREAM_MEMBERS, synth.STREAM_CITIES,
+    )  # fmt: skip
+    states = {tuple(synth.child(root, k).generate_state(2)) for k in streams}
+    assert len(states) == len(streams)
 
 
 def test_encoding_rejects_a_bad_member_frame():

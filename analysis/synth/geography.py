@@ -152,7 +152,8 @@ def scope_index(scope: pd.Series) -> np.ndarray:
 
 def _binary_loglik(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Bernoulli log-likelihood of ``y`` (members) under base rate + city ``shift``."""
-    rate = np.sum(y) / len(y)
+    # kept off 0 and 1 so a small or one-sided member frame still gives finite odds
+    rate = min(max(np.sum(y) / len(y), 0.5 / len(y)), 1.0 - 0.5 / len(y))
     base = numerics.log(np.array([rate / (1.0 - rate)]))[0]
     sign = 2.0 * y[:, None] - 1.0
     return log_sigmoid(sign * (base + shift[None, :]))
@@ -199,7 +200,8 @@ def place_members(
         room = free[a] - taken[a]
         with np.errstate(divide="ignore"):
             score = loglik[i] + numerics.log(room.astype(float)) + noise[i]
-        score = np.where(room > 0, score, -np.inf)
+        ok = (room > 0) & np.isfinite(score)
+        score = np.where(ok, numerics.snap(np.where(ok, score, 0.0)), -np.inf)
         c = int(np.argmax(score))
         if not np.isfinite(score[c]):
             raise ValueError("no city has a free slot for an analytic member")
@@ -208,20 +210,33 @@ def place_members(
     return position
 
 
-def donor_logweights(loglik: np.ndarray, slots_per_city: np.ndarray) -> np.ndarray:
-    """Log-probability of each member given a city (cities x members, up to a constant).
+def donor_logweights(
+    loglik: np.ndarray, slots_per_city: np.ndarray, sweeps: int = 500
+) -> np.ndarray:
+    """Log-probability of each member given a city (cities x members).
 
-    Bayes' rule on :func:`place_members`' choice: P(member | city) is proportional to
-    P(city | member) = L(member, city) n(city) / sum over cities of the same. So a
-    member's weight summed over the cities of the respondents who borrow equals every
-    other member's: the borrowers' profiles are distributed as the members' are.
+    P(member | city) is proportional to ``a(member) L(member, city)``: the city's
+    likelihood of the member's profile, times a member weight ``a`` chosen (by matrix
+    scaling, ``sweeps`` Sinkhorn sweeps) so that, with respondents spread over cities as
+    the slots are, every member is borrowed equally often: the borrowers' profiles are
+    then distributed over the file exactly as the members' are, and only their
+    arrangement over cities follows the city effects.
     """
     with np.errstate(divide="ignore"):
-        prior = numerics.log(slots_per_city.astype(float))
-    joint = loglik + prior[None, :]
-    top = np.max(joint, axis=1, keepdims=True)
-    norm = top[:, 0] + numerics.log(np.sum(numerics.exp(joint - top), axis=1))
-    return (loglik - norm[:, None]).T
+        top = np.max(loglik, axis=1, keepdims=True)
+        like = numerics.exp(loglik - top)  # members x cities, each row's max 1
+    n_city = slots_per_city.astype(float)
+    target = 1.0 / len(like)
+    a = np.ones(len(like))
+    for _ in range(sweeps):
+        p = a[:, None] * like
+        p = p / np.sum(p, axis=0, keepdims=True)
+        share = np.sum(p * n_city[None, :], axis=1) / np.sum(n_city)
+        a = a * (target / share)
+    p = a[:, None] * like
+    p = p / np.sum(p, axis=0, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return numerics.log(numerics.snap(p.T))
 
 
 def draw_by_weight(
@@ -239,7 +254,7 @@ def draw_by_weight(
         finite = np.isfinite(w)
         if not finite.any():
             raise ValueError("a group has no admissible donor")
-        w = np.where(finite, numerics.exp(w - np.max(w[finite])), 0.0)
+        w = np.where(finite, numerics.snap(numerics.exp(w - np.max(w[finite]))), 0.0)
         cdf = np.cumsum(w)
         k = np.searchsorted(cdf, u[rows] * cdf[-1], side="right")
         out[rows] = np.minimum(k, len(w) - 1)
