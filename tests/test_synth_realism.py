@@ -60,7 +60,10 @@ def test_single_city_province_gets_no_within_province_migrant():
 
 def test_placement_respects_area_capacity_and_impossible_cities():
     slots = pd.DataFrame(
-        {"stratum": [1, 1, 2, 2, 2, 3, 3, 3], "residence_area": [1, 2, 1, 1, 2, 1, 2, 2]}
+        {
+            "stratum": [1, 1, 2, 2, 2, 3, 3, 3],
+            "residence_area": [1, 2, 1, 1, 2, 1, 2, 2],
+        }
     )
     possible = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 1], [1, 1, 1]], dtype=bool)
     loglik = np.where(possible, 0.0, -np.inf)

@@ -83,7 +83,7 @@ def comparable(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
 
 
 def design_matrix(f: pd.DataFrame) -> pd.DataFrame:
-    """Dummies of the categorical answers, quadratics of the continuous ones, heaping."""
+    """Categorical dummies, quadratics of the continuous answers, heaping flags."""
     parts = [pd.get_dummies(f[list(CATEGORICAL)].astype(str), drop_first=True)]
     for c in CONTINUOUS:
         z = (f[c] - f[c].mean()) / f[c].std()
@@ -185,6 +185,7 @@ def city_iccs(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
+    """Print the separability and the city ICCs of a raw file and its analytic frame."""
     parser = argparse.ArgumentParser(prog="python -m analysis.synth.realism")
     parser.add_argument("raw", help="raw survey (.dta)")
     parser.add_argument("analytic", help="analytic.parquet of the same file")
@@ -196,7 +197,9 @@ def main(argv=None) -> int:
     result = separability(f)
     print("Separability (members vs hospitalised, insured non-members):")
     for key, value in result.items():
-        print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+        print(
+            f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}"
+        )
     print(f"  left out for a missing answer: {f.attrs['n_left_out']}")
     print("\nIntra-city correlation (ICC(1) by city):")
     print(city_iccs(frame, member_ids).to_string(index=False, float_format="%.3f"))
