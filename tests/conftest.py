@@ -32,6 +32,7 @@ LAYERS = {
     "reference": (
         "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",
         "test_stat_tests", "test_publication_log", "test_twopart_dask",
+        "test_betareg",
     ),
     "pipeline": (
         "test_pipeline", "test_regeneration", "test_compare_raw", "test_notebook",
