@@ -22,11 +22,13 @@ regressor, including a hand-built 0/1 dummy, is a column of its own, Stata 12's
 b_k over the estimation sample, the same derivative the fractional logit's margins
 take. Delta method with the gradient
 dAME_k/db_j = mean_i mu_i (1 - mu_i)(1 - 2 mu_i) x_ij b_k
-+ 1{j = k} mean_i mu_i (1 - mu_i), and zero in log phi; covariates held fixed, as :mod:`analysis.twopart.margins`.
++ 1{j = k} mean_i mu_i (1 - mu_i), and zero in log phi; covariates held
+fixed, as :mod:`analysis.twopart.margins`.
 
 Checked against an independent maximum-likelihood fit in R
-(``tests/r/betareg_reference.R``: R's ``dbeta`` and ``optim`` with a ``numDeriv`` Hessian) and, for recovery of known
-parameters, by simulation (``tests/test_betareg.py``).
+(``tests/r/betareg_reference.R``: R's ``dbeta`` and ``optim`` with a
+``numDeriv`` Hessian) and, for recovery of known parameters, by simulation
+(``tests/test_betareg.py``).
 """
 
 from __future__ import annotations
