@@ -167,7 +167,9 @@ def equation_diagnostics(res, equation: str) -> pd.DataFrame:
         return diagnostics.equation_table(res.sample.d, res.designs[0].X, "probit")
     rows2 = res.sample.rows2
     y, X = res.sample.y[rows2], res.designs[1].X[rows2]
-    return diagnostics.equation_table(y, X, "gamma", "log")
+    return diagnostics.equation_table(
+        y, X, "gamma", "log", proportion=equation == "ratio"
+    )
 
 
 def failure(err: Exception) -> str:
