@@ -11,8 +11,11 @@ Outputs:
   ``sample, variant, equation, term`` (:mod:`analysis.beyond.robustness`);
 * ``outputs/tables/counterfactuals.csv``: cross-region settlement (each sample)
   and scheme equalisation (total sample), by migration scope, with delta-method
-  and bootstrap SEs and 95% CIs (:mod:`analysis.beyond.counterfactuals`,
-  :mod:`analysis.beyond.counterfactual_bootstrap`);
+  and bootstrap SEs and 95% CIs, and bounds of the settlement's change in
+  expected reimbursement under selection of claims on their amount
+  (:mod:`analysis.beyond.counterfactuals`,
+  :mod:`analysis.beyond.counterfactual_bootstrap`,
+  :mod:`analysis.beyond.selection_bound`);
 * ``outputs/tables/counterfactuals_bootstrap_failures.csv``: one row per failed
   bootstrap refit (replication, sample, stage, error);
 * ``outputs/figures/figure_counterfactuals.{png,pdf}``.
@@ -37,6 +40,7 @@ from analysis import notices  # noqa: E402
 from analysis.beyond import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.beyond import counterfactuals as cf  # noqa: E402
 from analysis.beyond import diagnostics, robustness
+from analysis.beyond import selection_bound as sb
 from analysis.beyond.summary import FAILURES, FIGURE
 from analysis.cleaning.schema import FACTORS, SUBSAMPLES  # noqa: E402
 from analysis.config import MASTER_SEED, MIN_CELL  # noqa: E402
@@ -180,7 +184,10 @@ def failure(err: Exception) -> str:
 def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
     """Scenario (a) on every sample, (b) on the total sample, by migration scope.
 
-    Delta-method SEs only; :func:`add_bootstrap` adds the bootstrap columns.
+    Delta-method SEs and, for the settlement's expected reimbursement, the
+    bounds under selection of claims on their amount
+    (:mod:`analysis.beyond.selection_bound`); :func:`add_bootstrap` adds the
+    bootstrap columns.
     """
     out = []
     for scenario, sample in cf.PLAN:
@@ -194,7 +201,8 @@ def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
             out.append(pd.DataFrame([head | {"group": "all", "quantity": "(fit failed)",
                                              "note": failure(err)}]))  # fmt: skip
             continue
-        out.append(rows.assign(**head, note=""))
+        rows = sb.with_bounds(rows.assign(note=""), res, scenario, frames[sample])
+        out.append(rows.assign(**head))
     table = pd.concat(out, ignore_index=True)
     table["n"] = table["n"].astype("Int64")
     first = list(cf.KEYS)
