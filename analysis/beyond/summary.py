@@ -31,7 +31,14 @@ CAPTURES = (
     "coefficients are associations, so (a) is the reimbursement gap the model "
     "attributes to scope, not a causal effect of the reform; the NHSA's direct "
     "settlement (2023) also changes when patients pay, which a model of "
-    "reimbursement after the fact does not represent."
+    "reimbursement after the fact does not represent. Far migrants who claim now "
+    "are selected on large amounts, and the settlement scenario gives each new "
+    "claimant the amount predicted for those who claimed: `change_sel_low` is the "
+    "change in expected reimbursement if the new claimants are the bottom of a "
+    "claim distribution shaped like the within-city claimants' (Lee-type "
+    "trimming by the gap in claim rates), `change_sel_worst` if they claim the "
+    "smallest amount in the sample; the model's change is the upper end "
+    "(docs/beyond_the_paper.md)."
 )
 
 BOOTSTRAP_NOTE = (
@@ -92,7 +99,9 @@ DIAGNOSTICS_LEGEND = (
     "construction (its outcomes were calibrated to the published AMEs, not drawn "
     "from a probit); a Park test on the ratio (a proportion) and Box-Cox (a test of "
     "log-OLS, not of the GLM's log link) are not the field's checks for those "
-    "questions: docs/beyond_the_paper.md."
+    "questions: a proportion is modelled by beta regression or fractional "
+    "logit/probit, the `beta` and `fractional_*` columns of the robustness table "
+    "(docs/beyond_the_paper.md)."
 )
 
 
@@ -160,7 +169,8 @@ def counterfactual_view(tables: Path) -> pd.DataFrame:
     t = t[t["group"] == "all"]
     cols = ["scenario", "sample", "quantity", "observed", "counterfactual", "change",
             "change_se", "change_se_boot", "change_se_boot_fixed_x",
-            "change_ci_boot_low", "change_ci_boot_high", "change_p", "n",
+            "change_ci_boot_low", "change_ci_boot_high", "change_p",
+            "change_sel_low", "change_sel_worst", "n",
             "boot_failed", "note"]  # fmt: skip
     cols = [c for c in cols if c in t]
     digits = {c: 3 for c in cols if c not in ("change_p", "n", "boot_failed")}
