@@ -619,7 +619,7 @@ def _link_row(lt: dict, what: str) -> dict:
 #: mu (1 - mu), so the power-of-the-mean question of the Park test (which GLM
 #: family for a positive, unbounded outcome) does not arise.
 PROPORTION_NOTE = (
-    " [a proportion: a Park test does not apply; beta regression and fractional "
+    " [a proportion: a Park test does not apply, beta regression and fractional "
     "logit/probit are the models for it (robustness table)]"
 )
 

@@ -92,7 +92,8 @@ DIAGNOSTICS_LEGEND = (
     "test, `*` if rejected at 5% (link test: the squared index; RESET: index^2 "
     "and index^3; Hosmer-Lemeshow: deciles of p, adjacent ones pooled where a "
     "group would expect fewer than 5 successes or failures); the modified Park "
-    "slope (SE) with the published Gamma kept or rejected; the family-link the "
+    "slope (SE) with the published Gamma kept or rejected (for the ratio, "
+    "n/a: see below); the family-link the "
     "AIC and BIC pick; the Box-Cox "
     "lambda with its 95% CI. Full rows in outputs/tables/diagnostics_*.csv. On the "
     "synthetic survey the probit's link test, RESET and Hosmer-Lemeshow reject by "
@@ -120,6 +121,10 @@ def short_verdict(r) -> str:
     if r.verdict.startswith("not computed"):
         return r.verdict
     if r.check == "modified Park test":
+        if r.verdict.endswith(diagnostics.PROPORTION_NOTE):
+            return (
+                f"{r.estimate:.2f} ({r.se:.2f}); n/a: a proportion (beta, fractional)"
+            )
         kept = r.verdict.rsplit("; ", 1)[-1]
         return f"{r.estimate:.2f} ({r.se:.2f}); {kept}"
     if r.check == "AIC/BIC grid":
