@@ -240,7 +240,9 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
     """Observed vs cross-region-settlement predictions by scope (total sample).
 
     Each bar carries two 95% intervals: delta method (black, covariates fixed)
-    and pairs-bootstrap percentile (orange), when the bootstrap was run.
+    and pairs-bootstrap percentile (orange), when the bootstrap was run; the
+    counterfactual expected reimbursement also carries the Lee-type lower bound
+    under selection of claims on their amount (red), when the table has it.
     """
     rows = table[
         (table["scenario"] == "cross_region_settlement")
@@ -276,6 +278,17 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
                 hi = q[f"{col}_ci_boot_high"].to_numpy(dtype=float)
                 ax.errorbar(x + shift + 0.06, y, yerr=[y - lo, hi - y], fmt="none",
                             ecolor="#E69F00", capsize=3, lw=1)  # fmt: skip
+        if quantity == sb.QUANTITY and "change_sel_low" in q:
+            # where the counterfactual falls if new claimants are selected on
+            # their amounts (Lee-type bound; docs/beyond_the_paper.md)
+            low = (q["observed"] + q["change_sel_low"]).to_numpy(dtype=float)
+            mark = ax.scatter(
+                x + 0.2, low, marker="_", s=260, color="#C00000", zorder=3,
+                linewidths=2,
+                label="Lower bound if new claimants are selected on amount",
+            )  # fmt: skip
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.15)  # room for the legend
+            ax.legend(handles=[mark], frameon=False, fontsize=8, loc="upper left")
         ax.set_xticks(x, [tick_label("scope", g) for g in q.index], fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
