@@ -28,9 +28,10 @@ Two lower bounds, both with the model's value as the upper bound:
   (1 - s) quantile with fractional weight at the cut, as Lee's trimming; so
   m_i >= rho(s) h_i with rho(s) = mean(bottom 1 - s) / mean(top s), and
   change_low = mean (F~_i - F_i) rho(s_g(i)) h_i.
-* **Worst case** (Manski). Only (M) and m_i <= h_i: the new claimants' amounts
-  may be as small as the smallest amount claimed in the sample (a_min, the
-  support's lower end in the data), change_worst = mean (F~_i - F_i) min(a_min, h_i).
+* **Worst case** (Manski). (M) and m_i <= h_i, without (T): the new claimants'
+  amounts may be as small as the smallest amount claimed in the sample (a_min,
+  taken as the support's lower end),
+  change_worst = mean (F~_i - F_i) min(a_min, h_i).
 
 The share reimbursed is a part-1 quantity and is not affected by this selection;
 the amount given reimbursement (mean h) is not changed by the scenario. Both
