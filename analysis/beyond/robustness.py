@@ -116,7 +116,7 @@ def robustness_table(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
         frames.append(failed(LPM.name, ["probit"], err))
     try:
         frames.append(beta_cells(data, sample))
-    except ValueError as err:
+    except (ValueError, np.linalg.LinAlgError) as err:
         frames.append(failed(BETA.name, ["ratio"], err))
     cells = pd.concat(frames, ignore_index=True)
     out = mark_changes(cells, published_conclusions(sample))
