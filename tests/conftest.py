@@ -20,7 +20,7 @@ LAYERS = {
         "test_stamp", "test_disclosure", "test_model_tables", "test_figures",
         "test_cli", "test_estimate_omissions", "test_diagnostics", "test_robustness",
         "test_counterfactuals", "test_calibrate_swaps", "test_report", "test_esttab",
-        "test_dictionary",
+        "test_dictionary", "test_selection_bound",
         "test_twopart_api", "test_twopart_results", "test_twopart_contrasts",
         "test_twopart_margins_fast",
     ),
@@ -33,6 +33,7 @@ LAYERS = {
     "reference": (
         "test_twopart_vs_stata", "test_twopart_vs_r", "test_twopart_conventions",
         "test_stat_tests", "test_publication_log", "test_twopart_dask",
+        "test_betareg",
     ),
     "pipeline": (
         "test_pipeline", "test_regeneration", "test_compare_raw", "test_notebook",

@@ -257,3 +257,21 @@ def test_diagnostics_table_stacks_samples_and_records_failures():
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
     view = summary.diagnostics_view(beyond.diagnostics_table(fits, "amount"))
     assert list(view.columns) == ["check", "total", "urban", "ncms"]
+
+
+def test_park_verdict_on_the_ratio_points_to_proportion_models():
+    from analysis.beyond import stage as beyond
+    from analysis.inference.bootstrap.synthetic import toy_analytic
+    from analysis.paper import models
+    from analysis.paper.estimates import subsample
+    from analysis.paper.models import design_frame
+
+    data = design_frame(subsample(toy_analytic(900, np.random.default_rng(3)), "total"))
+    park = {}
+    for eq in ("amount", "ratio"):
+        res = models.fit(data, "total", models.OUTCOME_OF[eq])
+        table = beyond.equation_diagnostics(res, eq).set_index("check")
+        park[eq] = table.loc["modified Park test", "verdict"]
+    assert park["ratio"].endswith(dg.PROPORTION_NOTE)
+    assert "beta regression" in park["ratio"]
+    assert dg.PROPORTION_NOTE not in park["amount"]

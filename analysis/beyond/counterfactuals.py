@@ -35,6 +35,10 @@ held fixed and a log-OLS smearing factor is treated as known, as in
 an extensive part mean[(F~ - F)(h + h~)/2] and an intensive part
 mean[(h~ - h)(F + F~)/2] (point estimates).
 
+The settlement scenario gives each new claimant the amount predicted for those
+who claim now; :mod:`analysis.beyond.selection_bound` bounds its change in
+expected reimbursement when claims are selected on their amount.
+
 All functions are pure: they use the public interface of a
 :class:`analysis.twopart.TwoPartResults` (``params``, ``cov``, ``predict``,
 ``design_matrix``, ``row_labels``) and never refit.

@@ -7,6 +7,10 @@ two-part model equation by equation:
 * part 2 (GLM on the positives): modified Park test for the variance function
   (the family), Pregibon link test and RESET for the link, an AIC/BIC grid over
   families and links, and a Box-Cox check of the scale of the positive amounts.
+  On the ratio (a proportion) these are the published Gamma GLM's own checks,
+  kept for comparison; the Park test's verdict says that a proportion is modelled
+  by beta regression or fractional logit/probit instead
+  (:mod:`analysis.beyond.robustness`), not by choosing a GLM variance power.
 
 Every check is a pure function of arrays: the outcome, the design matrix ``X``
 (with its constant, as :mod:`analysis.twopart` builds it) and, where needed, the
@@ -479,7 +483,11 @@ def _profile_ci(llf, lam: float) -> tuple[float, float]:
 
 
 def equation_table(
-    y: np.ndarray, X: np.ndarray, family: str, link: str = "log"
+    y: np.ndarray,
+    X: np.ndarray,
+    family: str,
+    link: str = "log",
+    proportion: bool = False,
 ) -> pd.DataFrame:
     """All checks of one equation as a tidy table with a verdict per check.
 
@@ -491,6 +499,10 @@ def equation_table(
     family, link : str
         The published model: ``"probit"`` for part 1, or a GLM family and link
         (the paper: ``"gamma"``, ``"log"``) for part 2.
+    proportion : bool
+        The outcome is a proportion (the reimbursement ratio): the Park test's
+        verdict then says that it is not the check for such an outcome
+        (:data:`PROPORTION_NOTE`).
 
     Returns
     -------
@@ -500,7 +512,7 @@ def equation_table(
     if family in ("probit", "logit"):
         rows = binary_rows(y, X, family)
     else:
-        rows = glm_rows(y, X, family, link)
+        rows = glm_rows(y, X, family, link, proportion)
     return pd.DataFrame(rows)[COLUMNS]
 
 
@@ -559,7 +571,9 @@ def binary_rows(d: np.ndarray, X: np.ndarray, model: str) -> list[dict]:
     )
 
 
-def glm_rows(y: np.ndarray, X: np.ndarray, family: str, link: str) -> list[dict]:
+def glm_rows(
+    y: np.ndarray, X: np.ndarray, family: str, link: str, proportion: bool = False
+) -> list[dict]:
     """Park test, link test, RESET, AIC/BIC grid and Box-Cox of a part-2 GLM.
 
     A check that cannot be computed on these data gets one row saying why.
@@ -569,7 +583,7 @@ def glm_rows(y: np.ndarray, X: np.ndarray, family: str, link: str) -> list[dict]
         mu = np.asarray(fit_glm(y, X, family, link).fittedvalues)
         res = park_test(y, mu)
         return [_row("modified Park test", "slope lambda", res["slope"], res["se"],
-                     verdict=park_verdict(res, family))]  # fmt: skip
+                     verdict=park_verdict(res, family, proportion))]  # fmt: skip
 
     def link_():
         return [_link_row(link_test(y, X, family, link), f"{link} link")]
@@ -601,8 +615,20 @@ def _link_row(lt: dict, what: str) -> dict:
                 None, lt["p"], verdict=_accept(lt["p"], what))  # fmt: skip
 
 
-def park_verdict(park: dict, fitted: str) -> str:
-    """One line: lambda, the nearest family, and whether the fitted one is kept."""
+#: Appended to the Park verdict of a proportion. Its variance is bounded by
+#: mu (1 - mu), so the power-of-the-mean question of the Park test (which GLM
+#: family for a positive, unbounded outcome) does not arise.
+PROPORTION_NOTE = (
+    " [a proportion: a Park test does not apply, beta regression and fractional "
+    "logit/probit are the models for it (robustness table)]"
+)
+
+
+def park_verdict(park: dict, fitted: str, proportion: bool = False) -> str:
+    """One line: lambda, the nearest family, and whether the fitted one is kept.
+
+    ``proportion`` appends :data:`PROPORTION_NOTE`.
+    """
     kept = [f for f, pv in park["p"].items() if pv >= ALPHA]
     text = (
         f"lambda = {park['slope']:.2f} (SE {park['se']:.2f}), nearest "
@@ -611,7 +637,7 @@ def park_verdict(park: dict, fitted: str) -> str:
     if fitted in PARK_FAMILIES:
         ok = park["p"][fitted] >= ALPHA
         text += f"; {fitted} {'kept' if ok else 'rejected'} at 5%"
-    return text
+    return text + (PROPORTION_NOTE if proportion else "")
 
 
 def grid_rows(grid: pd.DataFrame, fitted: str) -> list[dict]:

@@ -10,6 +10,9 @@ coefficient; ratio: AME on E[ratio | reimbursed]):
   instead of the Gamma GLM; its coefficients are log-scale effects like the GLM's;
 * ``fractional_logit`` / ``fractional_probit``: Papke-Wooldridge QMLE of the ratio
   (Bernoulli GLM with logit / probit link, robust SEs) instead of the Gamma GLM;
+* ``beta``: beta regression of the ratio (ML, logit mean, constant precision,
+  :mod:`analysis.beyond.betareg`), ratios of 0 or 1 squeezed as Smithson and
+  Verkuilen (2006), with derivative AMEs as the fractional variants';
 * ``cluster_city``: the published models with cluster-robust SEs by city;
 * ``lpm_city_fe``: a linear probability model of reimbursement with city fixed
   effects absorbed (linearmodels ``AbsorbingLS``, SEs clustered by city), so the
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 from linearmodels.iv.absorbing import AbsorbingLS
 
+from analysis.beyond import betareg
 from analysis.config import PUBLISHED_DIR
 from analysis.paper import estimates, models
 from analysis.twopart import TwoPartError
@@ -74,6 +78,9 @@ VARIANTS = (
             cluster="city"),
 )  # fmt: skip
 LPM = Variant("lpm_city_fe", "LPM with city fixed effects", ("probit",))
+BETA = Variant(
+    "beta", "beta regression (ML, logit mean, constant precision)", ("ratio",)
+)
 
 
 def robustness_tables(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -107,6 +114,10 @@ def robustness_table(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
         frames.append(lpm_cells(data, sample=sample))
     except (ValueError, np.linalg.LinAlgError) as err:
         frames.append(failed(LPM.name, ["probit"], err))
+    try:
+        frames.append(beta_cells(data, sample))
+    except (ValueError, np.linalg.LinAlgError) as err:
+        frames.append(failed(BETA.name, ["ratio"], err))
     cells = pd.concat(frames, ignore_index=True)
     out = mark_changes(cells, published_conclusions(sample))
     out.insert(0, "sample", sample)
@@ -136,6 +147,36 @@ def variant_cells(
         frames.append(cells.assign(term=terms, note=""))
     out = pd.concat(frames, ignore_index=True).assign(variant=v.name)
     return out[[*KEYS[1:], "estimate", "se", "p", "n", "note"]]
+
+
+def beta_cells(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
+    """Beta-regression AMEs of the ratio on E[ratio | reimbursed], as cells.
+
+    The estimation rows are the ratio model's part 2 (reimbursed, with a ratio
+    and every regressor observed), the regressors ``sample``'s column-wise list;
+    every row's ``note`` says how many ratios were on the boundary and whether
+    they were squeezed (:func:`analysis.beyond.betareg.BetaFit.note`).
+    """
+    cols = [
+        c.removeprefix("c.")
+        for c in models.regressors(sample, "columnwise", data).split()
+    ]
+    outcome = models.OUTCOME_OF["ratio"]
+    rows = data.loc[data["reimbursed"] == 1, [outcome, *cols]].dropna()
+    bf = betareg.fit(rows[outcome].to_numpy(), rows[cols])
+    out = betareg.ames(bf)
+    return pd.DataFrame(
+        {
+            "variant": BETA.name,
+            "equation": "ratio",
+            "term": [models.published_term(t) for t in out["term"]],
+            "estimate": out["estimate"].to_numpy(),
+            "se": out["se"].to_numpy(),
+            "p": out["p"].to_numpy(),
+            "n": bf.n,
+            "note": bf.note(),
+        }
+    )
 
 
 def failed(variant: str, equations: list[str], err: Exception) -> pd.DataFrame:
@@ -302,6 +343,8 @@ def wide_view(
 
     t = t.assign(cell=[cell(r) for r in t.itertuples()])
     order = [v.name for v in VARIANTS] + [LPM.name]
+    # the beta column beside the other models of the ratio
+    order.insert(order.index("fractional_probit") + 1, BETA.name)
     if "sample" not in t:
         t = t.assign(sample="total")
     index = ["sample", "equation", "term"]

@@ -11,8 +11,11 @@ Outputs:
   ``sample, variant, equation, term`` (:mod:`analysis.beyond.robustness`);
 * ``outputs/tables/counterfactuals.csv``: cross-region settlement (each sample)
   and scheme equalisation (total sample), by migration scope, with delta-method
-  and bootstrap SEs and 95% CIs (:mod:`analysis.beyond.counterfactuals`,
-  :mod:`analysis.beyond.counterfactual_bootstrap`);
+  and bootstrap SEs and 95% CIs, and bounds of the settlement's change in
+  expected reimbursement under selection of claims on their amount
+  (:mod:`analysis.beyond.counterfactuals`,
+  :mod:`analysis.beyond.counterfactual_bootstrap`,
+  :mod:`analysis.beyond.selection_bound`);
 * ``outputs/tables/counterfactuals_bootstrap_failures.csv``: one row per failed
   bootstrap refit (replication, sample, stage, error);
 * ``outputs/figures/figure_counterfactuals.{png,pdf}``.
@@ -37,6 +40,7 @@ from analysis import notices  # noqa: E402
 from analysis.beyond import counterfactual_bootstrap as cfb  # noqa: E402
 from analysis.beyond import counterfactuals as cf  # noqa: E402
 from analysis.beyond import diagnostics, robustness
+from analysis.beyond import selection_bound as sb
 from analysis.beyond.summary import FAILURES, FIGURE
 from analysis.cleaning.schema import FACTORS, SUBSAMPLES  # noqa: E402
 from analysis.config import MASTER_SEED, MIN_CELL  # noqa: E402
@@ -167,7 +171,9 @@ def equation_diagnostics(res, equation: str) -> pd.DataFrame:
         return diagnostics.equation_table(res.sample.d, res.designs[0].X, "probit")
     rows2 = res.sample.rows2
     y, X = res.sample.y[rows2], res.designs[1].X[rows2]
-    return diagnostics.equation_table(y, X, "gamma", "log")
+    return diagnostics.equation_table(
+        y, X, "gamma", "log", proportion=equation == "ratio"
+    )
 
 
 def failure(err: Exception) -> str:
@@ -178,7 +184,10 @@ def failure(err: Exception) -> str:
 def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
     """Scenario (a) on every sample, (b) on the total sample, by migration scope.
 
-    Delta-method SEs only; :func:`add_bootstrap` adds the bootstrap columns.
+    Delta-method SEs and, for the settlement's expected reimbursement, the
+    bounds under selection of claims on their amount
+    (:mod:`analysis.beyond.selection_bound`); :func:`add_bootstrap` adds the
+    bootstrap columns.
     """
     out = []
     for scenario, sample in cf.PLAN:
@@ -192,7 +201,8 @@ def counterfactual_table(fits: dict, frames: dict) -> pd.DataFrame:
             out.append(pd.DataFrame([head | {"group": "all", "quantity": "(fit failed)",
                                              "note": failure(err)}]))  # fmt: skip
             continue
-        out.append(rows.assign(**head, note=""))
+        rows = sb.with_bounds(rows.assign(note=""), res, scenario, frames[sample])
+        out.append(rows.assign(**head))
     table = pd.concat(out, ignore_index=True)
     table["n"] = table["n"].astype("Int64")
     first = list(cf.KEYS)
@@ -230,7 +240,9 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
     """Observed vs cross-region-settlement predictions by scope (total sample).
 
     Each bar carries two 95% intervals: delta method (black, covariates fixed)
-    and pairs-bootstrap percentile (orange), when the bootstrap was run.
+    and pairs-bootstrap percentile (orange), when the bootstrap was run; the
+    counterfactual expected reimbursement also carries the Lee-type lower bound
+    under selection of claims on their amount (red), when the table has it.
     """
     rows = table[
         (table["scenario"] == "cross_region_settlement")
@@ -266,6 +278,17 @@ def figure_counterfactuals(table: pd.DataFrame, note: str) -> plt.Figure:
                 hi = q[f"{col}_ci_boot_high"].to_numpy(dtype=float)
                 ax.errorbar(x + shift + 0.06, y, yerr=[y - lo, hi - y], fmt="none",
                             ecolor="#E69F00", capsize=3, lw=1)  # fmt: skip
+        if quantity == sb.QUANTITY and "change_sel_low" in q:
+            # where the counterfactual falls if new claimants are selected on
+            # their amounts (Lee-type bound; docs/beyond_the_paper.md)
+            low = (q["observed"] + q["change_sel_low"]).to_numpy(dtype=float)
+            mark = ax.scatter(
+                x + 0.2, low, marker="_", s=260, color="#C00000", zorder=3,
+                linewidths=2,
+                label="Lower bound if new claimants are selected on amount",
+            )  # fmt: skip
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.15)  # room for the legend
+            ax.legend(handles=[mark], frameon=False, fontsize=8, loc="upper left")
         ax.set_xticks(x, [tick_label("scope", g) for g in q.index], fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)

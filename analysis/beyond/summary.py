@@ -31,7 +31,14 @@ CAPTURES = (
     "coefficients are associations, so (a) is the reimbursement gap the model "
     "attributes to scope, not a causal effect of the reform; the NHSA's direct "
     "settlement (2023) also changes when patients pay, which a model of "
-    "reimbursement after the fact does not represent."
+    "reimbursement after the fact does not represent. Far migrants who claim now "
+    "are selected on large amounts, and the settlement scenario gives each new "
+    "claimant the amount predicted for those who claimed: `change_sel_low` is the "
+    "change in expected reimbursement if the new claimants are the bottom of a "
+    "claim distribution shaped like the within-city claimants' (Lee-type "
+    "trimming by the gap in claim rates), `change_sel_worst` if they claim the "
+    "smallest amount in the sample; the model's change is the upper end "
+    "(docs/beyond_the_paper.md)."
 )
 
 BOOTSTRAP_NOTE = (
@@ -85,14 +92,17 @@ DIAGNOSTICS_LEGEND = (
     "test, `*` if rejected at 5% (link test: the squared index; RESET: index^2 "
     "and index^3; Hosmer-Lemeshow: deciles of p, adjacent ones pooled where a "
     "group would expect fewer than 5 successes or failures); the modified Park "
-    "slope (SE) with the published Gamma kept or rejected; the family-link the "
+    "slope (SE) with the published Gamma kept or rejected (for the ratio, "
+    "n/a: see below); the family-link the "
     "AIC and BIC pick; the Box-Cox "
     "lambda with its 95% CI. Full rows in outputs/tables/diagnostics_*.csv. On the "
     "synthetic survey the probit's link test, RESET and Hosmer-Lemeshow reject by "
     "construction (its outcomes were calibrated to the published AMEs, not drawn "
     "from a probit); a Park test on the ratio (a proportion) and Box-Cox (a test of "
     "log-OLS, not of the GLM's log link) are not the field's checks for those "
-    "questions: docs/beyond_the_paper.md."
+    "questions: a proportion is modelled by beta regression or fractional "
+    "logit/probit, the `beta` and `fractional_*` columns of the robustness table "
+    "(docs/beyond_the_paper.md)."
 )
 
 
@@ -111,6 +121,10 @@ def short_verdict(r) -> str:
     if r.verdict.startswith("not computed"):
         return r.verdict
     if r.check == "modified Park test":
+        if r.verdict.endswith(diagnostics.PROPORTION_NOTE):
+            return (
+                f"{r.estimate:.2f} ({r.se:.2f}); n/a: a proportion (beta, fractional)"
+            )
         kept = r.verdict.rsplit("; ", 1)[-1]
         return f"{r.estimate:.2f} ({r.se:.2f}); {kept}"
     if r.check == "AIC/BIC grid":
@@ -160,7 +174,8 @@ def counterfactual_view(tables: Path) -> pd.DataFrame:
     t = t[t["group"] == "all"]
     cols = ["scenario", "sample", "quantity", "observed", "counterfactual", "change",
             "change_se", "change_se_boot", "change_se_boot_fixed_x",
-            "change_ci_boot_low", "change_ci_boot_high", "change_p", "n",
+            "change_ci_boot_low", "change_ci_boot_high", "change_p",
+            "change_sel_low", "change_sel_worst", "n",
             "boot_failed", "note"]  # fmt: skip
     cols = [c for c in cols if c in t]
     digits = {c: 3 for c in cols if c not in ("change_p", "n", "boot_failed")}
