@@ -34,6 +34,7 @@ SCHEME_CONCEPTS = dict(
 # Priority (first enrolled wins): the reverse of published order, UEBMI > URBMI > NCMS.
 SCHEME_PRIORITY = tuple(reversed(SCHEME_CONCEPTS.items()))
 PRIORITY_TEXT = " > ".join(label("scheme", level) for level, _ in SCHEME_PRIORITY)
+SCHEMES_TEXT = ", ".join(label("scheme", level) for level in SCHEME_CONCEPTS)
 
 # Rule 5: each Table 3 covariate (published row order), then the cost of the stay and
 # the reimbursement question, with the concepts it is derived from. age_sq is age's.
@@ -147,7 +148,7 @@ def selection_rules(concepts: pd.DataFrame, codebook: Codebook, scheme: pd.Serie
         ),
         (
             "4",
-            "Drop: no social health insurance (none of NCMS, URBMI, UEBMI == 1)",
+            f"Drop: no social health insurance (none of {SCHEMES_TEXT} == 1)",
             " ".join(col(c) for c in enrolled),
             scheme.notna(),
         ),
