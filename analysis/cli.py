@@ -150,9 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resample PSUs within strata instead of respondents",
     )
-    boot.add_argument("--workers", type=int, default=1, help="local processes")
-    boot.add_argument("--scheduler", help="Dask scheduler address (runs there)")
-    boot.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
+    add_parallel_flags(boot)
     boot.add_argument(
         "--ci",
         default="percentile",
@@ -165,9 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument(
         "--reps", type=int, default=MONTECARLO_REPS, help="bootstrap reps per data set"
     )
-    mc.add_argument("--workers", type=int, default=1, help="local processes")
-    mc.add_argument("--scheduler", help="Dask scheduler address (runs there)")
-    mc.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
+    add_parallel_flags(mc)
     mc.add_argument(
         "--samples",
         nargs="+",
@@ -214,6 +210,13 @@ def add_raw_flags(stage: argparse.ArgumentParser, raw_help: str) -> None:
     stage.add_argument(
         "--encoding", help="encoding of a .csv --raw (default: UTF-8, else GB18030)"
     )
+
+
+def add_parallel_flags(stage: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--scheduler`` and ``--seed`` of a stage that replicates."""
+    stage.add_argument("--workers", type=int, default=1, help="local processes")
+    stage.add_argument("--scheduler", help="Dask scheduler address (runs there)")
+    stage.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
 
 
 def add_real_flags(stage: argparse.ArgumentParser) -> None:

@@ -41,6 +41,11 @@ MONTECARLO_SIMS = 200  # simulated data sets in the Monte-Carlo check
 MONTECARLO_REPS = 199  # bootstrap replications per simulated data set
 
 
+def _below(parent: str, *parts: str, doc: str) -> property:
+    """A path property of :class:`RunPaths`: ``parts`` below its path ``parent``."""
+    return property(lambda self: getattr(self, parent).joinpath(*parts), doc=doc)
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Where one run reads and writes.
@@ -52,50 +57,21 @@ class RunPaths:
 
     root: Path
 
-    @property
-    def raw_dir(self) -> Path:
-        """Raw survey files (never written after generation)."""
-        return self.root / "data" / "raw"
-
-    @property
-    def derived_dir(self) -> Path:
-        """Cleaned, regenerable data."""
-        return self.root / "data" / "derived"
-
-    @property
-    def outputs_dir(self) -> Path:
-        """Tables, figures, estimates and logs."""
-        return self.root / "outputs"
-
-    @property
-    def raw_survey(self) -> Path:
-        """The synthetic raw survey (.dta)."""
-        return self.raw_dir / "cmds2014_synthetic.dta"
-
-    @property
-    def analytic(self) -> Path:
-        """The analytic sample (parquet)."""
-        return self.derived_dir / "analytic.parquet"
-
-    @property
-    def tables_dir(self) -> Path:
-        """Exhibit tables."""
-        return self.outputs_dir / "tables"
-
-    @property
-    def figures_dir(self) -> Path:
-        """Exhibit figures."""
-        return self.outputs_dir / "figures"
-
-    @property
-    def estimates_dir(self) -> Path:
-        """Tidy model estimates."""
-        return self.outputs_dir / "estimates"
-
-    @property
-    def logs_dir(self) -> Path:
-        """Hash manifest and run logs."""
-        return self.outputs_dir / "logs"
+    raw_dir = _below(
+        "root", "data", "raw", doc="Raw survey files (never written after generation)."
+    )
+    derived_dir = _below("root", "data", "derived", doc="Cleaned, regenerable data.")
+    outputs_dir = _below("root", "outputs", doc="Tables, figures, estimates and logs.")
+    raw_survey = _below(
+        "raw_dir", "cmds2014_synthetic.dta", doc="The synthetic raw survey (.dta)."
+    )
+    analytic = _below(
+        "derived_dir", "analytic.parquet", doc="The analytic sample (parquet)."
+    )
+    tables_dir = _below("outputs_dir", "tables", doc="Exhibit tables.")
+    figures_dir = _below("outputs_dir", "figures", doc="Exhibit figures.")
+    estimates_dir = _below("outputs_dir", "estimates", doc="Tidy model estimates.")
+    logs_dir = _below("outputs_dir", "logs", doc="Hash manifest and run logs.")
 
 
 SYNTHETIC = RunPaths(ROOT)

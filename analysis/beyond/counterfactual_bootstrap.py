@@ -31,20 +31,18 @@ failed replications. SEs and intervals come from
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
-from joblib import delayed
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from analysis.beyond import counterfactuals as cf
 from analysis.cleaning.schema import SUBSAMPLES
-from analysis.inference.bootstrap import resample
+from analysis.inference.bootstrap import resample, runner
 from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import PartOneKernel
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
-from analysis.inference.bootstrap.runner import run_parallel
 from analysis.twopart.arrays import binary_columns, check_columns, fit_binary, fit_glm
 from analysis.twopart.links import MEANS
 
@@ -292,40 +290,18 @@ def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     row[1, span] = fixed[span]
 
 
-def run_replications(
-    problem: Problem,
-    reps: int,
-    seed: int,
-    workers: int = 1,
-    chunk: int | None = None,
-    progress: bool = False,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Draw ``reps`` replications; the result does not depend on ``workers``.
+#: Counterfactual replications: a resampled and a fixed-covariate draw per quantity.
+COUNTERFACTUALS = runner.Replication(
+    replicate_chunk,
+    lambda problem: (len(MODES), problem.n_quantities),
+    FAILURE_COLUMNS,
+    ("rep", "sample"),
+    "counterfactuals",
+)
 
-    Chunks of consecutive replication ids are written back into their rows, so
-    the order in which workers finish does not matter (as in
-    :mod:`analysis.inference.bootstrap.runner`).
-    """
-    if reps < 1:
-        raise ValueError(f"reps={reps} must be at least 1")
-    chunk = chunk or max(1, -(-reps // (max(1, workers) * 8)))
-    chunks = [range(a, min(a + chunk, reps)) for a in range(0, reps, chunk)]
-    draws = np.full((reps, len(MODES), problem.n_quantities), np.nan)
-    failures: list[tuple] = []
-    if workers <= 1:
-        results = (replicate_chunk(problem, seed, ids) for ids in chunks)
-    else:
-        tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
-        results = run_parallel(tasks, workers)
-    bar = tqdm(total=reps, disable=not progress, unit="rep", desc="counterfactuals")
-    for ids, out, fails in results:
-        draws[ids.start : ids.stop] = out
-        failures += fails
-        bar.update(len(ids))
-    bar.close()
-    table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
-    table = table.sort_values(["rep", "sample"], kind="stable").reset_index(drop=True)
-    return draws, table
+#: :func:`analysis.inference.bootstrap.runner.run_replications` of the counterfactual
+#: quantities: draws ``(reps, len(MODES), Q)``, the same for any workers or chunks.
+run_replications = partial(runner.run_replications, replication=COUNTERFACTUALS)
 
 
 def bootstrap(

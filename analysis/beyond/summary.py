@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.beyond import diagnostics, robustness
+from analysis.cleaning import schema
 from analysis.paper import models
 
 FIGURE = "figure_counterfactuals"
@@ -72,7 +73,7 @@ def report_section(paths) -> list:
         ["changed_vs_baseline", "changed_vs_published"]
     ].astype(bool)
     rob["note"] = rob["note"].fillna("")
-    terms = ("URBMI", "UEBMI", "within_province_across_cities", "across_provinces")
+    terms = schema.contrast_levels("scheme", "scope")
     items += [
         ("### Robustness of Tables 3-4", ROBUSTNESS_LEGEND),
         (None, robustness.wide_view(rob, terms)),

@@ -16,17 +16,25 @@ Outputs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from analysis.cleaning.codebook import Codebook
 from analysis.cleaning.recode import missing_mask
+from analysis.vocabulary import FACTORS, label
 
 YES = 1  # canonical "yes" of the yes_no label set and "current city" of hosp_place
 
-# Scheme concepts in priority order (first enrolled wins): UEBMI > URBMI > NCMS.
-SCHEME_PRIORITY = (("UEBMI", "ins_uebmi"), ("URBMI", "ins_urbmi"), ("NCMS", "ins_ncms"))
+# Each scheme level's enrolment concept, schemes in published order.
+SCHEME_CONCEPTS = dict(
+    zip(FACTORS["scheme"], ("ins_ncms", "ins_urbmi", "ins_uebmi"), strict=True)
+)
+# Priority (first enrolled wins): the reverse of published order, UEBMI > URBMI > NCMS.
+SCHEME_PRIORITY = tuple(reversed(SCHEME_CONCEPTS.items()))
+PRIORITY_TEXT = " > ".join(label("scheme", level) for level, _ in SCHEME_PRIORITY)
+SCHEMES_TEXT = ", ".join(label("scheme", level) for level in SCHEME_CONCEPTS)
 
 # Rule 5: each Table 3 covariate (published row order), then the cost of the stay and
 # the reimbursement question, with the concepts it is derived from. age_sq is age's.
@@ -48,13 +56,15 @@ COMPLETE_CASE_SOURCES = (
     ("reimbursed", ("reimb_any",)),
 )
 
-# Enrolment combinations with more than one scheme, as bit patterns (NCMS 1, URBMI 2,
-# UEBMI 4); the last scheme named is the one kept.
+# Enrolment combinations with more than one scheme, as bit patterns (bit k: the k-th
+# scheme in published order, so NCMS 1, URBMI 2, UEBMI 4); the last scheme named is
+# the one kept.
 DUAL_PATTERNS = {
-    "NCMS+URBMI": 3,
-    "NCMS+UEBMI": 5,
-    "URBMI+UEBMI": 6,
-    "NCMS+URBMI+UEBMI": 7,
+    "+".join(label("scheme", s) for s in combo): sum(
+        1 << FACTORS["scheme"].index(s) for s in combo
+    )
+    for size in range(2, len(FACTORS["scheme"]) + 1)
+    for combo in combinations(FACTORS["scheme"], size)
 }
 
 FLOW_COLUMNS = ["step", "rule", "columns", "n_before", "n_removed", "n_after"]
@@ -138,7 +148,7 @@ def selection_rules(concepts: pd.DataFrame, codebook: Codebook, scheme: pd.Serie
         ),
         (
             "4",
-            "Drop: no social health insurance (none of NCMS, URBMI, UEBMI == 1)",
+            f"Drop: no social health insurance (none of {SCHEMES_TEXT} == 1)",
             " ".join(col(c) for c in enrolled),
             scheme.notna(),
         ),
@@ -222,20 +232,19 @@ def dual_enrolment_log(
         Columns ``RECODE_COLUMNS``; one row per enrolment combination with more than
         one scheme (fixed order), then the total.
     """
-    # bit pattern of enrolment: NCMS = 1, URBMI = 2, UEBMI = 4
     pattern = sum(
-        concepts[c].eq(YES).astype(int) * weight
-        for (_, c), weight in zip(SCHEME_PRIORITY, (4, 2, 1), strict=True)
+        concepts[c].eq(YES).astype(int) * (1 << k)
+        for k, c in enumerate(SCHEME_CONCEPTS.values())
     )
     multiple = pattern.isin(DUAL_PATTERNS.values())
     rows = []
-    for label, bits in DUAL_PATTERNS.items():
-        winner = label.split("+")[-1]
+    for combo, bits in DUAL_PATTERNS.items():
+        winner = combo.split("+")[-1]
         hit = pattern.eq(bits)
         rows.append(
             [
                 "4",
-                f"Dual enrolment {label} -> {winner} (priority UEBMI > URBMI > NCMS)",
+                f"Dual enrolment {combo} -> {winner} (priority {PRIORITY_TEXT})",
                 int((hit & at_step).sum()),
                 int((hit & final).sum()),
             ]

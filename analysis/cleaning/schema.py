@@ -42,12 +42,14 @@ DESIGN = ("resp_id", "province", "city", "stratum", "psu")
 
 KEY = ("resp_id",)
 
-# Subsamples of Table 4: name -> schemes kept.
+# Subsamples of Table 4 (and the columns of Table 1): name -> schemes kept. The names
+# are the published tables' column keys, not levels; the rural scheme is the first
+# scheme level and the two urban schemes follow it.
 SUBSAMPLES = MappingProxyType(
     {
-        "total": ("NCMS", "URBMI", "UEBMI"),
-        "ncms": ("NCMS",),
-        "urban": ("URBMI", "UEBMI"),
+        "total": FACTORS["scheme"],
+        "ncms": FACTORS["scheme"][:1],
+        "urban": FACTORS["scheme"][1:],
     }
 )
 
@@ -109,3 +111,8 @@ DESCRIPTIONS = MappingProxyType(
 def reference_level(factor: str) -> str:
     """Return the reference (omitted) level of ``factor`` as used in Tables 3-4."""
     return FACTORS[factor][0]
+
+
+def contrast_levels(*factors: str) -> tuple[str, ...]:
+    """The levels of ``factors`` with a row in Tables 3-4 (all but the reference)."""
+    return tuple(level for factor in factors for level in FACTORS[factor][1:])

@@ -357,34 +357,26 @@ def to_csv(tidy: pd.DataFrame, path: Path | str, synthetic: bool = False) -> Non
     out.to_csv(path, index=False, lineterminator="\n")
 
 
-def to_markdown(
-    tidy: pd.DataFrame,
-    title: str = DEFAULT_TITLE,
-    notes: Sequence[str] = (),
-    synthetic: bool = False,
-) -> str:
-    """The side-by-side table as Markdown (``render.to_markdown``)."""
-    return render.to_markdown(layout(tidy, title, notes), synthetic=synthetic)
+def _rendered_by(renderer, what: str):
+    """A ``to_<format>(tidy, title, notes, synthetic)`` drawn by ``renderer``."""
+
+    def to_format(
+        tidy: pd.DataFrame,
+        title: str = DEFAULT_TITLE,
+        notes: Sequence[str] = (),
+        synthetic: bool = False,
+    ) -> str:
+        return renderer(layout(tidy, title, notes), synthetic=synthetic)
+
+    to_format.__name__ = to_format.__qualname__ = renderer.__name__
+    source = f":func:`analysis.render.{renderer.__name__}`"
+    to_format.__doc__ = f"The side-by-side table as {what} ({source})."
+    return to_format
 
 
-def to_latex(
-    tidy: pd.DataFrame,
-    title: str = DEFAULT_TITLE,
-    notes: Sequence[str] = (),
-    synthetic: bool = False,
-) -> str:
-    """The side-by-side table as a LaTeX float (``render.to_latex``)."""
-    return render.to_latex(layout(tidy, title, notes), synthetic=synthetic)
-
-
-def to_html(
-    tidy: pd.DataFrame,
-    title: str = DEFAULT_TITLE,
-    notes: Sequence[str] = (),
-    synthetic: bool = False,
-) -> str:
-    """The side-by-side table as HTML (:func:`analysis.render.to_html`)."""
-    return render.to_html(layout(tidy, title, notes), synthetic=synthetic)
+to_markdown = _rendered_by(render.to_markdown, "Markdown")
+to_latex = _rendered_by(render.to_latex, "a LaTeX float")
+to_html = _rendered_by(render.to_html, "HTML")
 
 
 WRITERS = {".md": to_markdown, ".tex": to_latex, ".html": to_html}

@@ -45,16 +45,21 @@ FOREST_GROUPS = {
     "duration": "Years since migration",
     "facility": "Facility",
 }
-FOREST_TERMS = TERM_LABELS | {
-    "age_sq": "Age squared",
-    "1-5": "1 to 5",
-    "5-10": "5 to 10",
-    "10+": "10 or more",
-    "q2": "2nd quintile",
-    "q3": "3rd quintile",
-    "q4": "4th quintile",
-    "q5": "5th quintile",
-}
+FOREST_TERMS = (
+    TERM_LABELS
+    | {"age_sq": "Age squared"}
+    | dict(
+        zip(FACTORS["duration"][1:], ("1 to 5", "5 to 10", "10 or more"), strict=True)
+    )
+    | dict(
+        zip(
+            FACTORS["income_quintile"][1:],
+            ("2nd quintile", "3rd quintile", "4th quintile", "5th quintile"),
+            strict=True,
+        )
+    )
+)
+HOMETOWN = FACTORS["noreimb_reason"][0]  # going back to the hometown
 FOREST_SAMPLES = {"ncms": "NCMS subsample", "urban": "URBMI+UEBMI subsample"}
 FOREST_PANELS = {
     "probit": ("Probability of reimbursement", "Average marginal effect (probability)"),
@@ -118,7 +123,7 @@ def hometown_by_scope(analytic: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for scope in FACTORS["scope"]:
         group = base[base["scope"] == scope]
-        k = int((group["noreimb_reason"] == "go_back_to_hometown").sum())
+        k = int((group["noreimb_reason"] == HOMETOWN).sum())
         n = len(group)
         low, high = proportion_confint(k, n, alpha=0.05, method="beta")
         rows.append((scope, k, n, 100 * k / n, 100 * low, 100 * high))

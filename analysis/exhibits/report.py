@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis import disclosure, io, notices, omissions
 from analysis.beyond import summary as beyond_summary
+from analysis.cleaning import schema
 from analysis.config import (
     POINT_TOL_SE,
     PUBLISHED_DIR,
@@ -307,7 +308,7 @@ COMBINED_NOTE = (
     "analysis.paper.tables.published_implied_combined). Total sample, scheme and "
     "migration-scope rows; yuan for the amount, proportion for the ratio."
 )
-COMBINED_TERMS = ("URBMI", "UEBMI", "within_province_across_cities", "across_provinces")
+COMBINED_TERMS = schema.contrast_levels("scheme", "scope")
 
 
 def combined_view(path) -> pd.DataFrame:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.cleaning import schema
+from analysis.synth import targets
 
 SCOPES = schema.FACTORS["scope"]
 
 # C06: the 663 part-2 cases by Table 1 column. Table 1's total amount and ratio means
 # are the n-weighted averages of its column means only at NCMS 391 / urban 272.
-PART2_BY_COLUMN = {"ncms": 391, "urban": 272}
+PART2_BY_COLUMN = dict(zip(targets.COLUMNS, (391, 272), strict=True))
 
 # C07: the 663 part-2 cases by scope. Table 2's amount mean and SD weighted by these
 # counts give back Table 1's 5,506.16 and 9,761.79 exactly; ANOVA p = 0.056 (amount).
@@ -26,11 +27,10 @@ PART2_BY_SCOPE = dict(zip(SCOPES, (214, 199, 250), strict=True))
 # 66.5/16.7/10.6/6.2 %); the other 160 were not asked. Split by scope (non-reimbursed
 # 54/101/232) so that the go-back share rises with scope under any denominator (C11).
 ANSWERED_BY_SCOPE = dict(zip(SCOPES, (30, 57, 140), strict=True))
-REASON_BY_SCOPE = {
-    "within_city_across_counties": (10, 10, 6, 4),
-    "within_province_across_cities": (24, 16, 11, 6),
-    "across_provinces": (117, 12, 7, 4),
-}  # order: schema.FACTORS["noreimb_reason"]
+# Rows: scopes; columns: schema.FACTORS["noreimb_reason"] (both in published order).
+REASON_BY_SCOPE = dict(
+    zip(SCOPES, ((10, 10, 6, 4), (24, 16, 11, 6), (117, 12, 7, 4)), strict=True)
+)
 
 # The 115 reimbursed without a usable amount (C05): share answering "don't know"
 # (an assumption; the paper does not say why the amounts are unusable).

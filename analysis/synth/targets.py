@@ -60,11 +60,7 @@ def column_size(column: str) -> int:
     """N of a Table 1 column: 1,165 / 777 / 388."""
     t = table1()
     scheme = t[t["variable"] == "scheme"].set_index("level")
-    if column == "total":
-        return int(scheme["total"].sum())
-    if column == "ncms":
-        return int(scheme.loc["NCMS", "total"])
-    return int(scheme.loc[["URBMI", "UEBMI"], "total"].sum())
+    return int(scheme.loc[list(schema.SUBSAMPLES[column]), "total"].sum())
 
 
 def t2_moments(variable: str) -> dict[str, tuple[float, float]]:

@@ -11,6 +11,9 @@ through joblib's Dask backend on that cluster.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from dask.distributed import Client
@@ -21,6 +24,32 @@ from .problem import Problem
 from .replicate import FAILURE_COLUMNS, replicate_chunk
 
 
+@dataclass(frozen=True)
+class Replication:
+    """What one kind of bootstrap replicates, and how its failures are tabled.
+
+    ``chunk(problem, seed, ids)`` returns ``(ids, draws, failure rows)`` with draws of
+    shape ``(len(ids), *shape(problem))``; the failure rows have ``failure_columns``
+    and are sorted by ``order`` (stable, so a replication's rows keep their order).
+    """
+
+    chunk: Callable
+    shape: Callable[[object], tuple[int, ...]]
+    failure_columns: tuple[str, ...]
+    order: tuple[str, ...]
+    desc: str
+
+
+#: The Table 3-4 bootstrap (:mod:`.replicate`): one draw per quantity.
+TABLE_QUANTITIES = Replication(
+    replicate_chunk,
+    lambda problem: (problem.n_quantities,),
+    FAILURE_COLUMNS,
+    ("rep", "sample", "outcome"),
+    "bootstrap",
+)
+
+
 def run_replications(
     problem: Problem,
     reps: int,
@@ -29,6 +58,7 @@ def run_replications(
     scheduler: str | None = None,
     chunk: int | None = None,
     progress: bool = False,
+    replication: Replication = TABLE_QUANTITIES,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Draw ``reps`` replications of every quantity of ``problem``.
 
@@ -49,11 +79,13 @@ def run_replications(
         Replications per task (default: about 8 tasks per worker).
     progress : bool
         Show a tqdm progress bar over replications.
+    replication : Replication
+        What is replicated (default: the Table 3-4 quantities).
 
     Returns
     -------
     draws : ndarray (reps, Q)
-        NaN where a replication's fit failed.
+        NaN where a replication's fit failed (``(reps, *replication.shape(problem))``).
     failures : DataFrame
         One row per failed (replication, sample, outcome) refit.
     """
@@ -62,26 +94,27 @@ def run_replications(
     n_tasks = max(1, workers) * 8 if scheduler is None else 64
     chunk = chunk or max(1, -(-reps // n_tasks))
     chunks = [range(a, min(a + chunk, reps)) for a in range(0, reps, chunk)]
-    draws = np.full((reps, problem.n_quantities), np.nan)
+    draws = np.full((reps, *replication.shape(problem)), np.nan)
     failures: list[tuple] = []
-    bar = _bar(reps, progress)
-    for ids, out, fails in _results(problem, seed, chunks, workers, scheduler):
+    bar = tqdm(total=reps, disable=not progress, unit="rep", desc=replication.desc)
+    results = _results(replication.chunk, problem, seed, chunks, workers, scheduler)
+    for ids, out, fails in results:
         draws[ids.start : ids.stop] = out
         failures += fails
         bar.update(len(ids))
     bar.close()
-    table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
-    table = table.sort_values(["rep", "sample", "outcome"], kind="stable")
+    table = pd.DataFrame(failures, columns=list(replication.failure_columns))
+    table = table.sort_values(list(replication.order), kind="stable")
     return draws, table.reset_index(drop=True)
 
 
-def _results(problem, seed, chunks, workers, scheduler):
+def _results(replicate, problem, seed, chunks, workers, scheduler):
     if scheduler is None and workers <= 1:
         for ids in chunks:
-            yield replicate_chunk(problem, seed, ids)
+            yield replicate(problem, seed, ids)
         return
 
-    tasks = (delayed(replicate_chunk)(problem, seed, ids) for ids in chunks)
+    tasks = (delayed(replicate)(problem, seed, ids) for ids in chunks)
     yield from run_parallel(tasks, workers, scheduler)
 
 
@@ -99,7 +132,3 @@ def run_parallel(tasks, workers: int, scheduler: str | None = None):
     with Client(scheduler) as client, parallel_config(backend="dask"):
         client.wait_for_workers(1)
         yield from Parallel(n_jobs=-1, return_as="generator_unordered")(tasks)
-
-
-def _bar(total: int, show: bool):
-    return tqdm(total=total, disable=not show, unit="rep", desc="bootstrap")

@@ -46,7 +46,7 @@ def toy_analytic(
     df["scheme"] = _factor(rng, "scheme", (0.65, 0.12, 0.23), n)
     for var, p in _PROBS.items():
         df[var] = _factor(rng, var, p, n)
-    ncms = (df["scheme"] == "NCMS").to_numpy()
+    ncms = (df["scheme"] == FACTORS["scheme"][0]).to_numpy()
     for var, p in (
         ("female", 0.45),
         ("married", 0.8),
@@ -78,11 +78,12 @@ def _factor(rng, var: str, p, n: int) -> pd.Categorical:
 
 def _index(df: pd.DataFrame) -> np.ndarray:
     """Columns (1, scheme/scope signal, age signal) of the outcome indices."""
+    uebmi, (within_city, _, across_provinces) = FACTORS["scheme"][2], FACTORS["scope"]
     signal = (
-        (df["scheme"] == "UEBMI").astype(float)
-        + 0.5 * (df["scope"] == "within_city_across_counties")
+        (df["scheme"] == uebmi).astype(float)
+        + 0.5 * (df["scope"] == within_city)
         + 0.3 * (df["education"].cat.codes / 3.0)
-        - 0.4 * (df["scope"] == "across_provinces")
+        - 0.4 * (df["scope"] == across_provinces)
     )
     age = (df["age"] - 39.0) / 12.0
     return np.column_stack([np.ones(len(df)), signal, age * age - 1.0 + 0.5 * age])

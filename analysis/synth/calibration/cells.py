@@ -16,14 +16,17 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
+from analysis.cleaning import schema
 from analysis.synth import outcomes
 
 TERMS = outcomes.design_terms()
-SCOPE_TERMS = ("scope:within_province_across_cities", "scope:across_provinces")
+SCOPE_TERMS = tuple(f"scope:{s}" for s in schema.contrast_levels("scope"))
+# The scheme dummies in published order (URBMI, UEBMI); NCMS is the reference.
+SCHEME_TERMS = tuple(f"scheme:{s}" for s in schema.contrast_levels("scheme"))
 DROP = {
     "total": (),
-    "ncms": ("scheme:URBMI", "scheme:UEBMI", "rural_hukou"),
-    "urban": ("scheme:URBMI",),
+    "ncms": SCHEME_TERMS + ("rural_hukou",),
+    "urban": SCHEME_TERMS[:1],
 }
 
 

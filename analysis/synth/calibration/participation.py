@@ -33,6 +33,7 @@ from analysis.cleaning import schema
 from analysis.synth import numerics, resolutions, targets
 from analysis.synth.calibration import fits as cf
 from analysis.synth.calibration.cells import (
+    SCHEME_TERMS,
     SCOPE_TERMS,
     TERMS,
     columns,
@@ -247,8 +248,9 @@ def fixed_point(
             ):
                 continue
             b[k] -= step * by[("total", t)] / phi["total"]
-        d = by[("total", "scheme:UEBMI")] - by[("total", "scheme:URBMI")]
-        b[term["scheme:UEBMI"]] -= step * d / phi["total"]
+        urbmi, uebmi = SCHEME_TERMS
+        d = by[("total", uebmi)] - by[("total", urbmi)]
+        b[term[uebmi]] -= step * d / phi["total"]
         for j, t in enumerate(SCOPE_TERMS):
             b[iscope[j]] -= step * by[("ncms", t)] / phi["ncms"]
             h = b[iscope[j]] + g[j] - step * by[("urban", t)] / phi["urban"]

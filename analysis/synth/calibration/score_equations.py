@@ -310,26 +310,41 @@ def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
     f, j = problem(z, y_of, values_of)
     norm = np.sqrt(np.sum(f * f))
     lam = 1e-3
+
+    def trial(lam, z, f, a, aat, scale):
+        m = aat + lam * scale * np.eye(len(f))
+        step = -s * dot(a.T, solve_spd(m, f))
+        zn = z + step
+        fn, jn = problem(zn, y_of, values_of)
+        return np.sqrt(np.sum(fn * fn)), (zn, fn, jn)
+
     for _ in range(max_iter):
         if norm < TOL:
             break
         a = j * s
         aat = dot(a, a.T)
         scale = np.trace(aat) / len(f)
-        for _ in range(30):
-            m = aat + lam * scale * np.eye(len(f))
-            step = -s * dot(a.T, solve_spd(m, f))
-            zn = z + step
-            fn, jn = problem(zn, y_of, values_of)
-            nn = np.sqrt(np.sum(fn * fn))
-            if np.isfinite(nn) and nn < norm:
-                lam = max(lam / 4, 1e-12)
-                break
-            lam *= 4
-        else:
+        accepted = damped_step(trial, lam, norm, z, f, a, aat, scale)
+        if accepted is None:
             break
-        z, f, j, norm = zn, fn, jn, nn
+        norm, (z, f, j), lam = accepted
     return z, norm
+
+
+def damped_step(trial, lam, current, *state):
+    """Levenberg-Marquardt damping shared by both solvers.
+
+    Tries ``trial(lam, *state)``, then with 4 lam, 16 lam, ... (30 tries) until its
+    merit (first of the pair it returns) is finite and below ``current``. Returns
+    (merit, the trial's second item, the next lam: a quarter of the accepted one), or
+    None if every try failed.
+    """
+    for _ in range(30):
+        merit, moved = trial(lam, *state)
+        if np.isfinite(merit) and merit < current:
+            return merit, moved, max(lam / 4, 1e-12)
+        lam *= 4
+    return None
 
 
 def se_ratios(kind, fits, y, problem_b, pub_se):
@@ -361,6 +376,13 @@ def projected_solve(problem, z, y_of, values_of, max_iter, rho=100.0):
     def merit(f, m):
         return np.sum(f[m] ** 2) + rho * np.sum(f[~m] ** 2)
 
+    def trial(lam, z, w_eq, bp, bb, rhs, scale):
+        v = -dot(bp.T, solve_spd(bb + lam * scale * np.eye(len(bb)), rhs))
+        zn = z + s * (w_eq + v)
+        fn, jn = problem(zn, y_of, values_of)
+        mn = problem.band_mask.copy()
+        return merit(fn, mn), (zn, fn, jn, mn)
+
     cur, lam = merit(f, m), 1e-3
     for _ in range(max_iter):
         ae, a_se = j[~m] * s, j[m] * s
@@ -371,17 +393,8 @@ def projected_solve(problem, z, y_of, values_of, max_iter, rho=100.0):
         rhs = f[m] + dot(a_se, w_eq)
         bb = dot(bp, bp.T)
         scale = max(np.trace(bb) / max(len(bb), 1), 1e-30)
-        for _ in range(30):
-            v = -dot(bp.T, solve_spd(bb + lam * scale * np.eye(len(bb)), rhs))
-            zn = z + s * (w_eq + v)
-            fn, jn = problem(zn, y_of, values_of)
-            mn = problem.band_mask.copy()
-            new = merit(fn, mn)
-            if np.isfinite(new) and new < cur:
-                lam = max(lam / 4, 1e-12)
-                break
-            lam *= 4
-        else:
+        accepted = damped_step(trial, lam, cur, z, w_eq, bp, bb, rhs, scale)
+        if accepted is None:
             break
-        z, f, j, m, cur = zn, fn, jn, mn, new
+        cur, (z, f, j, m), lam = accepted
     return z
