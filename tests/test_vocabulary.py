@@ -24,7 +24,8 @@ SUFFIX = "_renamed"
 KEYS = (
     "subsamples", "contrasts", "reason_by_scope", "part2_by_scope", "ratio_mean_tilt",
     "scope_terms", "drop", "scheme_priority", "resolved", "forest_terms", "hometown",
-    "combined_terms", "toy",
+    "combined_terms", "toy", "scenarios", "scheme_codes", "education_codes",
+    "reason_codes",
 )  # fmt: skip
 
 # Runs in the child interpreter, after analysis.config.CODEBOOK_DIR has been pointed
@@ -36,7 +37,8 @@ import pandas as pd
 from analysis.cleaning import flow, schema
 from analysis.exhibits import figures, report
 from analysis.inference.bootstrap import synthetic
-from analysis.synth import resolutions
+from analysis.beyond import counterfactuals
+from analysis.synth import encode, resolutions
 from analysis.synth.calibration import cells, money_moments
 from analysis.vocabulary import FACTORS
 
@@ -54,6 +56,8 @@ enrolment = pd.DataFrame(
     columns=list(flow.SCHEME_CONCEPTS.values()),
 )
 toy = synthetic.toy_analytic(200, np.random.default_rng(7), n_strata=10)
+education = np.array(FACTORS["education"], dtype=object)
+reasons_in = np.array(FACTORS["reason"], dtype=object)
 print(json.dumps({
     "subsamples": listed(schema.SUBSAMPLES),
     "contrasts": schema.contrast_levels("scheme", "scope"),
@@ -68,6 +72,24 @@ print(json.dumps({
     "hometown": figures.hometown_by_scope(reasons).astype(str).values.tolist(),
     "combined_terms": report.COMBINED_TERMS,
     "toy": toy.astype(str).values.tolist(),
+    "scenarios": [
+        [c.name, listed(c.part1), listed(c.part2), list(c.applies_to or ())]
+        for c in counterfactuals.SCENARIOS
+    ],
+    "scheme_codes": listed(encode.SCHEME_CODES),
+    "education_codes": [
+        [level, int(code)] for level, code in zip(
+            education, encode.education_codes(education, np.random.default_rng(1))
+        )
+    ],
+    "reason_codes": [
+        [level, int(code)] for level, code in zip(
+            reasons_in,
+            encode.reason_codes(
+                reasons_in, np.zeros(len(reasons_in), bool), np.random.default_rng(1)
+            ),
+        )
+    ],
 }))
 """
 

@@ -82,21 +82,21 @@ class Counterfactual:
     applies_to: tuple[str, str] | None = None
 
 
+_WITHIN_CITY = FACTORS["scope"][0]  # the reference scope: no distance barrier
+_NCMS, _URBMI, _UEBMI = FACTORS["scheme"]
 SCENARIOS = (
-    Counterfactual(
-        "cross_region_settlement", part1={"scope": "within_city_across_counties"}
-    ),
+    Counterfactual("cross_region_settlement", part1={"scope": _WITHIN_CITY}),
     Counterfactual(
         "scheme_equalisation_urbmi",
-        part1={"scheme": "URBMI"},
-        part2={"scheme": "URBMI"},
-        applies_to=("scheme", "NCMS"),
+        part1={"scheme": _URBMI},
+        part2={"scheme": _URBMI},
+        applies_to=("scheme", _NCMS),
     ),
     Counterfactual(
         "scheme_equalisation_uebmi",
-        part1={"scheme": "UEBMI"},
-        part2={"scheme": "UEBMI"},
-        applies_to=("scheme", "NCMS"),
+        part1={"scheme": _UEBMI},
+        part2={"scheme": _UEBMI},
+        applies_to=("scheme", _NCMS),
     ),
 )
 

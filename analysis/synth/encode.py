@@ -41,7 +41,9 @@ SOURCE_CONCEPTS = (
     "reimb_src_fp_operation",
     "reimb_src_else",
 )
-SCHEME_CODES = {"NCMS": 0, "URBMI": 1, "UEBMI": 2}
+# Scheme levels in published order (NCMS, URBMI, UEBMI) -> 0, 1, 2: the enrolment
+# priority the cleaning resolves dual enrolment by.
+SCHEME_CODES = {level: k for k, level in enumerate(vocabulary.FACTORS["scheme"])}
 # Level -> canonical code (data/codebook/levels.csv), as the cleaning stage reads them.
 SCOPE_CODES = vocabulary.level_code("scope")
 LEVEL_CODES = vocabulary.level_code("facility_level")
@@ -136,15 +138,18 @@ def education_codes(level: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Return a raw edu_stat_1 code inside the collapse of each 4-level value."""
     u = rng.random(len(level))
     primary = np.where(u < 0.18, 1, 2)
-    college = np.select([u < 0.58, u < 0.97], [5, 6], 7)
+    college_code = np.select([u < 0.58, u < 0.97], [5, 6], 7)
+    primary_or_below, junior_high, senior_high, college = vocabulary.FACTORS[
+        "education"
+    ]
     return np.select(
         [
-            level == "primary_or_below",
-            level == "junior_high",
-            level == "senior_high",
-            level == "college_or_above",
+            level == primary_or_below,
+            level == junior_high,
+            level == senior_high,
+            level == college,
         ],
-        [primary, 3, 4, college],
+        [primary, 3, 4, college_code],
         -99,
     )
 
@@ -177,7 +182,8 @@ def reason_codes(
     k = np.searchsorted(np.cumsum(other_p) / other_p.sum(), u, side="right")
     other = other_codes[np.minimum(k, len(other_codes) - 1)]
     other = np.where(~female & (other == 4) & (u < 0.2), 6, other)
-    return np.select([reason == "job", reason == "family_following"], [job, 3], other)
+    job_level, family_level, _ = vocabulary.FACTORS["reason"]
+    return np.select([reason == job_level, reason == family_level], [job, 3], other)
 
 
 def employment_identity_codes(

@@ -132,7 +132,8 @@ def member_loglik(
     if with_scope:
         with np.errstate(divide="ignore"):
             out = numerics.log(effects.scope_p[:, scope_index(members["scope"])].T)
-    urban = (members["scheme"].to_numpy() != "NCMS").astype(float)
+    rural_scheme = vocabulary.FACTORS["scheme"][0]  # NCMS, the reference
+    urban = (members["scheme"].to_numpy() != rural_scheme).astype(float)
     out = out + _binary_loglik(urban, effects.urban_scheme)
     cost = numerics.log(members["total_expenditure"].to_numpy(dtype=float))
     centre = np.sum(cost) / len(cost)
