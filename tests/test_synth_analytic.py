@@ -331,3 +331,13 @@ def test_heap_income_rounds_only_the_heaped():
     assert 0.1 < thousand < 0.6 < covariates.HEAP_SHARE < 0.9  # the draws above
     assert got.tolist() == [1234, 1200, 6000, 5700, 5678, 100, 5678]
     assert heaped.tolist() == [False, True, True, True, False, True, False]
+
+
+def test_quintile_tie_reports_both_sides_of_the_tie_group():
+    """Ten rows: the boundaries fall after rows 2, 4, 6, 8 of the sorted incomes."""
+    income = np.array([5.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0, 9.0, 8.0, 2.0])
+    above, below = covariates._quintile_boundary_tie(income)
+    # sorted: 1 2 | 3 3 | 3 3 | 3 5 | 8 9; the first tied boundary is the second
+    assert sorted(above.tolist() + below.tolist()) == [2, 3, 4, 5, 6]
+    assert len(below) == 2 and len(above) == 3
+    assert covariates._quintile_boundary_tie(np.arange(10.0)) is None
