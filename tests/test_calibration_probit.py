@@ -3,7 +3,7 @@
 Measured with the pipeline itself: ``synthesize_analytic`` -> categoricals + ``age_sq``
 -> ``estimates.fit_all`` -> ``paper_cells`` -> ``report.cell_verdicts``, probit rows
 (26 Table 3 rows incl. ``age_sq`` + the 4 Table 4 scope cells). The covariate part
-(flat age distribution) is checked on the covariates alone.
+(low-kurtosis, two-hump age distribution) is checked on the covariates alone.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_probit_cells_need_no_documented_conflict(probit):
     assert not probit["documented_conflict"].any()
 
 
-def test_age_cell_se_lifted_by_flat_age(probit):
+def test_age_cell_se_lifted_by_low_kurtosis_age(probit):
     """docs/se_gap.md: normal-shaped age gives an age SE ratio of about 0.66."""
     age = probit[(probit["sample"] == "total") & (probit["term"] == "age")]
     assert float(age["se_ratio"].iloc[0]) > 0.85
@@ -59,9 +59,10 @@ def test_probit_se_ratio_floor(probit):
     assert probit["se_ratio"].median() > 0.78
 
 
-def test_age_is_flat_with_table1_moments(frame):
+def test_age_has_low_kurtosis_and_table1_moments(frame):
+    """Kurtosis under the flat shape's 1.8 (docs/se_gap.md): the age SE stays up."""
     age = frame["age"].to_numpy()
-    assert 1.7 < stats.kurtosis(age, fisher=False) < 2.0
+    assert 1.6 < stats.kurtosis(age, fisher=False) < 1.8
     assert age.min() >= covariates.AGE_MIN and age.max() <= covariates.AGE_MAX
     assert round(age.mean(), 2) == 37.65
     assert round(age.std(ddof=1), 2) == 9.75

@@ -3,8 +3,8 @@
 ``synthesize_analytic`` keeps the first draw (in a fixed, seed-derived order) whose
 calibrated probit meets the SE-share and star targets (docs/calibration.md, outer loop
 over draws); the amount and ratio GLMs are met on every draw by ``glm_scores``.
-Each seed takes 10-70 s of CPU to generate (seed 1, nine attempts, the longest), plus
-its fits.
+Each seed takes 10-30 s of CPU to generate (seeds 1 and 3, two and three attempts, the
+longest), plus its fits.
 """
 
 from __future__ import annotations

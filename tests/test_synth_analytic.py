@@ -14,12 +14,13 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis import config
 from analysis.cleaning import schema
-from analysis.synth import analytic_seed
+from analysis.synth import analytic_seed, targets
 from analysis.synth.analytic import FRAME_COLUMNS, synthesize_analytic
+from analysis.synth.calibration import covariates
 
 PUBLISHED = config.PUBLISHED_DIR
 SCOPES = schema.FACTORS["scope"]
@@ -238,3 +239,105 @@ def test_joint_structure_plausible(frame):
     assert by_edu["college_or_above"] > by_edu["primary_or_below"]
     urban = frame[~ncms]
     assert urban.groupby("scheme")["income_pc_month"].mean().idxmax() == "UEBMI"
+
+
+# --- realism of the members' age and income -------------------------------------------
+
+
+def _designed_age_moments() -> tuple[float, float]:
+    """Kurtosis and share under 21 of the designed age shape, scaled to Table 1.
+
+    The truncated mixture's density is integrated on a fine grid (differences of its
+    CDF), then scaled to the total column's published mean and SD as the synthesis
+    scales it.
+    """
+    edges = np.linspace(covariates.AGE_MIN, covariates.AGE_MAX, 44_001)
+    mass = np.diff(covariates.age_shape_cdf(edges))
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    mean = np.sum(mass * mid)
+    sd = np.sqrt(np.sum(mass * (mid - mean) ** 2))
+    kurtosis = np.sum(mass * (mid - mean) ** 4) / sd**4
+    published_mean, published_sd = targets.t1_moments("age", "total")
+    years = published_mean + published_sd * (mid - mean) / sd
+    return float(kurtosis), float(np.sum(mass[years < 20.5]))
+
+
+def test_age_has_two_humps_and_no_plateau(frame):
+    """Young-adult and middle-aged humps with a trough between, not a flat band."""
+    counts = pd.cut(frame["age"], np.arange(15, 61, 5), right=False).value_counts()
+    counts = counts.sort_index().to_numpy()  # 15-19, 20-24, ..., 55-59
+    young, middle, old = counts[2:4].max(), counts[4], counts[5:7].max()
+    assert young > 1.4 * middle and old > 1.4 * middle
+    interior = counts[1:8]  # 20-54, where the flat shape put every age evenly
+    assert interior.max() > 2 * interior.min()
+
+
+def test_age_range_reaches_below_21(frame):
+    age = frame["age"]
+    assert age.between(covariates.AGE_MIN, covariates.AGE_MAX).all()
+    young = float((age < 21).mean())
+    _, designed = _designed_age_moments()
+    assert 0.005 < young < 0.05
+    assert abs(young - designed) < 0.01
+
+
+def test_age_kurtosis_as_designed(frame):
+    """Low kurtosis (below the flat shape's 1.8) is what keeps the age SE up."""
+    designed, _ = _designed_age_moments()
+    assert designed < 1.8
+    assert abs(stats.kurtosis(frame["age"], fisher=False) - designed) < 0.1
+
+
+def test_age_shape_quantile_inverts_its_cdf():
+    """Bisection against a root finder on scipy's own normal CDF."""
+    u = np.array([0.001, 0.02, 0.25, 0.5, 0.75, 0.98, 0.999])
+    q = covariates.age_shape_quantile(u)
+    w = covariates.AGE_YOUNG_WEIGHT
+
+    def cdf(a):
+        young = stats.norm.cdf(a, covariates.AGE_YOUNG_MEAN, covariates.AGE_YOUNG_SD)
+        old = stats.norm.cdf(a, covariates.AGE_OLD_MEAN, covariates.AGE_OLD_SD)
+        return w * young + (1 - w) * old
+
+    lo, hi = cdf(covariates.AGE_MIN), cdf(covariates.AGE_MAX)
+    for uk, qk in zip(u, q, strict=True):
+        ref = optimize.brentq(
+            lambda a, uk=uk: (cdf(a) - lo) / (hi - lo) - uk,
+            covariates.AGE_MIN,
+            covariates.AGE_MAX,
+            xtol=1e-12,
+        )
+        assert abs(qk - ref) < 1e-8
+
+
+def test_household_income_heaped_at_the_designed_share(frame):
+    """Round hundreds at HEAP_SHARE (plus the 1% of whole-yuan reports that happen to
+    be round), round thousands more often than the other round hundreds."""
+    inc = frame["famincom_m"].to_numpy()
+    hundreds = inc % 100 == 0
+    thousands = inc % 1000 == 0
+    expected = covariates.HEAP_SHARE + (1 - covariates.HEAP_SHARE) / 100
+    binomial_sd = np.sqrt(expected * (1 - expected) / len(inc))
+    assert abs(hundreds.mean() - expected) < 4 * binomial_sd
+    assert thousands.sum() > (hundreds & ~thousands).sum()
+    assert (inc % 10 != 0).mean() > 0.5 * (1 - covariates.HEAP_SHARE)
+
+
+def test_heap_income_rounds_only_the_heaped():
+    raw = np.array([1234, 1234, 5678, 5678, 5678, 40, 5678])
+    u = np.array([0.9, 0.1, 0.1, 0.6, 0.99, 0.5, covariates.HEAP_SHARE])
+    got, heaped = covariates.heap_income(raw, u)
+    thousand = covariates.HEAP_SHARE * covariates.THOUSAND_SHARE
+    assert 0.1 < thousand < 0.6 < covariates.HEAP_SHARE < 0.9  # the draws above
+    assert got.tolist() == [1234, 1200, 6000, 5700, 5678, 100, 5678]
+    assert heaped.tolist() == [False, True, True, True, False, True, False]
+
+
+def test_quintile_tie_reports_both_sides_of_the_tie_group():
+    """Ten rows: the boundaries fall after rows 2, 4, 6, 8 of the sorted incomes."""
+    income = np.array([5.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0, 9.0, 8.0, 2.0])
+    above, below = covariates._quintile_boundary_tie(income)
+    # sorted: 1 2 | 3 3 | 3 3 | 3 5 | 8 9; the first tied boundary is the second
+    assert sorted(above.tolist() + below.tolist()) == [2, 3, 4, 5, 6]
+    assert len(below) == 2 and len(above) == 3
+    assert covariates._quintile_boundary_tie(np.arange(10.0)) is None

@@ -3,9 +3,10 @@
 Method: a Gaussian copula gives every person a vector of correlated latent scores;
 inside each Table 1 column (NCMS 777, URBMI+UEBMI 388) every categorical is assigned
 by ranking its latent score against the published counts, so counts are exact and the
-dependence between columns is the copula's. Age and income are continuous functions of
-their latent scores, rounded to integers and nudged until the column means and SDs
-(and the total column's) round to the published values.
+dependence between columns is the copula's. Age (a two-hump shape) and income are
+continuous functions of their latent scores, rounded to integers (household income
+mostly to round hundreds or thousands, as reported) and nudged until the column means
+and SDs (and the total column's) round to the published values.
 
 Rows 0..776 are the NCMS column, rows 777..1164 the urban column.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from analysis import config
 from analysis.cleaning import schema
@@ -49,15 +50,40 @@ CORRELATIONS = {
 
 # Household members living in the city (not published): shares for sizes 1..6.
 HH_SIZE_SHARES = (0.12, 0.22, 0.36, 0.20, 0.07, 0.03)
+# Reported household income heaps at round figures, as in every income question
+# answered from memory (the other respondents of the survey: over 99% round hundreds).
+# HEAP_SHARE of the members report a round hundred; of those with at least
+# THOUSAND_FROM yuan a month, THOUSAND_SHARE report a round thousand, so round
+# thousands are more frequent than the other round hundreds; the rest report whole
+# yuan. Which member heaps is a fixed uniform draw of the covariate stream. 0.85-0.88
+# are equally plausible; 0.86 was chosen on the master seed's probit verdict
+# (docs/calibration_history.md, 2026-12-06).
+HEAP_SHARE = 0.86
+THOUSAND_SHARE = 0.6
+THOUSAND_FROM = 2000
+# Household-income moves of the nudge (yuan): a heaped report moves by whole hundreds
+# only, a whole-yuan report by any of them.
+INCOME_STEPS = (1, -1, 5, -5, 100, -100)
 AGE_MIN, AGE_MAX = 15, 59
-# Shape of the age distribution inside each column: a symmetric Beta(a, a) of the age
-# latent's normal scores, scaled to the column's Table 1 mean and SD. a = 1 is flat
-# (kurtosis 1.8, ages about 21-55 at the published mean/SD); a = 1.5 has kurtosis 2.0
-# (about 18-57). The probit's age cell is identified only by the part of age not
-# explained by age_sq, which a flat shape enlarges: age SE ratio (ours/published) 0.68
-# with normal ages -> 0.92 (a = 1) on the master seed (docs/se_gap.md, "Measured in
-# the generator").
-AGE_BETA = 1.0
+# Shape of the age distribution inside each column: the age latent's normal scores are
+# mapped through the quantile function of a two-hump normal mixture truncated to
+# AGE_MIN-AGE_MAX, then scaled to the column's Table 1 mean and SD. Hospitalised
+# migrants of working age come in two waves: young adults (childbirth, injuries at
+# work) around their late 20s and the middle-aged (chronic disease) in their late 40s.
+# The probit's age cell is identified only by the part of age that age_sq does not
+# explain, which a low-kurtosis shape enlarges: normal ages give an age SE ratio
+# (ours/published) of about 0.68, a flat shape (kurtosis 1.8) 0.92 and a two-hump one
+# (kurtosis 1.72) 1.01 (docs/se_gap.md). The humps below give kurtosis about 1.71, a
+# slightly larger and wider young hump (migrants are young; a left tail of teenage
+# mothers and young workers: about 2% under 21) and a trough near 36 at about a third
+# of the humps' height. Weight 0.52 rather than an equally plausible 0.5: with 0.5 a
+# counterfactual bootstrap replicate of the shipped survey sits on the edge of
+# separation and the report differs under other BLAS / SIMD paths
+# (docs/calibration_history.md).
+AGE_YOUNG_WEIGHT = 0.52
+AGE_YOUNG_MEAN, AGE_YOUNG_SD = 28.5, 5.0
+AGE_OLD_MEAN, AGE_OLD_SD = 46.5, 4.2
+
 # Months between arrival and the May 2014 interview that define each duration class.
 DURATION_MONTHS = {
     "0-1": (1, 11),
@@ -73,6 +99,7 @@ def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
     column = np.repeat(np.array(targets.COLUMNS), [sizes[c] for c in targets.COLUMNS])
     latent = pd.DataFrame(draw_latents(rng, len(column)), columns=LATENTS)
     uniforms = rng.random((len(column), 2))
+    heap_u = rng.random(len(column))  # drawn last: the earlier draws stay as they were
     frame = pd.DataFrame({"column": column})
     for col in targets.COLUMNS:
         rows = np.flatnonzero(column == col)
@@ -86,7 +113,7 @@ def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
     frame["arrival_year"], frame["arrival_month"] = arrival_dates(
         frame["duration"], frame["age"], uniforms[:, 1]
     )
-    hh, famincom = synthesize_income(latent, column)
+    hh, famincom = synthesize_income(latent, column, heap_u)
     frame["hh_size"], frame["famincom_m"] = hh, famincom
     frame["income_pc_month"] = famincom / hh
     frame["income_quintile"] = income_quintiles(frame["income_pc_month"])
@@ -183,7 +210,7 @@ def synthesize_age(score: np.ndarray, column: np.ndarray) -> np.ndarray:
         rows = column == col
         mean, sd = targets.t1_moments("age", col)
         z = (score[rows] - score[rows].mean()) / score[rows].std()
-        q = stats.beta.ppf(stats.norm.cdf(z), AGE_BETA, AGE_BETA)
+        q = age_shape_quantile(special.ndtr(z))
         z = (q - q.mean()) / q.std()
         age[rows] = mean + sd * z
     x = np.clip(np.rint(age), AGE_MIN, AGE_MAX).astype(np.int64)[:, None]
@@ -197,6 +224,35 @@ def synthesize_age(score: np.ndarray, column: np.ndarray) -> np.ndarray:
         steps=(1, -1),
     )
     return x[:, 0]
+
+
+def age_shape_cdf(a: np.ndarray) -> np.ndarray:
+    """CDF of the two-hump age mixture truncated to ``[AGE_MIN, AGE_MAX]``."""
+
+    def mixture(v):
+        young = special.ndtr((v - AGE_YOUNG_MEAN) / AGE_YOUNG_SD)
+        old = special.ndtr((v - AGE_OLD_MEAN) / AGE_OLD_SD)
+        return AGE_YOUNG_WEIGHT * young + (1.0 - AGE_YOUNG_WEIGHT) * old
+
+    lo, hi = mixture(np.float64(AGE_MIN)), mixture(np.float64(AGE_MAX))
+    return (mixture(np.asarray(a, float)) - lo) / (hi - lo)
+
+
+def age_shape_quantile(u: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`age_shape_cdf` by bisection.
+
+    Bisection uses only comparisons, halving and ``ndtr``, so the ages (which are
+    rounded) are the same on every BLAS / SIMD path; 60 halvings of the 44-year
+    range reach far below a year's rounding.
+    """
+    lo = np.full(np.shape(u), float(AGE_MIN))
+    hi = np.full(np.shape(u), float(AGE_MAX))
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        below = age_shape_cdf(mid) < u
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
 
 
 def _column_targets(variable: str, column: np.ndarray, var: str) -> list[MomentTarget]:
@@ -236,8 +292,13 @@ def arrival_dates(duration: pd.Series, age: pd.Series, u: np.ndarray):
     return index // 12, index % 12 + 1
 
 
-def synthesize_income(latent: pd.DataFrame, column: np.ndarray):
-    """Household size and integer household income; per-capita moments exact."""
+def synthesize_income(latent: pd.DataFrame, column: np.ndarray, heap_u: np.ndarray):
+    """Household size and integer household income; per-capita moments exact.
+
+    Household income is heaped (:func:`heap_income`); the nudge then moves heaped
+    reports by whole hundreds and the others by whole yuan until every per-capita
+    mean and SD rounds to Table 1, and ties across a quintile boundary are broken.
+    """
     n = len(column)
     hh = np.zeros(n, np.int64)
     pc = np.zeros(n)
@@ -252,16 +313,48 @@ def synthesize_income(latent: pd.DataFrame, column: np.ndarray):
         hh[rows] = sizes.astype(np.int64)
         mean, sd = targets.t1_moments("income_pc_month", col)
         pc[rows] = _lognormal_exact(latent["income"].to_numpy()[rows], mean, sd)
-    x = np.maximum(np.rint(pc * hh), 1).astype(np.int64)[:, None]
+    raw = np.maximum(np.rint(pc * hh), 1).astype(np.int64)
+    famincom, heaped = heap_income(raw, heap_u)
+    x = famincom[:, None]
     moment_targets = _column_targets("income_pc_month", column, "income")
     derive = lambda v: {"income": v[:, 0] / hh}  # noqa: E731
-    for _ in range(20):
-        x = nudge(x, derive, moment_targets, np.ones(n, bool), lambda v: v[:, 0] >= 1)
+    step = np.where(heaped, 100, 1)
+
+    def valid(v):
+        return (v[:, 0] >= step) & (v[:, 0] % step == 0)
+
+    # Rows moved to break a tie are frozen for the later nudges: the nudge would
+    # otherwise move the same row back onto the boundary to repair the moment.
+    frozen = np.zeros(n, bool)
+    for _ in range(50):
+        x = nudge(x, derive, moment_targets, ~frozen, valid, INCOME_STEPS)
         tie = _quintile_boundary_tie(x[:, 0] / hh)
         if tie is None:
             return hh, x[:, 0]
-        x[tie, 0] += 1
+        above, below = tie
+        lowered = x[below, 0] - step[below]
+        if len(below) < len(above) and np.all(lowered >= step[below]):
+            x[below, 0] = lowered
+            frozen[below] = True
+        else:
+            x[above, 0] += step[above]
+            frozen[above] = True
     raise RuntimeError("could not break ties at the income quintile boundaries")
+
+
+def heap_income(raw: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Household income as reported: round thousands, round hundreds or whole yuan.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The reported incomes (at least 100 when heaped) and the mask of heaped rows.
+    """
+    thousand = (u < HEAP_SHARE * THOUSAND_SHARE) & (raw >= THOUSAND_FROM)
+    heaped = u < HEAP_SHARE
+    unit = np.where(thousand, 1000, 100)
+    rounded = np.maximum(np.floor(raw / unit + 0.5).astype(np.int64) * unit, 100)
+    return np.where(heaped, rounded, raw), heaped
 
 
 def _largest_remainder(quotas: np.ndarray) -> np.ndarray:
@@ -287,20 +380,26 @@ def _lognormal_exact(score: np.ndarray, mean: float, sd: float) -> np.ndarray:
     return v * mean / v.mean()
 
 
-def _quintile_boundary_tie(income: np.ndarray) -> int | None:
+def _quintile_boundary_tie(income: np.ndarray):
     """Find a tie across a quintile boundary (qcut would then split unevenly).
+
+    Heaped reports make tie groups of many rows, so the caller moves one whole side
+    of the group: the rows above the boundary up, or the rows below it down.
 
     Returns
     -------
-    int or None
-        Row just above a boundary whose income ties the row just below; None if none.
+    (ndarray, ndarray) or None
+        The rows of the first tied boundary's group above and below it; None if no
+        boundary is tied.
     """
     order = np.argsort(income, kind="stable")
     n = len(income)
     for k in range(1, 5):
         cut = k * n // 5
-        if income[order[cut - 1]] == income[order[cut]]:
-            return int(order[cut])
+        value = income[order[cut]]
+        if income[order[cut - 1]] == value:
+            tied = income[order] == value
+            return order[cut:][tied[cut:]], order[:cut][tied[:cut]]
     return None
 
 
