@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared import built_once
 
 LAYERS = {
     "unit": (
@@ -42,6 +43,25 @@ LAYERS = {
     ),
 }  # fmt: skip
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+
+
+@pytest.fixture(scope="session")
+def master_draw(tmp_path_factory, worker_id) -> tuple:
+    """The master seed's analytic frame (the one the pipeline ships) and its attempt.
+
+    Synthesising it takes 10-20 s; several modules measure it, so it is built once per
+    run (:mod:`shared`). Modules take a copy: a test that edits it spoils no other.
+    """
+    from analysis.config import MASTER_SEED
+    from analysis.synth import analytic_seed
+    from analysis.synth.analytic import synthesize_with_attempt
+
+    folder = None if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    return built_once(
+        folder,
+        "master_analytic",
+        lambda: synthesize_with_attempt(analytic_seed(MASTER_SEED)),
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

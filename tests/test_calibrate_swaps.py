@@ -10,16 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config
-from analysis.synth import analytic_seed, outcomes
-from analysis.synth.analytic import synthesize_analytic
+from analysis.synth import outcomes
 from analysis.synth.calibration import covariate_exchanges, participation
 from analysis.synth.calibration.cells import TERMS
 
 
 @pytest.fixture(scope="module")
-def problem():
-    frame = synthesize_analytic(analytic_seed(config.MASTER_SEED))
+def problem(master_draw):
+    frame = master_draw[0].copy()
     frame = frame.assign(
         column=np.where(frame["scheme"].astype(str) == "NCMS", "ncms", "urban")
     )

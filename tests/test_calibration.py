@@ -18,14 +18,13 @@ import pytest
 from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates, models
-from analysis.synth import analytic_seed
-from analysis.synth.analytic import model_frame, synthesize_analytic
+from analysis.synth.analytic import model_frame
 from analysis.synth.calibration import glm_scores, score_equations
 
 
 @pytest.fixture(scope="module")
-def verdicts() -> pd.DataFrame:
-    frame = synthesize_analytic(analytic_seed(config.MASTER_SEED))
+def verdicts(master_draw) -> pd.DataFrame:
+    frame = master_draw[0].copy()
     cells = estimates.paper_cells(estimates.fit_all(model_frame(frame)))
     conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
     return report.cell_verdicts(cells, conflicts)

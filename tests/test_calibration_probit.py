@@ -15,14 +15,13 @@ from scipy import stats
 from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates
-from analysis.synth import analytic_seed
-from analysis.synth.analytic import model_frame, synthesize_analytic
+from analysis.synth.analytic import model_frame
 from analysis.synth.calibration import covariates
 
 
 @pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return synthesize_analytic(analytic_seed(config.MASTER_SEED))
+def frame(master_draw) -> pd.DataFrame:
+    return master_draw[0].copy()
 
 
 @pytest.fixture(scope="module")

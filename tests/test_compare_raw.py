@@ -48,15 +48,28 @@ def test_differing_cells_are_counted_by_column_and_hospitalised_rows(tmp_path):
     assert "  gender_1: 1 rows (0 hospitalised)" in lines
 
 
-def test_cli_exits_nonzero_when_the_regeneration_differs(tmp_path):
-    write(survey(), tmp_path / "a.dta")
-    write(survey(gender_1=(0, 2)), tmp_path / "b.dta")
-    done = subprocess.run(
+def compare_raw_cli(cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "analysis", "compare-raw", "a.dta", "b.dta"],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(ROOT), "PATH": ""},
     )
+
+
+def test_cli_exits_nonzero_when_the_regeneration_differs(tmp_path):
+    write(survey(), tmp_path / "a.dta")
+    write(survey(gender_1=(0, 2)), tmp_path / "b.dta")
+    done = compare_raw_cli(tmp_path)
     assert done.returncode == 1
     assert "gender_1: 1 rows" in done.stdout
+
+
+def test_cli_exits_zero_when_the_regeneration_is_identical(tmp_path):
+    # what ``make synthetic`` relies on after regenerating the master seed
+    write(survey(), tmp_path / "a.dta")
+    (tmp_path / "b.dta").write_bytes((tmp_path / "a.dta").read_bytes())
+    done = compare_raw_cli(tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "identical" in done.stdout.splitlines()[-1]
