@@ -18,7 +18,15 @@ from analysis.inference.bootstrap.resample import child_rng, cluster, pairs
 from analysis.inference.bootstrap.runner import run_replications
 from analysis.inference.bootstrap.synthetic import toy_analytic
 from analysis.paper import estimates
-from analysis.twopart.arrays import MarginPlan, fit_binary, fit_glm
+from analysis.twopart import CollinearityError, PerfectPredictionError
+from analysis.twopart.arrays import (
+    MarginPlan,
+    binary_columns,
+    check_columns,
+    exclusive_runs,
+    fit_binary,
+    fit_glm,
+)
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +283,36 @@ def test_failure_summary_names_samples_and_errors():
     assert results.failure_summary(failures.iloc[:0], 9) == (
         "9 replications, no failed refit"
     )
+
+
+def _factor_design(n=240, seed=11):
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 4, n)  # 0 is the reference level
+    X = np.column_stack(
+        [rng.normal(size=n)]
+        + [(level == k).astype(float) for k in (1, 2, 3)]
+        + [(rng.random(n) < 0.5).astype(float), np.ones(n)]
+    )
+    d = (rng.random(n) < 0.6).astype(float)
+    return X, d, level
+
+
+def test_factor_dummies_form_one_run_and_the_other_binary_does_not_join():
+    X, _, _ = _factor_design()
+    binary = binary_columns(X)
+    runs = exclusive_runs(X, binary, np.ones(len(X), bool))
+    assert [binary[r].tolist() for r in runs] == [[1, 2, 3]]
+
+
+def test_a_reference_level_that_predicts_participation_fails_the_replication():
+    X, d, level = _factor_design()
+    binary = binary_columns(X)
+    w = np.ones(len(X))
+    check_columns(X, w, binary, d)  # the full sample is fine
+    d[level == 0] = 1.0  # every reference-level row participates
+    with pytest.raises(PerfectPredictionError, match="reference level"):
+        check_columns(X, w, binary, d, names=[f"x{j}" for j in range(X.shape[1])])
+    # the same rows left out of the resample: no reference row, a lost level
+    w[level == 0] = 0.0
+    with pytest.raises(CollinearityError, match="reference level of"):
+        check_columns(X, w, binary, d)

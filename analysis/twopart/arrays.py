@@ -256,12 +256,20 @@ def check_columns(
     Raises
     ------
     CollinearityError
-        A 0/1 column constant among the drawn rows (a lost category).
+        A 0/1 column constant among the drawn rows (a lost category), or a run
+        of consecutive 0/1 columns no drawn row has two of (a factor's dummies)
+        that leaves no drawn row with none of them (its reference level lost).
     PerfectPredictionError
         A 0/1 column whose value 1 or 0 fixes participation among the drawn
-        rows. Stata would drop the column and those rows; the replication's
-        coefficient vector would then lack that element (and its margins
-        would be of another model), so the replication is counted as failed.
+        rows, or the rows with none of such a run's columns (a factor's
+        reference level) all participating or all not: the constant minus the
+        run's columns is then a 0/1 column that predicts participation. Stata
+        would drop the column and those rows; the replication's coefficient
+        vector would then lack that element (and its margins would be of
+        another model), so the replication is counted as failed. The checks are
+        counts of drawn rows, exact on any machine; left to Newton, a reference
+        level that predicts participation can converge to a large coefficient
+        on one machine and fail on another.
     OutcomeError
         No zeros or no participants among the drawn rows.
     """
@@ -272,6 +280,13 @@ def check_columns(
     if lost.any():
         lost_names = [labels[j] for j in binary[lost]]
         raise CollinearityError(f"lost category: {', '.join(lost_names)}")
+    runs = exclusive_runs(X, binary, w > 0)
+    for run in runs:
+        if n1[run].sum() >= tot:
+            run_names = ", ".join(labels[j] for j in binary[run])
+            raise CollinearityError(
+                f"lost category: the reference level of {run_names} (no drawn row)"
+            )
     if d is None:
         return
     npos = float(w @ d)
@@ -284,6 +299,39 @@ def check_columns(
         raise PerfectPredictionError(
             f"0/1 column(s) {sep_names} predict participation perfectly"
         )
+    for run in runs:
+        p_ref = npos - p1[run].sum()
+        if p_ref <= 0.0 or p_ref >= tot - n1[run].sum():
+            run_names = ", ".join(labels[j] for j in binary[run])
+            raise PerfectPredictionError(
+                f"the rows with none of {run_names} (a reference level) predict "
+                "participation perfectly"
+            )
+
+
+def exclusive_runs(X: Arr, binary: Arr, drawn: Arr) -> list[Arr]:
+    """Runs of 2+ consecutive 0/1 columns that no drawn row has two of.
+
+    Such a run is the dummies of a factor, whose reference level is the rows with
+    none of them. Returns positions in ``binary``; ``drawn`` masks the rows.
+    """
+    runs: list[list[int]] = []
+    current: list[int] = []
+    marked = np.zeros(int(drawn.sum()), dtype=bool)
+    cols = X[drawn][:, binary] > 0.5
+    for pos in range(len(binary)):
+        col = cols[:, pos]
+        adjacent = current and binary[pos] == binary[current[-1]] + 1
+        if adjacent and not np.any(col & marked):
+            current.append(pos)
+            marked |= col
+            continue
+        if len(current) > 1:
+            runs.append(current)
+        current, marked = [pos], col.copy()
+    if len(current) > 1:
+        runs.append(current)
+    return [np.array(r) for r in runs]
 
 
 @dataclass
