@@ -382,8 +382,9 @@ def hl_partition(
     (Hosmer, Lemeshow & Sturdivant 2013, sec. 5.2.2: about 5 or more). With a
     common outcome in a small sample the top deciles expect almost no failures:
     in the urban subsample (388 respondents, 80 not reimbursed) the top five
-    deciles of the published probit expect 3.6, 2.2, 1.1, 0.5 and 0.2 failures,
-    so they form one group and the test has 6 groups (4 df). Pooling adjacent
+    deciles of the published probit expect a few failures down to almost none
+    (docs/beyond_the_paper.md gives the shipped survey's counts), so they form
+    one group and the test has 6 groups (4 df). Pooling adjacent
     groups, as for a sparse contingency table, keeps the ordering by p, which
     is what the test is about.
     """
