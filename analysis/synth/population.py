@@ -96,7 +96,7 @@ REASON_P = {  # codes 1..11 of migration_reason (9 "birth" never drawn)
 
 
 # A borrowed age, log income or log cost keeps this correlation with the member's
-# (about 2.9 years of noise on an age SD of 9.75), with the members' mean and SD.
+# (about 3.0 years of noise on an age SD of 9.75), with the members' mean and SD.
 BORROWED_CORRELATION = 0.95
 
 
