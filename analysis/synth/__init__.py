@@ -117,7 +117,8 @@ def build_survey(
     slots = design.slots
     member_rng = np.random.default_rng(child(root, STREAM_MEMBERS))
     area = np.where(analytic["urban_area"].to_numpy() == 1, 1, 2)
-    position = place_members(member_loglik(analytic, effects), area, slots, member_rng)
+    loglik = member_loglik(analytic, effects)
+    position = place_members(loglik, area, slots, member_rng)
     is_member = np.zeros(len(slots), dtype=bool)
     is_member[position] = True
     member_codes = encode_members(analytic, slots.iloc[position], member_rng)
@@ -126,6 +127,7 @@ def build_survey(
         np.random.default_rng(child(root, STREAM_POPULATION)),
         effects,
         analytic,
+        loglik,
     )
     codes = design_codes(design)
     for concept in codebook.variables.index:

@@ -117,21 +117,17 @@ def draw_city_effects(cities: pd.DataFrame, rng: np.random.Generator) -> CityEff
     )
 
 
-def member_loglik(
-    members: pd.DataFrame, effects: CityEffects, with_scope: bool = True
-) -> np.ndarray:
+def member_loglik(members: pd.DataFrame, effects: CityEffects) -> np.ndarray:
     """Log-likelihood of each member's profile in each city (members x cities).
 
     The sum of four terms, each the city model of one trait evaluated at the member's
-    value: scope (the city's scope shares; left out with ``with_scope=False``), scheme
-    (urban against NCMS around the members' own share), log cost (normal around the
-    members' mean shifted by the city's price, with the within-city spread that leaves
-    the members' total spread) and reimbursement (around the members' own rate).
+    value: scope (the city's scope shares), scheme (urban against NCMS around the
+    members' own share), log cost (normal around the members' mean shifted by the
+    city's price, with the within-city spread that leaves the members' total spread)
+    and reimbursement (around the members' own rate).
     """
-    out = np.zeros((len(members), len(effects.price)))
-    if with_scope:
-        with np.errstate(divide="ignore"):
-            out = numerics.log(effects.scope_p[:, scope_index(members["scope"])].T)
+    with np.errstate(divide="ignore"):
+        out = numerics.log(effects.scope_p[:, scope_index(members["scope"])].T)
     rural_scheme = vocabulary.FACTORS["scheme"][0]  # NCMS, the reference
     urban = (members["scheme"].to_numpy() != rural_scheme).astype(float)
     out = out + _binary_loglik(urban, effects.urban_scheme)

@@ -105,11 +105,13 @@ def simulate_population(
     rng: np.random.Generator,
     effects: CityEffects,
     members: pd.DataFrame,
+    loglik: np.ndarray,
 ) -> dict:
     """Return raw codes for the non-member ``slots`` (see the module docstring).
 
     ``effects`` are the cities' (:mod:`analysis.synth.geography`); ``members`` the
-    analytic frame, whose profiles the hospitalised respondents borrow.
+    analytic frame, whose profiles the hospitalised respondents borrow, and ``loglik``
+    their :func:`geography.member_loglik` (members x cities).
     """
     city = slots["stratum"].to_numpy() - 1
     c = demographics(len(slots), city, effects, rng)
@@ -117,7 +119,7 @@ def simulate_population(
     c.update(economics(c, rng))
     c.update(insurance(c, city, effects, rng))
     hospitalised = admissions(c, rng)
-    borrow_profiles(c, hospitalised, city, effects, members, rng)
+    borrow_profiles(c, hospitalised, city, effects, members, loglik, rng)
     protected = hospital_funnel(c, hospitalised, city, effects, rng)
     sprinkle_covariates(c, ~protected, rng)
     impose_rule5(c, protected, rng)
@@ -291,6 +293,7 @@ def borrow_profiles(
     city: np.ndarray,
     effects: CityEffects,
     members: pd.DataFrame,
+    loglik: np.ndarray,
     rng: np.random.Generator,
 ) -> None:
     """Give every hospitalised respondent the profile of a member, moved a little.
@@ -306,7 +309,6 @@ def borrow_profiles(
     type stay the respondent's own.
     """
     rows = np.flatnonzero(hospitalised)
-    loglik = geography.member_loglik(members, effects)
     slots_per_city = np.bincount(city, minlength=len(effects.price))
     logw = geography.donor_logweights(loglik, slots_per_city)
     donor = members.iloc[geography.draw_by_weight(logw, city[rows], rng)]
