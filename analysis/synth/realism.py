@@ -53,6 +53,18 @@ def concepts(raw: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFram
     return pd.DataFrame({c: raw[codebook.column(c)].to_numpy() for c in CONCEPTS})
 
 
+def is_member(frame: pd.DataFrame, member_ids) -> np.ndarray:
+    """Rows of ``frame`` whose resp_id is a member's (zero padding ignored)."""
+    ids = pd.Series(frame["resp_id"]).astype(str).str.lstrip("0")
+    members = set(pd.Series(list(member_ids)).astype(str).str.lstrip("0"))
+    return ids.isin(members).to_numpy()
+
+
+def enrolled(frame: pd.DataFrame) -> np.ndarray:
+    """Rows enrolled in at least one scheme."""
+    return (frame[["ins_ncms", "ins_urbmi", "ins_uebmi"]] == 1).any(axis=1).to_numpy()
+
+
 def comparable(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
     """Members and comparable respondents with complete answers, ``member`` 0/1.
 
@@ -61,11 +73,8 @@ def comparable(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
     ``attrs["n_left_out"]``.
     """
     f = frame.copy()
-    ids = pd.Series(f["resp_id"]).astype(str).str.lstrip("0")
-    members = set(pd.Series(list(member_ids)).astype(str).str.lstrip("0"))
-    f["member"] = ids.isin(members).astype(int).to_numpy()
-    insured = (f[["ins_ncms", "ins_urbmi", "ins_uebmi"]] == 1).any(axis=1)
-    f = f[(f["hosp_any"] == 1) & insured].copy()
+    f["member"] = is_member(f, member_ids).astype(int)
+    f = f[(f["hosp_any"] == 1) & enrolled(f)].copy()
     f["scheme"] = np.select(
         [f["ins_uebmi"] == 1, f["ins_urbmi"] == 1], [3, 2], 1
     )  # the cleaning's priority
@@ -147,15 +156,13 @@ def icc(values: np.ndarray, groups: np.ndarray) -> float:
 
 def city_iccs(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
     """ICC by city of scope, scheme, cost and reimbursement: members and everyone."""
-    ids = pd.Series(frame["resp_id"]).astype(str).str.lstrip("0")
-    members = set(pd.Series(list(member_ids)).astype(str).str.lstrip("0"))
-    is_member = ids.isin(members).to_numpy()
-    insured = (frame[["ins_ncms", "ins_urbmi", "ins_uebmi"]] == 1).any(axis=1)
+    member = is_member(frame, member_ids)
+    insured = enrolled(frame)
     traits = {
         "across provinces": (frame["scope"] == 1, frame["scope"] > 0),
         "urban scheme": (
             (frame["ins_uebmi"] == 1) | (frame["ins_urbmi"] == 1),
-            insured.to_numpy(),
+            insured,
         ),
         "log cost": (
             np.log(frame["hosp_cost"].clip(lower=1)),
@@ -170,7 +177,7 @@ def city_iccs(frame: pd.DataFrame, member_ids) -> pd.DataFrame:
     for name, (value, answered) in traits.items():
         value = np.asarray(value, dtype=float)
         answered = np.asarray(answered, dtype=bool)
-        for group, mask in (("members", is_member), ("all with an answer", answered)):
+        for group, mask in (("members", member), ("all with an answer", answered)):
             m = mask & answered
             rows.append(
                 {
