@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates, models
+from analysis.paper import published as published_tables
 from analysis.synth.analytic import model_frame
 from analysis.synth.calibration import glm_scores, score_equations
 
@@ -26,7 +26,7 @@ from analysis.synth.calibration import glm_scores, score_equations
 def verdicts(master_draw) -> pd.DataFrame:
     frame = master_draw[0].copy()
     cells = estimates.paper_cells(estimates.fit_all(model_frame(frame)))
-    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    conflicts = published_tables.read("inconsistencies")
     return report.cell_verdicts(cells, conflicts)
 
 
@@ -148,7 +148,7 @@ def test_all_targets_met(targets):
 
 
 def test_every_miss_is_listed_with_a_reason(verdicts):
-    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    conflicts = published_tables.read("inconsistencies")
     reasons = report.miss_reasons(verdicts, conflicts)
     expected = set()
     for r in verdicts.itertuples():

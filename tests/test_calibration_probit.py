@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates
+from analysis.paper import published as published_tables
 from analysis.synth.analytic import model_frame
 from analysis.synth.calibration import covariates
 
@@ -27,7 +27,7 @@ def frame(master_draw) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def probit(frame) -> pd.DataFrame:
     cells = estimates.paper_cells(estimates.fit_all(model_frame(frame)))
-    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    conflicts = published_tables.read("inconsistencies")
     verdicts = report.cell_verdicts(cells, conflicts)
     return verdicts[verdicts["equation"] == "probit"]
 

@@ -9,12 +9,11 @@ longest), plus its fits.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from analysis import config
 from analysis.exhibits import report
 from analysis.paper import estimates
+from analysis.paper import published as published_tables
 from analysis.synth import analytic_seed
 from analysis.synth.analytic import (
     model_frame,
@@ -27,7 +26,7 @@ from analysis.synth.analytic import (
 def test_tables_3_4_targets_met_on_other_seeds(seed):
     frame = synthesize_analytic(analytic_seed(seed))
     cells = estimates.paper_cells(estimates.fit_all(model_frame(frame)))
-    conflicts = pd.read_csv(config.PUBLISHED_DIR / "inconsistencies.csv")
+    conflicts = published_tables.read("inconsistencies")
     verdicts = report.cell_verdicts(cells, conflicts)
     assert verdicts["point_ok"].all()
     assert verdicts["se_ok"].mean() >= report.SHARE_SE_OK

@@ -7,17 +7,16 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis.config import PUBLISHED_DIR
 from analysis.exhibits import figures
-from analysis.paper import tables
+from analysis.paper import published, tables
 
 
 def fake_cells() -> pd.DataFrame:
     """Every published Table 3-4 cell 'replicated' as itself."""
     rows = []
-    pub3 = pd.read_csv(PUBLISHED_DIR / "table3.csv")
+    pub3 = published.read("table3")
     pub3 = pub3[pub3["term_group"] != "n"].assign(sample="total")
-    pub4 = pd.read_csv(PUBLISHED_DIR / "table4.csv")
+    pub4 = published.read("table4")
     for pub in (pub3, pub4):
         for eq in ("probit", "amount", "ratio"):
             rows.append(pd.DataFrame({

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 
 from analysis import render
-from analysis.config import PUBLISHED_DIR
 from analysis.exhibits import model_tables
+from analysis.paper import published as published_tables
 
 
 @pytest.fixture(scope="module")
 def published():
     read = {"dtype": str, "keep_default_na": False}
     return (
-        pd.read_csv(PUBLISHED_DIR / "table3.csv", **read),
-        pd.read_csv(PUBLISHED_DIR / "table4.csv", **read),
+        published_tables.read("table3", **read),
+        published_tables.read("table4", **read),
     )
 
 

@@ -24,6 +24,7 @@ from numerics import OTHER_NUMERICS
 
 from analysis import notices
 from analysis.config import ROOT, RunPaths
+from analysis.paper import published as published_tables
 
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"
 STAGES = (
@@ -134,7 +135,7 @@ def test_flow_runs_from_all_respondents_to_the_analytic_sample(runs):
 
 
 def unmatched_cells() -> set[str]:
-    log = pd.read_csv(ROOT / "data" / "published" / "inconsistencies.csv")
+    log = published_tables.read("inconsistencies")
     return {c for text in log["unmatched_cells"].dropna() for c in str(text).split()}
 
 
@@ -150,7 +151,7 @@ def test_descriptive_tables_match_the_publication(runs, table):
     from analysis.paper.descriptives import compare_to_published
 
     ours = pd.read_csv(runs["here"].tables_dir / f"{table}.csv", dtype=str)
-    published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
+    published = published_tables.read(table, dtype=str)
     cmp = compare_to_published(ours, published)
     skip = unmatched_cells()
     keys = [cell_key(table, r) for r in cmp.itertuples()]
@@ -164,7 +165,7 @@ def test_descriptive_tables_match_the_publication(runs, table):
 @pytest.mark.parametrize("table", ["table3", "table4"])
 def test_model_tables_fill_every_published_cell(runs, table):
     ours = pd.read_csv(runs["here"].tables_dir / f"{table}.csv", dtype=str)
-    published = pd.read_csv(ROOT / "data" / "published" / f"{table}.csv", dtype=str)
+    published = published_tables.read(table, dtype=str)
     assert list(ours.columns) == [*published.columns, notices.CSV_COLUMN]
     key = ["term_group", "term"] if table == "table3" else ["sample", "term"]
     assert ours[key].values.tolist() == published[key].values.tolist()

@@ -17,8 +17,9 @@ import pytest
 
 from analysis import cli
 from analysis.beyond import conventions
-from analysis.config import PUBLISHED_DIR, ROOT, RunPaths
+from analysis.config import ROOT, RunPaths
 from analysis.paper import estimates
+from analysis.paper import published as published_tables
 
 LOG = ROOT / "docs" / "model_choices.md"
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"
@@ -37,7 +38,7 @@ def log_text() -> str:
 @pytest.fixture(scope="module")
 def published() -> dict[str, pd.DataFrame]:
     return {
-        name: pd.read_csv(PUBLISHED_DIR / f"{name}.csv", dtype={"level": str})
+        name: published_tables.read(name, dtype={"level": str})
         for name in ("table1", "table3", "figure1")
     }
 

@@ -18,11 +18,11 @@ from scipy import optimize, stats
 
 from analysis import config
 from analysis.cleaning import schema
+from analysis.paper import published as published_tables
 from analysis.synth import analytic_seed, targets
 from analysis.synth.analytic import FRAME_COLUMNS, synthesize_analytic
 from analysis.synth.calibration import covariates
 
-PUBLISHED = config.PUBLISHED_DIR
 SCOPES = schema.FACTORS["scope"]
 COLUMNS = {"total": None, "ncms": ("NCMS",), "urban": ("URBMI", "UEBMI")}
 
@@ -33,7 +33,7 @@ def frame(master_draw) -> pd.DataFrame:
 
 
 def _unmatched() -> set[str]:
-    log = pd.read_csv(PUBLISHED / "inconsistencies.csv")
+    log = published_tables.read("inconsistencies")
     return set(log["unmatched_cells"].dropna())
 
 
@@ -94,7 +94,7 @@ def test_contract_columns(frame):
 
 
 def _table1_cells():
-    t1 = pd.read_csv(PUBLISHED / "table1.csv", dtype={"level": str})
+    t1 = published_tables.read("table1", dtype={"level": str})
     skip = _unmatched()
     for _, row in t1.iterrows():
         for column in COLUMNS:
@@ -132,7 +132,7 @@ def test_income_quintiles_are_qcut_with_233_each(frame):
 
 
 def _table2_cells():
-    t2 = pd.read_csv(PUBLISHED / "table2.csv")
+    t2 = published_tables.read("table2")
     for _, row in t2.iterrows():
         for scope in SCOPES:
             yield pytest.param(row, scope, id=f"table2:{row['variable']}:{scope}")
@@ -156,7 +156,7 @@ def test_table2_cell(frame, row, scope):
 
 
 def test_table2_p_values(frame):
-    t2 = pd.read_csv(PUBLISHED / "table2.csv").set_index("variable")["p_value"]
+    t2 = published_tables.read("table2").set_index("variable")["p_value"]
     skip = _unmatched()
     chi2 = stats.chi2_contingency(pd.crosstab(frame["scope"], frame["reimbursed"]))
     assert chi2.pvalue < 0.001 and t2["reimbursed_pct"] == "<0.001"
@@ -172,7 +172,7 @@ def test_table2_p_values(frame):
 
 
 def test_figure1_percentages(frame):
-    published = pd.read_csv(PUBLISHED / "figure1.csv").set_index("reason")["pct"]
+    published = published_tables.read("figure1").set_index("reason")["pct"]
     reasons = frame["noreimb_reason"].dropna()
     assert frame.loc[frame["reimbursed"] == 1, "noreimb_reason"].isna().all()
     share = 100 * reasons.value_counts(normalize=True)

@@ -35,8 +35,8 @@ import pandas as pd
 from linearmodels.iv.absorbing import AbsorbingLS
 
 from analysis.beyond import betareg
-from analysis.config import PUBLISHED_DIR
 from analysis.paper import estimates, models
+from analysis.paper import published as published_tables
 from analysis.twopart import TwoPartError
 
 ALPHA = 0.05
@@ -287,10 +287,10 @@ def published_conclusions(sample: str = "total") -> pd.DataFrame:
     prints only the two migration-scope rows (the other terms get none).
     """
     if sample == "total":
-        t3 = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+        t3 = published_tables.read("table3", dtype=str)
         t3 = t3[t3["term_group"] != "n"]
     else:
-        t3 = pd.read_csv(PUBLISHED_DIR / "table4.csv", dtype=str)
+        t3 = published_tables.read("table4", dtype=str)
         t3 = t3[t3["sample"] == sample]
     rows = []
     for eq in ALL:

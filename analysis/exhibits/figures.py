@@ -29,8 +29,8 @@ from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
 from analysis import disclosure, notices  # noqa: E402
 from analysis.cleaning.schema import FACTORS  # noqa: E402
-from analysis.config import PUBLISHED_DIR  # noqa: E402
 from analysis.exhibits.model_tables import TERM_LABELS  # noqa: E402
+from analysis.paper import published as published_tables  # noqa: E402
 from analysis.paper import tables  # noqa: E402
 from analysis.plotting import footnote, save, tick_label  # noqa: E402
 
@@ -113,7 +113,7 @@ def reason_shares(analytic: pd.DataFrame) -> pd.DataFrame:
     counts = reasons.value_counts().reindex(FACTORS["noreimb_reason"], fill_value=0)
     out = pd.DataFrame({"reason": counts.index, "n": counts.to_numpy()})
     out["pct"] = 100 * out["n"] / out["n"].sum()
-    published = pd.read_csv(PUBLISHED_DIR / "figure1.csv").set_index("reason")["pct"]
+    published = published_tables.read("figure1").set_index("reason")["pct"]
     return out.assign(published_pct=out["reason"].map(published))
 
 
@@ -204,7 +204,7 @@ def figure2(share: pd.DataFrame, note: str) -> plt.Figure:
 def forest(long: pd.DataFrame, note: str) -> plt.Figure:
     """Published vs replicated estimates with 95% CIs, one panel per equation."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 9.5), sharey=True)
-    published = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+    published = published_tables.read("table3", dtype=str)
     groups = long["term"].map(published.set_index("term")["term_group"])
     labels = [
         forest_label(s, g, t)

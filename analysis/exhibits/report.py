@@ -28,12 +28,12 @@ from analysis.beyond import summary as beyond_summary
 from analysis.cleaning import schema
 from analysis.config import (
     POINT_TOL_SE,
-    PUBLISHED_DIR,
     SE_TOL,
     SHARE_SE_OK,
     SHARE_STARS_OK,
 )
 from analysis.io import TABLE_DIGITS
+from analysis.paper import published as published_tables
 from analysis.paper.descriptives import compare_to_published
 from analysis.paper.tables import (
     published_implied_combined,
@@ -121,8 +121,8 @@ def published_stars(row) -> str:
 
 
 def _published_stars() -> dict[str, pd.DataFrame]:
-    t3 = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
-    t4 = pd.read_csv(PUBLISHED_DIR / "table4.csv", dtype=str)
+    t3 = published_tables.read("table3", dtype=str)
+    t4 = published_tables.read("table4", dtype=str)
     return {
         "table3": t3[t3["term_group"] != "n"].set_index(["term"]),
         "table4": t4.set_index(["sample", "term"]),
@@ -213,7 +213,7 @@ def main(paths, synthetic: bool = True, min_cell: int = 10) -> None:
     for name in ("replication_report.md", "replication_report.html"):
         (paths.outputs_dir / name).unlink(missing_ok=True)
     cells = pd.read_csv(paths.estimates_dir / "paper_cells.csv")
-    conflicts = pd.read_csv(PUBLISHED_DIR / "inconsistencies.csv")
+    conflicts = published_tables.read("inconsistencies")
     if not synthetic:
         analytic = pd.read_parquet(paths.analytic)
         cells = disclosure.suppress_model_cells(cells, analytic, min_cell)
@@ -261,7 +261,7 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     items += omissions.report_section(paths.estimates_dir)
     for name in ("table1", "table2"):
         ours = io.without_notice(pd.read_csv(paths.tables_dir / f"{name}.csv"))
-        published = pd.read_csv(PUBLISHED_DIR / f"{name}.csv")
+        published = published_tables.read(name)
         cmp = compare_to_published(ours, published)
         items.append((f"## Table {name[-1]}, cell by cell", cmp))
     items += [
@@ -316,8 +316,8 @@ def combined_view(path) -> pd.DataFrame:
     ours = io.without_notice(pd.read_csv(path))
     ours = ours[(ours["sample"] == "total") & ours["term"].isin(COMBINED_TERMS)]
     implied = published_implied_combined(
-        pd.read_csv(PUBLISHED_DIR / "table1.csv"),
-        pd.read_csv(PUBLISHED_DIR / "table3.csv"),
+        published_tables.read("table1"),
+        published_tables.read("table3"),
     )
     view = ours.merge(implied, on=["term", "outcome"], how="left")
     columns = {

@@ -3,9 +3,9 @@
 The CSVs under ``data/published/`` transcribe the paper: where a cell names a factor
 level it holds the level's printed label (column ``label`` of
 ``data/codebook/levels.csv``), as the paper prints it. This module is their only
-reader. It translates each label to the level's name (:data:`analysis.vocabulary.LABELS`)
-so that callers key the published numbers exactly as the analytic data, and renaming a
-level stays a one-line change in ``levels.csv``.
+reader. It translates each label to the level's name
+(:data:`analysis.vocabulary.LABELS`) so that callers key the published numbers exactly
+as the analytic data, and renaming a level stays a one-line change in ``levels.csv``.
 
 :func:`read` returns each file as ``pandas.read_csv`` would return it if the file
 spelled level names, with the caller's ``dtype`` and ``keep_default_na``: the
@@ -122,7 +122,8 @@ def _table1(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def _table2(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Long (variable, stat, scope, mean, sd, p_value) -> the paper's wide layout."""
-    long = raw.assign(scope=_levels(raw["scope"], _constant(raw, "scope"), path, "scope"))
+    scopes = _levels(raw["scope"], _constant(raw, "scope"), path, "scope")
+    long = raw.assign(scope=scopes)
     rows = []
     for (variable, stat), part in long.groupby(["variable", "stat"], sort=False):
         p = part[P_VALUE].unique()
@@ -132,7 +133,7 @@ def _table2(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
                 f"({', '.join(p)}); the test is one per variable"
             )
         row = {"variable": variable, "stat": stat}
-        for scope, mean, sd in zip(part["scope"], part["mean"], part["sd"], strict=True):
+        for scope, mean, sd in part[["scope", "mean", "sd"]].itertuples(index=False):
             row |= {scope: mean, f"{scope}_sd": sd}
         rows.append(row | {P_VALUE: p[0]})
     return pd.DataFrame(rows)
@@ -159,7 +160,8 @@ def _figure1(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _inconsistencies(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Cell ids with their level slots translated; ids space separated."""
     table3 = _raw(path.parent / "table3.csv")
-    term_factor = dict(zip(table3["term"], _factor_of(table3["term_group"]), strict=True))
+    factors = _factor_of(table3["term_group"])
+    term_factor = dict(zip(table3["term"], factors, strict=True))
     ids = [
         " ".join(
             _cell_id(cell.strip(), term_factor, path)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import disclosure, io, omissions
-from analysis.config import PUBLISHED_DIR
 from analysis.paper import models
+from analysis.paper import published as published_tables
 
 EQUATIONS = models.EQUATION_NAMES
 DECIMALS = 3
@@ -82,7 +82,7 @@ def wide_cells(cells: pd.DataFrame, sample: str) -> pd.DataFrame:
 
 def table3(cells: pd.DataFrame) -> pd.DataFrame:
     """Table 3: all terms of the three equations on the total sample."""
-    published = pd.read_csv(PUBLISHED_DIR / "table3.csv", dtype=str)
+    published = published_tables.read("table3", dtype=str)
     keys = published.loc[published["term_group"] != "n", ["term_group", "term"]]
     wide = wide_cells(cells, "total")
     body = keys.join(wide, on="term")
@@ -99,7 +99,7 @@ def table3(cells: pd.DataFrame) -> pd.DataFrame:
 
 def table4(cells: pd.DataFrame) -> pd.DataFrame:
     """Table 4: the migration-scope rows on the NCMS and URBMI+UEBMI subsamples."""
-    published = pd.read_csv(PUBLISHED_DIR / "table4.csv", dtype=str)
+    published = published_tables.read("table4", dtype=str)
     frames = []
     for sample in ("ncms", "urban"):
         keys = published.loc[published["sample"] == sample, ["sample", "term"]]
@@ -169,9 +169,9 @@ def format_cell(value: object, column: str) -> str:
 
 def published_vs_replicated(cells: pd.DataFrame) -> pd.DataFrame:
     """Long table of every Table 3-4 cell: published and replicated estimate and SE."""
-    pub3 = pd.read_csv(PUBLISHED_DIR / "table3.csv")
+    pub3 = published_tables.read("table3")
     pub3 = pub3[pub3["term_group"] != "n"].assign(sample="total")
-    pub4 = pd.read_csv(PUBLISHED_DIR / "table4.csv")
+    pub4 = published_tables.read("table4")
     rows = []
     for pub in (pub3, pub4):
         for eq in EQUATIONS:

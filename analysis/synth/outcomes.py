@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from analysis import config
 from analysis.cleaning import schema
+from analysis.paper import published
 from analysis.synth import numerics
 
 # Densities that turn published AMEs into index coefficients (starting values only):
@@ -110,7 +110,7 @@ def draw_outcome_noise(rng: np.random.Generator, n: int) -> OutcomeDraws:
 
 def published_table3() -> pd.DataFrame:
     """Table 3 indexed by design term name."""
-    t = pd.read_csv(config.PUBLISHED_DIR / "table3.csv")
+    t = published.read("table3")
     t = t[t["term_group"] != "n"].copy()
     group_to_factor = {"facility": "facility_level"}
     names = []

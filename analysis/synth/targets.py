@@ -1,36 +1,36 @@
-"""Published targets of the analytic sample, read at run time from ``data/published/``.
+"""Published targets of the analytic sample, read at run time from the paper's tables.
 
 Table 1 gives counts and moments by insurance column (total, NCMS, URBMI+UEBMI);
-Table 2 gives outcome moments by migration scope. Column names follow
-``data/published/``'s CSV keys; Figure 1's reasons enter through ``resolutions.py``.
+Table 2 gives outcome moments by migration scope. Rows and columns are keyed by level
+names as :mod:`analysis.paper.published` returns them; Figure 1's reasons enter through
+``resolutions.py``.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import pandas as pd
 
-from analysis import config
 from analysis.cleaning import schema
+from analysis.paper import published
 
 COLUMNS = ("ncms", "urban")  # the two Table 1 scheme columns; "total" is their union
 
 
 @cache
-def _read(name: str, root: Path = config.PUBLISHED_DIR) -> pd.DataFrame:
-    return pd.read_csv(root / name, dtype={"level": str})
+def _read(name: str) -> pd.DataFrame:
+    return published.read(name, dtype={"level": str})
 
 
 def table1() -> pd.DataFrame:
     """Table 1 as published."""
-    return _read("table1.csv")
+    return _read("table1")
 
 
 def table2() -> pd.DataFrame:
     """Table 2 as published."""
-    return _read("table2.csv")
+    return _read("table2")
 
 
 def t1_counts(variable: str, column: str) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """What closes the probit marginal-effect SE gap (Tables 3-4)?  Evidence script.
 
-Self-contained Monte-Carlo study (numpy/scipy/pandas only; deterministic, seeded).
+Self-contained Monte-Carlo study (numpy/scipy/pandas, and the package's reader of the
+published tables; deterministic, seeded).
 Run from the repository root:
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python docs/evidence/se_gap.py
@@ -45,9 +46,10 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import log_ndtr, ndtr
 
+from analysis.paper import published
+
 T0 = time.time()
 ROOT = Path(__file__).resolve().parents[2]
-PUB = ROOT / "data" / "published"
 SEED = 20220551
 N, N_NCMS, N_URBMI, N_UEBMI = 1165, 777, 120, 268
 N_REIMB = 778
@@ -88,15 +90,15 @@ def sh(c):
     return SHORT.get(c, c)
 
 
-t3 = pd.read_csv(PUB / "table3.csv")
+t3 = published.read("table3")
 t3 = t3[t3.term != "observations"].set_index("term")
-t4 = pd.read_csv(PUB / "table4.csv")
+t4 = published.read("table4")
 PUB_ME = t3.probit_me.astype(float)
 PUB_SE = t3.probit_se.astype(float)
 CELLS = [c for c in COLS[1:] if c != "age_sq"]          # the 25 published cells
 T4_SE = {(r.sample, r.term): float(r.probit_se) for r in t4.itertuples()}
 T4_ME = {(r.sample, r.term): float(r.probit_me) for r in t4.itertuples()}
-t1 = pd.read_csv(PUB / "table1.csv")
+t1 = published.read("table1")
 
 
 def t1_counts(var, col):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import config
 from analysis.cleaning import schema
+from analysis.paper import published
 from analysis.synth import outcomes
 
 TERMS = outcomes.design_terms()
@@ -63,7 +63,7 @@ def table_targets(equation: str) -> list[Target]:
                 _stars(row[f"{equation}_stars"]),
             )
         )
-    t4 = pd.read_csv(config.PUBLISHED_DIR / "table4.csv")
+    t4 = published.read("table4")
     for _, row in t4.iterrows():
         out.append(
             Target(
