@@ -102,7 +102,7 @@ ifndef DATA
 ifneq ($(SEED),$(MASTER_SEED))
 $(RAW): $(VENV)/.installed $(wildcard analysis/synth/*.py analysis/synth/*/*.py) $(COMMON_SRC) \
         data/codebook/variables.csv data/codebook/value_labels.csv \
-        $(wildcard data/published/*.csv)
+        analysis/paper/published.py $(wildcard data/published/*.csv)
 	$(CLI) generate --seed $(SEED) --out $@
 endif
 endif
