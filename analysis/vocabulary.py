@@ -4,10 +4,10 @@ One table, ``data/codebook/levels.csv``, holds every factor level of the analyti
 schema once: its name (the key of every table the package builds or reads), its
 position (the first level of a factor is its reference group in Tables 3-4), the
 canonical codes of the raw concept that map to it (``*``: every other valid code) and
-the label the exhibits print. The transcriptions in ``data/published/`` spell a level by
-its label, as the paper prints it, and :mod:`analysis.paper.published` keys them by name,
-so renaming a level is a one-line change there; relabelling one must follow the paper's
-wording, or the published files stop matching it. The table is the package's
+the label the exhibits print. The transcriptions in ``data/published/`` spell a level
+by its label, as the paper prints it, and :mod:`analysis.paper.published` keys them by
+name, so renaming a level is a one-line change there; relabelling one must follow the
+paper's wording, or the published files stop matching it. The table is the package's
 own vocabulary, not part of a user's codebook: a real file's codes are translated to the
 canonical ones by ``recode.csv`` before these maps apply.
 """

@@ -229,7 +229,7 @@ def test_an_unknown_label_is_refused_naming_file_column_value_and_rows(tmp_path)
     message = str(error.value)
     assert str(tmp_path / "table4.csv") in message
     assert "column 'term'" in message
-    assert "'Acros provinces' is no label of 'scope' (2 rows)" in message
+    assert "'Acros provinces' is no label of 'scope' (2 rows;" in message
 
 
 def test_a_level_name_instead_of_its_label_is_refused(tmp_path):

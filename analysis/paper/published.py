@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.config import PUBLISHED_DIR
-from analysis.vocabulary import FACTORS, LABELS
+from analysis.vocabulary import FACTORS, LABELS, LEVELS_FILE
 
 NAMES = ("table1", "table2", "table3", "table4", "figure1", "inconsistencies")
 P_VALUE = "p_value"
@@ -60,12 +60,14 @@ def read(
     ------
     UnknownLabelError
         A cell that names a factor level holds no label of that factor.
+    ValueError
+        A Table 2 outcome with more than one p-value, or a conflict-log cell id that
+        names no table.
     """
     if name not in NAMES:
         raise ValueError(f"no published exhibit {name!r}; known: {', '.join(NAMES)}")
     path = directory / f"{name}.csv"
-    text = _raw(path)
-    keyed = TRANSLATORS[name](text, path)
+    keyed = TRANSLATORS[name](_raw(path), path)
     csv = keyed.to_csv(index=False)
     return pd.read_csv(io.StringIO(csv), dtype=dtype, keep_default_na=keep_default_na)
 
@@ -100,12 +102,13 @@ def _levels(
 
 def _unknown_message(path: Path, column: str, unknown: dict) -> str:
     items = "; ".join(
-        f"{value!r} is no label of {factor!r} ({n} row{'s' * (n != 1)})"
+        f"{value!r} is no label of {factor!r} ({n} row{'s' * (n != 1)}; its labels: "
+        f"{', '.join(map(repr, LABELS[factor].values()))})"
         for (factor, value), n in unknown.items()
     )
     return (
         f"{path}, column {column!r}: {items}. The published files spell a level by "
-        f"its label in levels.csv (labels of {', '.join(sorted(FACTORS))})"
+        f"its label in {LEVELS_FILE}"
     )
 
 
