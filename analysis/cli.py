@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", _Stages)
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
+    def real_only(name: str, text: str) -> None:
+        add_real_flags(stages.add_parser(name, help=text))
+
     gen = stages.add_parser("generate", help="write the synthetic raw survey (.dta)")
     gen.add_argument("--seed", type=int, default=MASTER_SEED, help="master seed")
     gen.add_argument("--out", type=Path, help="output .dta (default data/raw/...)")
@@ -111,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_raw_flags(clean, "raw survey (.dta, .sav or .csv)")
     add_real_flags(clean)
 
-    desc = stages.add_parser("describe", help="Tables 1-2 from the analytic sample")
-    add_real_flags(desc)
+    real_only("describe", "Tables 1-2 from the analytic sample")
 
     est = stages.add_parser(
         "estimate",
@@ -135,13 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="derivative effects on hand-built dummies (the paper) or i. contrasts",
     )
 
-    ex = stages.add_parser("exhibits", help="Tables 3-4 and Figures 1-2")
-    add_real_flags(ex)
-
-    beyond = stages.add_parser(
-        "beyond", help="specification checks, robustness, policy counterfactuals"
-    )
-    add_real_flags(beyond)
+    real_only("exhibits", "Tables 3-4 and Figures 1-2")
+    real_only("beyond", "specification checks, robustness, policy counterfactuals")
 
     boot = stages.add_parser("bootstrap", help="bootstrap every Table 3-4 quantity")
     boot.add_argument("--reps", type=int, default=BOOTSTRAP_REPS, help="replications")
@@ -173,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_real_flags(mc)
 
-    rep = stages.add_parser("report", help="published-versus-replicated report")
-    add_real_flags(rep)
+    real_only("report", "published-versus-replicated report")
 
     conv = stages.add_parser(
         "conventions",

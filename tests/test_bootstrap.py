@@ -245,21 +245,22 @@ def test_bootstrap_se_agrees_with_delta_large():
 
 @pytest.mark.parametrize("model", ["probit", "logit"])
 def test_lean_newton_equals_generic_newton(toy, model):
-    # arrays' closed-form Newton (zero-weight rows dropped) = fit.py's generic one
-    from analysis.twopart.fit import _FAMILIES, _LINKS, _newton_binary, _newton_glm
+    # arrays' closed-form factors and solve (zero-weight rows dropped) = fit.py's
+    # generic ones, both through the one Newton loop
+    from analysis.twopart.fit import glm_family, newton_binary, newton_glm
 
     res = estimates.fit_all(toy)[("total", "reimb_amount")]
     X, d = res.designs[0].X, res.sample.d
     w = np.bincount(child_rng(3, 0).integers(0, len(d), len(d)), minlength=len(d))
     w = w.astype(float)
-    b_gen, _, ok = _newton_binary(d, X, model, w)
+    b_gen, _, ok = newton_binary(d, X, model, w)
     assert ok
     np.testing.assert_allclose(
         fit_binary(d, X, model, w), b_gen, rtol=1e-10, atol=1e-12
     )
     r2 = np.flatnonzero(res.sample.rows2)
     X2, y2, w2 = X[r2], res.sample.y[r2], w[r2]
-    g_gen, _, ok = _newton_glm(y2, X2, _FAMILIES["gamma"](_LINKS["log"]()), w2)
+    g_gen, _, ok = newton_glm(y2, X2, glm_family("gamma", "log"), w2)
     assert ok
     np.testing.assert_allclose(
         fit_glm(y2, X2, "gamma", "log", w2), g_gen, rtol=1e-10, atol=1e-12

@@ -195,7 +195,7 @@ def table1(
     Parameters
     ----------
     analytic : DataFrame
-        The analytic frame.
+        The analytic frame; its ``scheme`` makes the three columns.
     samples : mapping, optional
         Row variable -> sample rule; default ``TABLE1_SAMPLES`` (others "all").
 
@@ -263,7 +263,7 @@ def table2(
     Parameters
     ----------
     analytic : DataFrame
-        The analytic frame.
+        The analytic frame; its ``scope`` makes the three columns.
     samples : mapping, optional
         Row -> sample rule, overriding ``TABLE2_SAMPLES`` (which reads: the share
         reimbursed over all rows; expenditure, amount and ratio over part 2).

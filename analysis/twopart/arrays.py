@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import isfinite
 
 import numpy as np
 from scipy.linalg.lapack import dposv as _dposv
@@ -52,7 +51,7 @@ from .errors import (
 )
 from .fit import MAXITER, glm_family, probit_lambda
 from .links import MEANS
-from .newton import glm_newton, glm_start
+from .newton import glm_newton, glm_start, newton
 from .separation import separating_direction, separation_message
 
 _FLOAT_EPS = np.finfo(float).eps  # statsmodels' clip of y/mu in the Gamma deviance
@@ -133,13 +132,12 @@ def fit_glm(
 def _lean_newton(X, y, w, kind, start, maxiter):
     """Newton for probit / logit / Gamma-log with closed-form factors (small K).
 
-    The same steps, step halving and stopping rule as :func:`.newton.newton`,
-    on the rows with positive weight only (a zero-weight row adds nothing to
-    any sum), with the score and observed-information factors written out
-    (probit: lambda, lambda (lambda + eta); logit: y - p, p (1 - p); Gamma-log:
-    y/mu - 1, y/mu) and one LAPACK ``dposv`` per step on the information scaled
-    to unit diagonal. Returns (params, iterations, converged, X, y, w) with the
-    arrays restricted to the rows used.
+    :func:`.newton.newton` on the rows with positive weight only (a zero-weight
+    row adds nothing to any sum), with the score and observed-information factors
+    written out (probit: lambda, lambda (lambda + eta); logit: y - p, p (1 - p);
+    Gamma-log: y/mu - 1, y/mu) and one LAPACK ``dposv`` per step on the
+    information scaled to unit diagonal. Returns (params, iterations, converged,
+    X, y, w) with the arrays restricted to the rows used.
     """
     if w is not None:
         keep = w > 0.0
@@ -177,46 +175,20 @@ def _lean_newton(X, y, w, kind, start, maxiter):
             return ww * (y - p), ww * (p * (1.0 - p))
 
     XT = X.T
-    b = np.array(start, dtype=float)
-    eta = X @ b
-    f = objective(eta)
 
-    def newton_step(weights, g):
-        """Return (step, solved) for (X'WX) step = X'g, equilibrated.
-
-        ``step`` None: a zero diagonal (give up); ``solved`` False: not PD.
-        """
+    def direction(weights, g):
         info = XT @ (X * weights[:, None])
         d = np.sqrt(np.abs(info.diagonal()))
         if not np.all(d > 0):
-            return None, False
+            return None
         s = 1.0 / d
         _, step, bad = _dposv(info * np.outer(s, s), (XT @ g) * s)
-        return step * s, not bad and np.all(np.isfinite(step))
+        return step * s if not bad and np.all(np.isfinite(step)) else None
 
-    for it in range(1, maxiter + 1):
-        g, a = factors(eta)
-        step, solved = newton_step(a, g)
-        if step is not None and not solved and kind == "gamma_log":
-            # Fisher scoring (expected information w) when observed is not PD
-            step, solved = newton_step(ww, g)
-        if step is None or not solved:
-            return b, it, False, X, y, w
-        deta = X @ step
-        t = 1.0
-        for _ in range(30):
-            eta_new = eta + t * deta
-            f_new = objective(eta_new)
-            if isfinite(f_new) and f_new >= f - 1e-12 * (1.0 + abs(f)):
-                break
-            t *= 0.5
-        else:
-            eta_new = eta + t * deta
-            f_new = objective(eta_new)
-        b, eta, f = b + t * step, eta_new, f_new
-        if np.all(np.abs(step) <= 1e-10 * (1.0 + np.abs(b))):
-            return b, it, True, X, y, w
-    return b, maxiter, False, X, y, w
+    # Fisher scoring (expected information w) when the observed is not PD
+    fallback = (lambda eta: ww) if kind == "gamma_log" else None
+    b, it, ok = newton(X, objective, factors, start, maxiter, fallback, direction)
+    return b, it, ok, X, y, w
 
 
 def binary_columns(X: Arr) -> Arr:

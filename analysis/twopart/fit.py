@@ -98,7 +98,7 @@ def fit_part1(
         Any other failure to converge.
     """
     if X.size > LARGE:
-        b, iters, converged = _newton_binary(y, X, model, w)
+        b, iters, converged = newton_binary(y, X, model, w)
     else:
         b, iters, converged = _statsmodels_binary(y, X, model, w)
     eta = X @ b
@@ -138,7 +138,9 @@ def _statsmodels_binary(y, X, model, w):
     return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
 
 
-def _newton_binary(y, X, model, w):
+def newton_binary(y, X, model, w, maxiter=MAXITER):
+    """Probit/logit by :func:`.newton.newton` from zeros: (params, steps, converged)."""
+
     def factors(eta):
         u, a = binary_factors(y, eta, model)
         return (u, a) if w is None else (w * u, w * a)
@@ -148,7 +150,7 @@ def _newton_binary(y, X, model, w):
         lambda eta: binary_loglike(y, eta, model, w),
         factors,
         np.zeros(X.shape[1]),
-        MAXITER,
+        maxiter,
     )
 
 
@@ -199,7 +201,7 @@ def fit_part2(y: np.ndarray, X: np.ndarray, spec: Part2Spec, w: np.ndarray | Non
         return _fit_ols_log(y, X, spec, w)
     family = glm_family(spec.family, spec.link)
     if X.size > LARGE:
-        b, iters, converged = _newton_glm(y, X, family, w)
+        b, iters, converged = newton_glm(y, X, family, w)
     else:
         b, iters, converged = _statsmodels_glm(y, X, family, w)
     u, a, mu = glm_factors(family, y, X @ b)
@@ -220,8 +222,20 @@ def _statsmodels_glm(y, X, family, w):
     return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
 
 
-def _newton_glm(y, X, family, w):
-    return glm_newton(X, y, family, w, glm_start(X, y, family, w), MAXITER)
+def newton_glm(y, X, family, w, maxiter=MAXITER):
+    """GLM by :func:`.newton.glm_newton` from :func:`.newton.glm_start`.
+
+    Returns (params, steps, converged). The params are the start when Newton's
+    steps leave the finite range, and NaN when the start's weighted least squares
+    is singular; converged is False in both cases.
+    """
+    start = glm_start(X, y, family, w)
+    if start is None:
+        return np.full(X.shape[1], np.nan), 0, False
+    b, steps, converged = glm_newton(X, y, family, w, start, maxiter)
+    if not np.all(np.isfinite(b)):
+        return start, steps, False
+    return b, steps, converged
 
 
 def _glm_scale(spec, family, y, mu, shape, w) -> float:

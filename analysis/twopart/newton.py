@@ -52,7 +52,7 @@ def binary_loglike(y, eta, model, w) -> float:
     return float(np.sum(ll if w is None else w * ll))
 
 
-def newton(X, objective, factors, start, maxiter, fallback=None):
+def newton(X, objective, factors, start, maxiter, fallback=None, direction=None):
     """Maximise ``objective(eta)`` by Newton steps from ``start``.
 
     Parameters
@@ -70,6 +70,10 @@ def newton(X, objective, factors, start, maxiter, fallback=None):
     fallback : callable eta -> a, optional
         Expected-information factor used when the observed one is not
         positive definite.
+    direction : callable (a, g) -> step or None, optional
+        Solves X' diag(a) X step = X' g, None when that matrix is not positive
+        definite; default :func:`xtwx` in row blocks and :func:`solve_spd`. Small
+        designs refitted many times pass a leaner solve (:mod:`.arrays`).
 
     Returns
     -------
@@ -78,15 +82,19 @@ def newton(X, objective, factors, start, maxiter, fallback=None):
     converged : bool
         The last step moved no coefficient by more than 1e-10 (1 + |b|).
     """
+    if direction is None:
+
+        def direction(a, g):
+            return solve_spd(xtwx(X, a), X.T @ g)
+
     b = np.asarray(start, dtype=float).copy()
     eta = X @ b
     f = objective(eta)
     for it in range(1, maxiter + 1):
         g, a = factors(eta)
-        grad = X.T @ g
-        step = solve_spd(xtwx(X, a), grad)
+        step = direction(a, g)
         if step is None and fallback is not None:
-            step = solve_spd(xtwx(X, fallback(eta)), grad)
+            step = direction(fallback(eta), g)
         if step is None:
             return b, it, False
         b, eta, f = _line_search(X, b, eta, f, step, objective)

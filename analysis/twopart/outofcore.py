@@ -69,19 +69,19 @@ from .errors import (
     SeparationError,
 )
 from .fastmargins import Layout, fast_margins
-from .fit import MAXITER, PartFit, binary_expected, binary_factors, glm_family
+from .fit import (
+    MAXITER,
+    PartFit,
+    binary_expected,
+    binary_factors,
+    glm_family,
+    newton_binary,
+    newton_glm,
+)
 from .inference import MARGIN_COLUMNS, delta_se, inference_columns, row_blocks
 from .links import MEANS
 from .margins import Context
-from .newton import (
-    binary_loglike,
-    glm_factors,
-    glm_newton,
-    glm_start,
-    newton,
-    solve_spd,
-    xtwx,
-)
+from .newton import binary_loglike, glm_factors, solve_spd, xtwx
 from .results import TwoPartResults
 from .sample import check_gram, design_columns, missing_message
 from .spec import TwoPartSpec
@@ -89,6 +89,8 @@ from .variance import small_sample_factor
 
 #: Rows of the in-memory sample that gives Newton's starting values.
 SAMPLE_ROWS = 1_000_000
+#: Newton steps on that sample (its estimates are starting values only).
+START_STEPS = 50
 #: Partitions the sample is drawn from (every s-th row of each).
 SAMPLE_PARTITIONS = 8
 #: Rows per block of a partition: X of a block is its only N-sized array.
@@ -430,8 +432,17 @@ class _Fit:
         (pdf,) = self.runner.compute(rows, full=False)
         self.sample_rows = len(pdf)
         d, y, D1, X2, y2 = _arrays(pdf, plan)
-        b1 = _start_binary(d, D1.X, plan.model1)
-        b2 = _start_glm(y2, X2, glm_family(plan.family, plan.link))
+        family = glm_family(plan.family, plan.link)
+        b1 = _start_values(
+            D1.X,
+            lambda k: d.min() < d.max(),
+            lambda Xk: newton_binary(d, Xk, plan.model1, None, START_STEPS),
+        )
+        b2 = _start_values(
+            X2,
+            lambda k: y2.size > k,
+            lambda Xk: newton_glm(y2, Xk, family, None, START_STEPS),
+        )
         return b1, b2
 
     # ----------------------------------------------------------------- Newton
@@ -717,43 +728,20 @@ def _arrays(pdf: pd.DataFrame, plan: _Plan):
     return d, y, D1, X2, y[rows2]
 
 
-def _start_binary(d, X, model) -> np.ndarray:
-    """Probit/logit coefficients on the sample (0 for columns it lacks)."""
+def _start_values(X, enough, fit) -> np.ndarray:
+    """``fit``'s coefficients on the columns the sample has (0 for the others).
+
+    ``enough(k)`` says whether the sample supports k coefficients; ``fit(Xk)``
+    returns (params, steps, converged), of which only finite params are kept.
+    """
     b = np.zeros(X.shape[1])
     keep = np.flatnonzero(np.any(X != 0, axis=0))
-    if d.min() == d.max():
+    if not enough(keep.size):
         return b
-    Xk = np.asfortranarray(X[:, keep])
-
-    def factors(eta):
-        return binary_factors(d, eta, model)
-
     with np.errstate(all="ignore"):
-        bk, _, _ = newton(
-            Xk,
-            lambda e: binary_loglike(d, e, model, None),
-            factors,
-            np.zeros(keep.size),
-            50,
-        )
+        bk, _, _ = fit(np.asfortranarray(X[:, keep]))
     if np.all(np.isfinite(bk)):
         b[keep] = bk
-    return b
-
-
-def _start_glm(y, X, family) -> np.ndarray:
-    """GLM coefficients on the sample's positives (0 for columns it lacks)."""
-    b = np.zeros(X.shape[1])
-    keep = np.flatnonzero(np.any(X != 0, axis=0))
-    if y.size <= keep.size:
-        return b
-    Xk = np.asfortranarray(X[:, keep])
-    with np.errstate(all="ignore"):
-        start = glm_start(Xk, y, family, None)
-        if start is None:
-            return b
-        bk, _, _ = glm_newton(Xk, y, family, None, start, 50)
-    b[keep] = bk if np.all(np.isfinite(bk)) else start
     return b
 
 

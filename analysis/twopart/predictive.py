@@ -28,17 +28,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import inference
 from .atmeans import MeanPart, mean_point
 from .design import level_label
-from .inference import (
-    MARGIN_BATCH,
-    check_at,
-    contrast_rows,
-    delta_se,
-    inference_columns,
-    reference_group,
-    row_blocks,
-)
 from .lin import Reducer, reduce_mean
 from .margins import INFERENCE_COLUMNS, Frame
 from .spec import MarginPart, validate_choice
@@ -90,7 +82,7 @@ def predictive_margins(
         validate_choice("part", p, MarginPart)
     if part2_sample not in ("positives", "all"):
         raise ValueError(f"part2_sample={part2_sample!r} not in ('positives', 'all')")
-    check_at(res, at)
+    inference.check_at(res, at)
 
     if contrast not in (False, True, "over", "at"):
         raise ValueError(f"contrast={contrast!r} not in (False, True, 'over', 'at')")
@@ -113,13 +105,17 @@ def predictive_margins(
             raise ValueError(
                 f"contrast='over' needs two groups of over={over!r}; found {len(glist)}"
             )
-        ref = reference_group(groups, glist) if contrast == "over" else scen[0][2]
+        ref = (
+            inference.reference_group(groups, glist)
+            if contrast == "over"
+            else scen[0][2]
+        )
         keys = ["part", "term", "level", "at" if contrast == "over" else "over"]
         keys = [k for k in keys if k in out.columns]
-        out, G = contrast_rows(out, G, contrast, ref, keys)
-    se = delta_se(G, res.cov.to_numpy())
+        out, G = inference.contrast_rows(out, G, contrast, ref, keys)
+    se = inference.delta_se(G, res.cov.to_numpy())
     out["se"] = se
-    out = out.assign(**inference_columns(out["estimate"].to_numpy(), se))
+    out = out.assign(**inference.inference_columns(out["estimate"].to_numpy(), se))
     return out[COLUMNS + (["over"] if "over" in out.columns else [])]
 
 
@@ -183,10 +179,12 @@ def _rows(res, parts, scen, mask, contrast, p2s, atmeans=False):
     samples = _samples(res, parts, mask, p2s)
     n = len(res.sample.d)
     acc: dict = _at_means(res, samples, scen) if atmeans else {}
-    for start, stop, start2 in [] if atmeans else row_blocks(n, res.sample.rows2):
+    for start, stop, start2 in (
+        [] if atmeans else inference.row_blocks(n, res.sample.rows2)
+    ):
         whole = stop - start == n
         ctx = res.context if whole else res.context.block(start, stop, start2)
-        red = Reducer(MARGIN_BATCH)
+        red = Reducer(inference.MARGIN_BATCH)
         pending = []
         for part, (rows, total) in samples.items():
             rb = rows[start:stop]
