@@ -1,8 +1,8 @@
 """The canonical analytic schema: concept names, codings and reference groups.
 
 Every stage after cleaning speaks this vocabulary and never a raw survey column name.
-Level names equal the keys of the published tables (``data/published/table1.csv`` and
-``table3.csv``), so an output table can be diffed against the publication cell by cell.
+Level names are the keys :mod:`analysis.paper.published` gives the published tables,
+so an output table can be diffed against the publication cell by cell.
 The first level of each factor is its reference group in Tables 3-4.
 """
 

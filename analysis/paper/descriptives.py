@@ -3,8 +3,9 @@
 Input: the analytic frame (``data/derived/analytic.parquet``, columns
 ``schema.ANALYTIC_COLUMNS``). Outputs, in ``outputs/tables/``: ``table1.csv|.md|.tex``,
 ``table2.csv|.md|.tex`` and ``table2_tests.csv`` (the tests behind Table 2's p column).
-The CSVs have the columns and keys of ``data/published/table1.csv`` / ``table2.csv`` so
-:func:`compare_to_published` can diff them cell by cell.
+The CSVs have the columns and keys of the published Tables 1-2 as
+:func:`analysis.paper.published.read` returns them, so :func:`compare_to_published`
+can diff them cell by cell.
 
 Which rows enter each statistic is a parameter (a mapping row -> sample rule, see
 ``TABLE1_SAMPLES`` and ``TABLE2_SAMPLES``): the paper does not say, and its Table 2

@@ -112,10 +112,9 @@ def published_table3() -> pd.DataFrame:
     """Table 3 indexed by design term name."""
     t = published.read("table3")
     t = t[t["term_group"] != "n"].copy()
-    group_to_factor = {"facility": "facility_level"}
     names = []
     for g, term in zip(t["term_group"], t["term"], strict=True):
-        factor = group_to_factor.get(g, g)
+        factor = published.GROUP_FACTOR.get(g, g)
         names.append(f"{factor}:{term}" if factor in schema.FACTORS else term)
     return t.assign(name=names).set_index("name")
 
