@@ -86,7 +86,7 @@ reproduce: tables figures beyond report ## rebuild data, estimates and every exh
 
 test: $(VENV)/.installed ## lint, then the test suite (LAYER=unit|recovery|reference|pipeline: one layer)
 	$(VENV)/bin/ruff check analysis tests bench
-	$(PY) -m pytest -q -n 2 --dist loadfile $(if $(LAYER),-m $(LAYER))
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder $(if $(LAYER),-m $(LAYER))
 
 ##@ DATA
 

@@ -43,11 +43,13 @@ LAYERS = {
     ),
 }  # fmt: skip
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+START_ORDER = ("pipeline", "recovery", "reference", "unit")
 
 
 @pytest.fixture(scope="session")
 def master_draw(tmp_path_factory, worker_id) -> tuple:
-    """The master seed's analytic frame (the one the pipeline ships) and its attempt.
+    """The master seed's analytic frame (the one the pipeline ships), its attempt, and
+    whether the synthesis left the seed's state as it found it.
 
     Synthesising it takes 10-20 s; several modules measure it, so it is built once per
     run (:mod:`shared`). Modules take a copy: a test that edits it spoils no other.
@@ -56,12 +58,14 @@ def master_draw(tmp_path_factory, worker_id) -> tuple:
     from analysis.synth import analytic_seed
     from analysis.synth.analytic import synthesize_with_attempt
 
+    def build():
+        seed = analytic_seed(MASTER_SEED)
+        before = seed.state
+        frame, attempt = synthesize_with_attempt(seed)
+        return frame, attempt, seed.state == before
+
     folder = None if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    return built_once(
-        folder,
-        "master_analytic",
-        lambda: synthesize_with_attempt(analytic_seed(MASTER_SEED)),
-    )
+    return built_once(folder, "master_analytic", build)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,3 +89,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
             f"test module(s) {sorted(unlisted)} belong to no layer: add them to "
             "LAYERS in tests/conftest.py"
         )
+    # Longest first: ``make test`` hands whole modules to two workers in this order
+    # (``--dist loadfile --no-loadscope-reorder``), and the pipeline and recovery
+    # modules hold the long tests, so the short unit modules fill the end evenly.
+    items.sort(key=lambda item: START_ORDER.index(LAYER_OF[Path(item.fspath).stem]))

@@ -78,14 +78,19 @@ def generate_raw_survey(
 
 
 def main(
-    seed: int | np.random.SeedSequence, out_path: Path, manifest: Path | None = None
+    seed: int | np.random.SeedSequence,
+    out_path: Path,
+    manifest: Path | None = None,
+    analytic: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Generate the raw survey for ``seed``, write it to ``out_path`` and log its MD5.
 
     The manifest defaults to ``<root>/outputs/logs/manifest.csv`` of ``out_path``
-    (:func:`analysis.io.log_file`); the key is the respondent id. Returns the frame.
+    (:func:`analysis.io.log_file`); the key is the respondent id. ``analytic``: the
+    members already synthesised from the seed (as :func:`generate_raw_survey`).
+    Returns the frame.
     """
-    raw = generate_raw_survey(seed)
+    raw = generate_raw_survey(seed, analytic)
     label = DATA_LABEL
     if isinstance(seed, int):
         label = f"{DATA_LABEL}, seed {seed}"
