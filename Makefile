@@ -86,6 +86,7 @@ reproduce: tables figures beyond report ## rebuild data, estimates and every exh
 
 test: $(VENV)/.installed ## lint, then the test suite (LAYER=unit|recovery|reference|pipeline: one layer)
 	$(VENV)/bin/ruff check analysis tests bench
+	$(VENV)/bin/ruff format --check analysis tests bench
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder $(if $(LAYER),-m $(LAYER))
 
 ##@ DATA
@@ -178,8 +179,9 @@ $(REPORT) &: $(CELLS) $(DESCRIPTIVE_TABLES) $(MODEL_TABLES) $(BEYOND) $(STAGE_SR
 
 ##@ CHECKS
 
-lint: $(VENV)/.installed ## ruff on the package and tests
+lint: $(VENV)/.installed ## ruff (rules and formatting) on the package and tests
 	$(VENV)/bin/ruff check analysis tests bench
+	$(VENV)/bin/ruff format --check analysis tests bench
 
 ##@ CLEAN
 

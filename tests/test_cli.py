@@ -27,9 +27,7 @@ def test_help_of_a_stage_shows_its_defaults(capsys):
     assert "(default: percentile)" in out
 
 
-@pytest.mark.parametrize(
-    "flags, logged", [([], True), (["-q"], False), (["-v"], True)]
-)
+@pytest.mark.parametrize("flags, logged", [([], True), (["-q"], False), (["-v"], True)])
 def test_stages_log_what_they_did_and_how_long(flags, logged, tmp_path, capsys):
     assert cli.main([*flags, "--root", str(tmp_path), "summary"]) == 0
     err = capsys.readouterr().err

@@ -16,8 +16,14 @@ def test_dta_round_trips_with_the_vocabulary_labels(tmp_path):
     for factor in vocabulary.FACTORS:
         if factor not in analytic:
             continue
-        expected = analytic[factor].astype(object).map(
-            lambda lv, f=factor: vocabulary.label(f, lv) if isinstance(lv, str) else lv
+        expected = (
+            analytic[factor]
+            .astype(object)
+            .map(
+                lambda lv, f=factor: (
+                    vocabulary.label(f, lv) if isinstance(lv, str) else lv
+                )
+            )
         )
         got = back[factor].astype(object).where(back[factor].notna(), None)
         assert list(got.fillna("<NA>")) == list(expected.fillna("<NA>")), factor

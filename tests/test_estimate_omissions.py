@@ -70,9 +70,7 @@ def column_status(paths: RunPaths, sample: str) -> set[str]:
     return set(s.loc[(s["sample"] == sample) & (s["term"] == ""), "status"])
 
 
-def test_shipped_data_every_column_estimated_same_cells_as_fit_all(
-    analytic, baseline
-):
+def test_shipped_data_every_column_estimated_same_cells_as_fit_all(analytic, baseline):
     s = status(baseline)
     assert set(s["status"]) == {"estimated"} and len(s) == 9
     plain = estimates.paper_cells(estimates.fit_all(analytic))
@@ -86,9 +84,9 @@ def test_empty_urban_subsample_others_fitted(analytic, baseline, tmp_path, capsy
     frame = analytic[~analytic["scheme"].isin(URBAN)].reset_index(drop=True)
     paths = run(tmp_path, frame, "exhibits", "report")
     assert column_status(paths, "urban") == {"not estimable"}
-    assert column_status(paths, "ncms") == column_status(paths, "total") == {
-        "estimated"
-    }
+    assert (
+        column_status(paths, "ncms") == column_status(paths, "total") == {"estimated"}
+    )
     pd.testing.assert_frame_equal(cells(paths, "ncms"), cells(baseline, "ncms"))
     s = status(paths)
     reason = s.loc[(s["sample"] == "urban") & (s["term"] == ""), "reason"]
@@ -173,9 +171,15 @@ def test_continuous_separation_not_estimable_named(analytic, baseline, tmp_path)
     "damage, kind",
     [
         (lambda f: f.head(20), "too few cases"),
-        (lambda f: f.assign(reimbursed=np.int8(0), in_part2=np.int8(0),
-                            reimb_amount=np.nan, reimb_ratio=np.nan),
-         "outcome does not vary"),  # fmt: skip
+        (
+            lambda f: f.assign(
+                reimbursed=np.int8(0),
+                in_part2=np.int8(0),
+                reimb_amount=np.nan,
+                reimb_ratio=np.nan,
+            ),
+            "outcome does not vary",
+        ),  # fmt: skip
     ],
 )
 def test_nothing_estimable_tables_still_written(analytic, tmp_path, damage, kind):

@@ -198,7 +198,6 @@ def test_ragged_csv_refused_naming_the_line(tmp_path, capsys):
     assert_refused(status, err, tmp_path, str(raw), "does not parse", "line 5")
 
 
-
 def test_csv_cut_mid_line_refused_as_truncated(tmp_path, capsys):
     raw = write(valid_raw(), tmp_path / "survey.csv")
     text = raw.read_text()
@@ -400,8 +399,10 @@ def test_labels_contradicting_the_mapping_refused_then_mapped(fmt, tmp_path, cap
     status, err = clean(tmp_path, path, capsys=capsys)
     assert status == REFUSED and "Traceback" not in err
     assert "[label_contradicts_mapping]" in err and "'flo_rage_1'" in err
-    assert "code 1 is labelled '市内跨县' in the file but recode.csv maps it to " \
-           "canonical 1 (跨省); '市内跨县' is canonical 3 (市内跨县)" in err
+    assert (
+        "code 1 is labelled '市内跨县' in the file but recode.csv maps it to "
+        "canonical 1 (跨省); '市内跨县' is canonical 3 (市内跨县)" in err
+    )
     assert nothing_written(tmp_path)
     folder = provider_codebook(tmp_path, "scope,1,3\nscope,3,1\n")
     status, err = clean(tmp_path, path, "--codebook", str(folder), capsys=capsys)
@@ -447,8 +448,16 @@ def test_provided_survey_labels_agree_with_the_codebook():
 
 # --- optional concepts and the templates' advice -----------------------------------
 
-OPTIONAL_EMPTY = ("stratum", "psu", "neighbourhood", "city_name", "ethnicity",
-                  "employment_identity", "household_expenditure", "ins_commercial")
+OPTIONAL_EMPTY = (
+    "stratum",
+    "psu",
+    "neighbourhood",
+    "city_name",
+    "ethnicity",
+    "employment_identity",
+    "household_expenditure",
+    "ins_commercial",
+)
 
 
 def template_codebook(tmp_path: Path, columns: dict[str, str]) -> Path:

@@ -132,7 +132,7 @@ def test_c09_on_the_shipped_frame(published, shipped, log_text):
 def test_c13_on_the_shipped_frame(published, shipped, log_text):
     t1 = published["table1"]
     ours = pd.read_csv(TABLES / "table1.csv", dtype={"level": str})
-    row = (t1["variable"] == "reimbursed")
+    row = t1["variable"] == "reimbursed"
     for column in ("ncms", "urban"):
         assert int(ours.loc[ours["variable"] == "reimbursed", column].iloc[0]) == int(
             t1.loc[row, column].iloc[0]

@@ -221,7 +221,9 @@ def _write(directory, name: str, text: str):
 
 def test_an_unknown_label_is_refused_naming_file_column_value_and_rows(tmp_path):
     rows = [
-        "ncms,Acros provinces,1", "urban,Acros provinces,2", "ncms,Across provinces,3"
+        "ncms,Acros provinces,1",
+        "urban,Acros provinces,2",
+        "ncms,Across provinces,3",
     ]
     _write(tmp_path, "table4", "\n".join(["sample,term,probit_me", *rows, ""]))
     with pytest.raises(published.UnknownLabelError) as error:
@@ -247,10 +249,21 @@ def test_table2_long_file_reads_wide_in_file_order(tmp_path):
     _write(tmp_path, "table2", "variable,stat,scope,mean,sd,p_value\n" + rows)
     wide = published.read("table2", directory=tmp_path, dtype=str)
     assert list(wide.columns) == [
-        "variable", "stat", *(c for s in scopes for c in (s, f"{s}_sd")), "p_value"
+        "variable",
+        "stat",
+        *(c for s in scopes for c in (s, f"{s}_sd")),
+        "p_value",
     ]
     assert wide.iloc[0].tolist() == [
-        "x", "mean_sd", "0.10", "0.20", "1.10", "1.20", "2.10", "2.20", "0.5"
+        "x",
+        "mean_sd",
+        "0.10",
+        "0.20",
+        "1.10",
+        "1.20",
+        "2.10",
+        "2.20",
+        "0.5",
     ]
 
 

@@ -358,8 +358,10 @@ def canonical_labels(codebook: Codebook, concept: str) -> dict[int, tuple[str, .
 def agrees(label: str, labels: tuple[str, ...]) -> bool:
     """True if ``label`` equals, contains or is contained in one of ``labels``."""
     return any(
-        c and (label == c or (min(len(label), len(c)) >= 2 and (c in label
-               or label in c)))  # fmt: skip
+        c
+        and (
+            label == c or (min(len(label), len(c)) >= 2 and (c in label or label in c))
+        )  # fmt: skip
         for c in labels
     )
 
@@ -369,8 +371,7 @@ def names_other(label: str, own: tuple[str, ...], other: tuple[str, ...]) -> boo
     if label in other:
         return True
     return any(
-        len(c) >= 2 and c in label and not any(c in o for o in own if o)
-        for c in other
+        len(c) >= 2 and c in label and not any(c in o for o in own if o) for c in other
     )
 
 

@@ -62,7 +62,6 @@ CALIBRATED = {
 FREE = "free: not a calibration target"
 
 
-
 def cell_verdicts(
     cells: pd.DataFrame, exceptions: pd.DataFrame, synthetic: bool = True
 ) -> pd.DataFrame:
@@ -144,9 +143,7 @@ def documented_cells(exceptions: pd.DataFrame) -> dict[str, str]:
     if "unmatched_cells" not in exceptions:
         return {}
     out = {}
-    for cid, text in zip(
-        exceptions["id"], exceptions["unmatched_cells"], strict=True
-    ):
+    for cid, text in zip(exceptions["id"], exceptions["unmatched_cells"], strict=True):
         if pd.notna(text):
             out.update({cell: cid for cell in str(text).split()})
     return out
@@ -242,13 +239,20 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
     """The report as a list of (heading, paragraph or DataFrame) items."""
     items: list = [("# Published versus replicated", None)]
     if synthetic:
-        items += [(None, notices.REPORT), ("## What a synthetic replication can and "
-                                           "cannot establish", SYNTHETIC_SCOPE)]
+        items += [
+            (None, notices.REPORT),
+            (
+                "## What a synthetic replication can and cannot establish",
+                SYNTHETIC_SCOPE,
+            ),
+        ]
     estimated = omissions.scored(verdicts)
     items += [
         ("## Targets for Tables 3-4", target_summary(estimated, synthetic)),
-        ("## Tables 3-4: every miss and its reason",
-         miss_reasons(estimated, conflicts)),  # fmt: skip
+        (
+            "## Tables 3-4: every miss and its reason",
+            miss_reasons(estimated, conflicts),
+        ),  # fmt: skip
         ("## Tables 3-4, cell by cell", verdict_table(verdicts)),
     ]
     combined = paths.tables_dir / "table_combined_margins.csv"
@@ -265,8 +269,10 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         cmp = compare_to_published(ours, published)
         items.append((f"## Table {name[-1]}, cell by cell", cmp))
     items += [
-        ("## Sample flow",
-         io.without_notice(pd.read_csv(paths.tables_dir / "sample_flow.csv"))),
+        (
+            "## Sample flow",
+            io.without_notice(pd.read_csv(paths.tables_dir / "sample_flow.csv")),
+        ),
         ("## Publication inconsistencies and their resolution", conflicts),
     ]
     if (paths.tables_dir / "counterfactuals.csv").exists():

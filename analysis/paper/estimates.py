@@ -206,8 +206,7 @@ def too_small(data: pd.DataFrame, sample: str, semantics: models.Semantics):
     schemes = "+".join(SUBSAMPLES[sample])
     if data.empty:
         return KINDS["EmptySubsample"], (
-            f"no respondent of the analytic sample has scheme "
-            f"{schemes}"
+            f"no respondent of the analytic sample has scheme {schemes}"
         )
     k1 = len(models.regressors(sample, semantics, data).split()) + 1
     n1, n2 = len(data), int(data["in_part2"].sum())
@@ -340,8 +339,14 @@ def model_status(attempts: dict[tuple[str, str], Fit]) -> pd.DataFrame:
 def constant_rows(fit: Fit, sample: str, eq: models.EquationSpec) -> list[tuple]:
     """Regressors left out of ``eq``'s part because they do not vary there."""
     return [
-        (sample, eq.name, models.published_term(column), OMITTED,
-         f"constant: {note}", 0)  # fmt: skip
+        (
+            sample,
+            eq.name,
+            models.published_term(column),
+            OMITTED,
+            f"constant: {note}",
+            0,
+        )  # fmt: skip
         for part, column, note in fit.notes
         if part == eq.part
     ]

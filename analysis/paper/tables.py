@@ -123,10 +123,9 @@ def mark_status(
             rows &= out["term"] == r.term
         if not rows.any():
             continue
-        out[[f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]] = (
-            out[[f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]]
-            .astype(object)
-        )
+        out[[f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]] = out[
+            [f"{r.equation}_me", f"{r.equation}_se", f"{r.equation}_stars"]
+        ].astype(object)
         out.loc[rows, f"{r.equation}_me"] = omissions.marker(r.status, r.reason)
         out.loc[rows, [f"{r.equation}_se", f"{r.equation}_stars"]] = ""
     return out

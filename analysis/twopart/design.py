@@ -385,9 +385,7 @@ def build_design(data: pd.DataFrame, spec) -> Design:
     return Design(expand_columns(terms, variables), variables, len(data))
 
 
-def design_for(
-    design: Design, data: pd.DataFrame, vectorised: bool = False
-) -> Design:
+def design_for(design: Design, data: pd.DataFrame, vectorised: bool = False) -> Design:
     """The design of a fit evaluated on new rows (same columns, levels, bases).
 
     Parameters
