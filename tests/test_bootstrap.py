@@ -22,7 +22,7 @@ from analysis.twopart import CollinearityError, PerfectPredictionError
 from analysis.twopart.arrays import (
     MarginPlan,
     binary_columns,
-    check_columns,
+    check_resample,
     exclusive_runs,
     fit_binary,
     fit_glm,
@@ -309,11 +309,11 @@ def test_a_reference_level_that_predicts_participation_fails_the_replication():
     X, d, level = _factor_design()
     binary = binary_columns(X)
     w = np.ones(len(X))
-    check_columns(X, w, binary, d)  # the full sample is fine
+    check_resample(X, w, binary, d)  # the full sample is fine
     d[level == 0] = 1.0  # every reference-level row participates
     with pytest.raises(PerfectPredictionError, match="reference level"):
-        check_columns(X, w, binary, d, names=[f"x{j}" for j in range(X.shape[1])])
+        check_resample(X, w, binary, d, names=[f"x{j}" for j in range(X.shape[1])])
     # the same rows left out of the resample: no reference row, a lost level
     w[level == 0] = 0.0
     with pytest.raises(CollinearityError, match="reference level of"):
-        check_columns(X, w, binary, d)
+        check_resample(X, w, binary, d)

@@ -43,7 +43,7 @@ from analysis.inference.bootstrap import resample, runner
 from analysis.inference.bootstrap.intervals import summarise_draws
 from analysis.inference.bootstrap.problem import PartOneKernel
 from analysis.inference.bootstrap.replicate import REFIT_ERRORS
-from analysis.twopart.arrays import binary_columns, check_columns, fit_binary, fit_glm
+from analysis.twopart.arrays import binary_columns, refit_binary, refit_glm
 from analysis.twopart.links import MEANS
 
 OUTCOME = "reimb_amount"
@@ -270,12 +270,10 @@ def replicate_chunk(problem: Problem, seed: int, reps: range):
 def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     stage = "part1"
     try:
-        check_columns(k.X1, w, k.bin1, k.d, names=k.names1)
-        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1, names=k.names1)
+        b1 = refit_binary(k.d, k.X1, k.model1, w, k.b1, k.bin1, k.names1)
         stage = "part2"
         w2 = w[k.rows2]
-        check_columns(k.X2r, w2, k.bin2, names=k.names2)
-        b2 = fit_glm(k.y2, k.X2r, k.family, k.link, w2, start=k.b2)
+        b2 = refit_glm(k.y2, k.X2r, k.family, k.link, w2, k.b2, k.bin2, k.names2)
         resampled, fixed = np.full_like(row[0], np.nan), np.full_like(row[1], np.nan)
         _evaluate(k, b1, b2, w, resampled, fixed)
         span = np.concatenate([np.arange(sc.q0, sc.q1) for sc in k.scenarios])

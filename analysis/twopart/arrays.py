@@ -6,11 +6,12 @@ pandas:
 * :func:`fit_binary` and :func:`fit_glm`: one part fitted from (y, X, weights) by the
   Newton steps of :mod:`.newton` from a given start (e.g. the full-sample
   estimates), raising the package's errors on failure;
-* :func:`check_columns`: the cheap checks a resample can fail (a factor level lost,
+* :func:`check_resample`: the cheap checks a resample can fail (a factor level lost,
   a 0/1 regressor that predicts participation perfectly, no zeros or no positives);
   fitted probabilities of 0 or 1 are not a failure (Stata fits such models), only
   a refit that does not converge is, reported as separation when the outcomes
   are separated by a combination of columns (:mod:`.separation`);
+  :func:`refit_binary` and :func:`refit_glm` are one resample's checks and refit;
 * :class:`MarginPlan`: every ``dydx`` average marginal effect of
   :meth:`TwoPartResults.margins` (part 1, part 2 on its positives, combined with the
   extensive/intensive split) as a function of the coefficients and row weights,
@@ -129,6 +130,18 @@ def fit_glm(
     return b
 
 
+def refit_binary(y, X, model, w, start, binary, names=None) -> Arr:
+    """One resample's part 1: :func:`check_resample`, then :func:`fit_binary`."""
+    check_resample(X, w, binary, y, names=names)
+    return fit_binary(y, X, model, w, start=start, names=names)
+
+
+def refit_glm(y, X, family, link, w, start, binary, names=None) -> Arr:
+    """One resample's part 2: :func:`check_resample`, then :func:`fit_glm`."""
+    check_resample(X, w, binary, names=names)
+    return fit_glm(y, X, family, link, w, start=start)
+
+
 def _lean_newton(X, y, w, kind, start, maxiter):
     """Newton for probit / logit / Gamma-log with closed-form factors (small K).
 
@@ -203,7 +216,7 @@ def column_names(X: Arr, names: Sequence[str] | None) -> list[str]:
     return list(names) if names else [f"column {j}" for j in range(X.shape[1])]
 
 
-def check_columns(
+def check_resample(
     X: Arr,
     w: Arr,
     binary: Arr,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from analysis.twopart.arrays import check_columns, fit_binary, fit_glm
+from analysis.twopart.arrays import refit_binary, refit_glm
 
 from .problem import Problem, SampleKernel
 from .resample import child_rng
@@ -40,8 +40,7 @@ def replicate_chunk(problem: Problem, seed: int, reps: range):
 
 def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     try:
-        check_columns(k.X1, w, k.bin1, k.d, names=k.names1)
-        b1 = fit_binary(k.d, k.X1, k.model1, w, start=k.b1, names=k.names1)
+        b1 = refit_binary(k.d, k.X1, k.model1, w, k.b1, k.bin1, k.names1)
     except REFIT_ERRORS as error:
         for f in k.fits:
             failures.append(_failure(r, k.name, f.outcome, "part1", error))
@@ -49,8 +48,7 @@ def _replicate_sample(k: SampleKernel, w, row, failures, r) -> None:
     for f in k.fits:
         try:
             w2 = w[f.rows2]
-            check_columns(f.X2, w2, f.bin2, names=f.names2)
-            b2 = fit_glm(f.y2, f.X2, f.family, f.link, w2, start=f.b2)
+            b2 = refit_glm(f.y2, f.X2, f.family, f.link, w2, f.b2, f.bin2, f.names2)
             m = f.plan.evaluate(b1, b2, w)
             if not np.all(np.isfinite(m)):
                 raise FloatingPointError("non-finite margins")

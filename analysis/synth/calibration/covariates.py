@@ -80,7 +80,7 @@ AGE_MIN, AGE_MAX = 15, 59
 # the provided survey was generated with (with 0.5, one counterfactual bootstrap
 # replicate hit a reference-level separation that Newton resolved differently under
 # other BLAS / SIMD paths; the bootstrap now refuses such a replicate by exact counts,
-# analysis.twopart.arrays.check_columns, so the choice no longer matters for that).
+# analysis.twopart.arrays.check_resample, so the choice no longer matters for that).
 AGE_YOUNG_WEIGHT = 0.52
 AGE_YOUNG_MEAN, AGE_YOUNG_SD = 28.5, 5.0
 AGE_OLD_MEAN, AGE_OLD_SD = 46.5, 4.2
