@@ -79,7 +79,7 @@ def test_borrowed_profiles_weigh_every_member_equally_over_the_file():
     rng = np.random.default_rng(5)
     loglik = rng.normal(size=(30, 3)) * 2
     n_city = np.array([50, 120, 30])
-    p = np.exp(geography.donor_logweights(loglik, n_city))
+    p = geography.donor_weights(loglik, n_city)
     p = p / p.sum(axis=1, keepdims=True)  # P(member | city)
     # Respondents are spread over cities as the slots are: each member's expected
     # share of the borrowers is then the same.

@@ -207,10 +207,10 @@ def place_members(
     return position
 
 
-def donor_logweights(
+def donor_weights(
     loglik: np.ndarray, slots_per_city: np.ndarray, sweeps: int = 500
 ) -> np.ndarray:
-    """Log-probability of each member given a city (cities x members).
+    """Probability of each member given a city (cities x members).
 
     P(member | city) is proportional to ``a(member) L(member, city)``: the city's
     likelihood of the member's profile, times a member weight ``a`` chosen (by matrix
@@ -232,26 +232,24 @@ def donor_logweights(
         a = a * (target / share)
     p = a[:, None] * like
     p = p / np.sum(p, axis=0, keepdims=True)
-    with np.errstate(divide="ignore"):
-        return numerics.log(numerics.snap(p.T))
+    return numerics.snap(p.T)
 
 
 def draw_by_weight(
-    logw: np.ndarray, groups: np.ndarray, rng: np.random.Generator
+    weights: np.ndarray, groups: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Draw one index of ``logw``'s columns per entry of ``groups`` (row of ``logw``).
+    """Draw one column index of ``weights`` per entry of ``groups`` (its row).
 
-    Inverse CDF of ``exp(logw[g] - max)`` with cumulative sums in a fixed order.
+    Inverse CDF of the row's weights (non-negative, snapped) with cumulative sums in
+    a fixed order.
     """
     out = np.empty(len(groups), dtype=np.int64)
     u = rng.random(len(groups))
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
-        w = logw[g]
-        finite = np.isfinite(w)
-        if not finite.any():
+        w = weights[g]
+        if not np.any(w > 0):
             raise ValueError("a group has no admissible donor")
-        w = np.where(finite, numerics.snap(numerics.exp(w - np.max(w[finite]))), 0.0)
         cdf = np.cumsum(w)
         k = np.searchsorted(cdf, u[rows] * cdf[-1], side="right")
         out[rows] = np.minimum(k, len(w) - 1)

@@ -35,7 +35,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.synth import geography, numerics
-from analysis.synth.calibration.covariates import arrival_dates, birth_dates
+from analysis.synth.calibration.covariates import (
+    arrival_dates,
+    birth_dates,
+    heap_income,
+)
 from analysis.synth.encode import (
     DONT_KNOW,
     LEVEL_CODES,
@@ -210,7 +214,7 @@ def economics(c: dict, rng: np.random.Generator) -> dict:
         + 0.25 * (c["employed"] == 1)
         + rng.normal(0.0, 0.5, size=n)
     )
-    income = heaped(numerics.exp(log_income), rng)
+    income = reported_income(numerics.exp(log_income), rng)
     return {
         "household_size": size,
         "household_income": income,
@@ -218,21 +222,16 @@ def economics(c: dict, rng: np.random.Generator) -> dict:
     }
 
 
-# How answers about money heap: the share reported as a round thousand (from 2,000
-# yuan up), as a round hundred, and (the rest) to the yuan.
-HEAP_THOUSAND, HEAP_HUNDRED = 0.45, 0.43
+def reported_income(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Monthly income as respondents report it, within 0-500,000 (the codebook).
 
-
-def heaped(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Round reported amounts as respondents do (see ``HEAP_*``), within 0-500,000."""
-    u = rng.random(len(value))
-    unit = np.select(
-        [(u < HEAP_THOUSAND) & (value >= 2000), u < HEAP_THOUSAND + HEAP_HUNDRED],
-        [1000, 100],
-        1,
-    )
-    rounded = np.round(numerics.snap(value / unit)) * unit
-    return np.clip(rounded, 0, 500_000).astype(np.int64)
+    To the yuan, then heaped by the members' rule
+    (:func:`~analysis.synth.calibration.covariates.heap_income`), so heaping cannot
+    tell a member from anyone else.
+    """
+    whole = np.floor(numerics.snap(value) + 0.5)
+    reported, _ = heap_income(whole, rng.random(len(value)))
+    return np.clip(reported, 0, 500_000).astype(np.int64)
 
 
 def insurance(
@@ -302,7 +301,7 @@ def borrow_profiles(
     respondents (in their hometown, elsewhere, uninsured, or with a missing answer)
     should look like them: each borrows the covariates, scope, scheme, facility level
     and cost of a member drawn with the probability that the member lives in the
-    respondent's city (:func:`geography.donor_logweights`), so the borrowed profiles
+    respondent's city (:func:`geography.donor_weights`), so the borrowed profiles
     carry the city structure and are, over the file, distributed as the members' are.
     Age, income and cost are moved (:func:`shrunk_jitter`) and birth and arrival dates
     and the hukou province drawn again, so no value is a copy; ethnicity and employment
@@ -310,8 +309,8 @@ def borrow_profiles(
     """
     rows = np.flatnonzero(hospitalised)
     slots_per_city = np.bincount(city, minlength=len(effects.price))
-    logw = geography.donor_logweights(loglik, slots_per_city)
-    donor = members.iloc[geography.draw_by_weight(logw, city[rows], rng)]
+    weights = geography.donor_weights(loglik, slots_per_city)
+    donor = members.iloc[geography.draw_by_weight(weights, city[rows], rng)]
     donor = donor.reset_index(drop=True)
     n = len(rows)
     age = np.clip(
