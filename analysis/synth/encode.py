@@ -69,24 +69,16 @@ def encode_members(
     """
     check_members(a)
     n = len(a)
-    age = a["age"].to_numpy()
     female = a["female"].to_numpy() == 1
     out = {
-        "sex": np.where(female, 2, 1),
         "birth_year": a["birth_year"].to_numpy(),
         "birth_month": a["birth_month"].to_numpy(),
         "ethnicity": ethnicity_codes(n, rng),
-        "education": education_codes(a["education"].to_numpy(), rng),
-        "hukou_type": hukou_codes(a["rural_hukou"].to_numpy() == 1, rng),
-        "scope": np.array([SCOPE_CODES[s] for s in a["scope"]]),
+        **profile_codes(a, a["age"].to_numpy(), rng),
         "arrival_year": a["arrival_year"].to_numpy(),
         "arrival_month": a["arrival_month"].to_numpy(),
-        "marital_status": marital_codes(a["married"].to_numpy() == 1, age, rng),
-        "migration_reason": reason_codes(a["reason"].to_numpy(), female, rng),
-        "employed": np.where(a["has_job"].to_numpy() == 1, 1, 2),
         "employment_identity": employment_identity_codes(n, rng, refused=0.0),
         "household_income": a["famincom_m"].to_numpy(),
-        "household_size": a["hh_size"].to_numpy(),
     }
     out["household_expenditure"] = expenditure_codes(out["household_income"], rng)
     province = slots["province"].to_numpy()
@@ -97,6 +89,30 @@ def encode_members(
     out.update(insurance_codes(scheme, a["rural_hukou"].to_numpy() == 1, rng))
     out.update(member_hospital_codes(a, scheme, female, rng))
     return out
+
+
+def profile_codes(
+    profile: pd.DataFrame, age: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Raw codes of the answers an analytic profile fixes, drawn in a fixed order.
+
+    Sex, education, hukou type, scope, marital status, migration reason, employment
+    and household size of a member (:func:`encode_members`) or of a respondent who
+    borrows a member's profile (:func:`analysis.synth.population.borrow_profiles`),
+    at the given ``age``; the draws (education, hukou type, marital status, reason,
+    in that order) come from ``rng``.
+    """
+    female = profile["female"].to_numpy() == 1
+    return {
+        "sex": np.where(female, 2, 1),
+        "education": education_codes(profile["education"].to_numpy(), rng),
+        "hukou_type": hukou_codes(profile["rural_hukou"].to_numpy() == 1, rng),
+        "scope": np.array([SCOPE_CODES[s] for s in profile["scope"]]),
+        "marital_status": marital_codes(profile["married"].to_numpy() == 1, age, rng),
+        "migration_reason": reason_codes(profile["reason"].to_numpy(), female, rng),
+        "employed": np.where(profile["has_job"].to_numpy() == 1, 1, 2),
+        "household_size": profile["hh_size"].to_numpy(),
+    }
 
 
 def check_members(a: pd.DataFrame) -> None:

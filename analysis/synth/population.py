@@ -47,14 +47,13 @@ from analysis.synth.encode import (
     SCHEME_CODES,
     SCOPE_CODES,
     draw_origin,
-    education_codes,
     employment_identity_codes,
     ethnicity_codes,
     expenditure_codes,
     hukou_codes,
     insurance_codes,
     marital_codes,
-    reason_codes,
+    profile_codes,
     source_codes,
     sprinkle,
 )
@@ -330,30 +329,22 @@ def borrow_profiles(
     scope = np.array([SCOPE_CODES[s] for s in donor["scope"]])
     province = effects.province[city[rows]]
     hukou_province = np.where(scope == 1, draw_origin(province, rng), province)
-    female = donor["female"].to_numpy() == 1
     rural = donor["rural_hukou"].to_numpy() == 1
     income = moved_like(donor["famincom_m"], members["famincom_m"], rng, low=0)
     scheme = np.array([SCHEME_CODES[s] for s in donor["scheme"]])
     values = {
         "age": age,
-        "sex": np.where(female, 2, 1),
         "birth_year": birth_year,
         "birth_month": birth_month,
-        "education": education_codes(donor["education"].to_numpy(), rng),
-        "hukou_type": hukou_codes(rural, rng),
-        "marital_status": marital_codes(donor["married"].to_numpy() == 1, age, rng),
+        **profile_codes(donor, age, rng),
         "arrival_year": arrival_year,
         "arrival_month": arrival_month,
-        "migration_reason": reason_codes(donor["reason"].to_numpy(), female, rng),
-        "employed": np.where(donor["has_job"].to_numpy() == 1, 1, 2),
-        "household_size": donor["hh_size"].to_numpy(),
         "household_income": income,
         "household_expenditure": expenditure_codes(income, rng),
         "hosp_level": np.array([LEVEL_CODES[v] for v in donor["facility_level"]]),
         "hosp_cost": moved_like(
             donor["total_expenditure"], members["total_expenditure"], rng, low=1
         ),
-        "scope": scope,
         "hukou_province": hukou_province,
     }
     values.update(insurance_codes(scheme, rural, rng))
