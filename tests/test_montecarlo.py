@@ -104,7 +104,7 @@ def test_failures_are_counted(dgp, monkeypatch):
             raise ValueError("injected")
         return fit(data, sample, outcome, *args)
 
-    glm = replicate.fit_glm
+    glm = replicate.refit_glm
 
     def fail_large(y, *args, **kw):  # the amount (yuan), not the ratio
         if y.max() > 1.0:
@@ -112,7 +112,7 @@ def test_failures_are_counted(dgp, monkeypatch):
         return glm(y, *args, **kw)
 
     monkeypatch.setattr(problem, "_fit", fail_ratio)
-    monkeypatch.setattr(replicate, "fit_glm", fail_large)
+    monkeypatch.setattr(replicate, "refit_glm", fail_large)
     table = mc.summarise(mc.run([dgp], 2, 4, seed=5)[0], dgp)
     by = table.groupby("outcome")
     assert by["sims_failed"].max().to_dict() == {"reimb_amount": 0, "reimb_ratio": 2}

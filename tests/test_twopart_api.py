@@ -213,6 +213,14 @@ def test_nonconvergence_raises(data, monkeypatch):
         twopm(data, "y", rhs)
 
 
+def test_nonconvergence_raises_on_the_newton_path(data, monkeypatch):
+    """The same iteration cap holds where the fit takes the numpy Newton path."""
+    monkeypatch.setattr(fit, "LARGE", 0)
+    monkeypatch.setattr(fit, "MAXITER", 1)
+    with pytest.raises(ConvergenceError, match="part 1 logit did not converge"):
+        twopm(data, "y", "i.f3 c.x c.x#c.x i.dd", model1="logit")
+
+
 NEWTON_CASES = [
     {},
     {"model1": "logit", "vce": "robust"},

@@ -138,8 +138,11 @@ def _statsmodels_binary(y, X, model, w):
     return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
 
 
-def newton_binary(y, X, model, w, maxiter=MAXITER):
-    """Probit/logit by :func:`.newton.newton` from zeros: (params, steps, converged)."""
+def newton_binary(y, X, model, w, maxiter=None):
+    """Probit/logit by :func:`.newton.newton` from zeros: (params, steps, converged).
+
+    ``maxiter`` defaults to :data:`MAXITER` as it is when called.
+    """
 
     def factors(eta):
         u, a = binary_factors(y, eta, model)
@@ -150,7 +153,7 @@ def newton_binary(y, X, model, w, maxiter=MAXITER):
         lambda eta: binary_loglike(y, eta, model, w),
         factors,
         np.zeros(X.shape[1]),
-        maxiter,
+        MAXITER if maxiter is None else maxiter,
     )
 
 
@@ -222,16 +225,18 @@ def _statsmodels_glm(y, X, family, w):
     return np.asarray(res.params, dtype=float), _iterations(res), _converged(res)
 
 
-def newton_glm(y, X, family, w, maxiter=MAXITER):
+def newton_glm(y, X, family, w, maxiter=None):
     """GLM by :func:`.newton.glm_newton` from :func:`.newton.glm_start`.
 
     Returns (params, steps, converged). The params are the start when Newton's
     steps leave the finite range, and NaN when the start's weighted least squares
-    is singular; converged is False in both cases.
+    is singular; converged is False in both cases. ``maxiter`` defaults to
+    :data:`MAXITER` as it is when called.
     """
     start = glm_start(X, y, family, w)
     if start is None:
         return np.full(X.shape[1], np.nan), 0, False
+    maxiter = MAXITER if maxiter is None else maxiter
     b, steps, converged = glm_newton(X, y, family, w, start, maxiter)
     if not np.all(np.isfinite(b)):
         return start, steps, False
