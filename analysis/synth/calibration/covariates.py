@@ -85,13 +85,17 @@ AGE_YOUNG_WEIGHT = 0.52
 AGE_YOUNG_MEAN, AGE_YOUNG_SD = 28.5, 5.0
 AGE_OLD_MEAN, AGE_OLD_SD = 46.5, 4.2
 
-# Months between arrival and the May 2014 interview that define each duration class.
-DURATION_MONTHS = {
-    "0-1": (1, 11),
-    "1-5": (12, 59),
-    "5-10": (60, 119),
-    "10+": (120, 420),
-}
+# Months between arrival and the May 2014 interview that define each duration class
+# (the classes in the vocabulary's order: under 1, 1-5, 5-10 and 10+ years).
+DURATION_MONTHS = dict(
+    zip(
+        schema.FACTORS["duration"],
+        ((1, 11), (12, 59), (60, 119), (120, 420)),
+        strict=True,
+    )
+)
+NCMS, *URBAN_SCHEMES = schema.FACTORS["scheme"]
+*PUBLIC_LEVELS, PRIVATE = schema.FACTORS["facility_level"]
 
 
 def synthesize_covariates(rng: np.random.Generator) -> pd.DataFrame:
@@ -164,7 +168,7 @@ def _assign_categoricals(frame, latent, rows, col):
     lat = latent.iloc[rows]
     if col == "urban":
         scheme = targets.table1().query("variable == 'scheme'").set_index("level")
-        scheme_counts = {k: int(scheme.loc[k, "urban"]) for k in ("URBMI", "UEBMI")}
+        scheme_counts = {k: int(scheme.loc[k, "urban"]) for k in URBAN_SCHEMES}
         frame.loc[rows, "scheme"] = assign_by_rank(
             lat["uebmi"].to_numpy(), scheme_counts
         )
@@ -176,7 +180,7 @@ def _assign_categoricals(frame, latent, rows, col):
         frame.loc[rows, var] = assign_by_rank(lat[var].to_numpy(), counts)
     frame.loc[rows, "facility_level"] = _facility(lat, col)
     if col == "ncms":
-        frame.loc[rows, "scheme"] = "NCMS"
+        frame.loc[rows, "scheme"] = NCMS
         frame.loc[rows, "rural_hukou"] = 1
     else:
         rural = assign_by_rank(
@@ -195,11 +199,11 @@ def _facility(lat: pd.DataFrame, col: str) -> np.ndarray:
     counts = targets.t1_counts("facility_level", col)
     private = assign_by_rank(
         lat["private"].to_numpy(),
-        {"no": len(lat) - counts["private"], "yes": counts["private"]},
+        {"no": len(lat) - counts[PRIVATE], "yes": counts[PRIVATE]},
     )
-    out = np.full(len(lat), "private", dtype=object)
+    out = np.full(len(lat), PRIVATE, dtype=object)
     public = private == "no"
-    levels = {k: counts[k] for k in ("primary", "secondary", "tertiary")}
+    levels = {k: counts[k] for k in PUBLIC_LEVELS}
     out[public] = assign_by_rank(lat["facility"].to_numpy()[public], levels)
     return out
 
