@@ -8,8 +8,12 @@ asks) unpickle it, which gives an identical object.
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import pickle
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -34,3 +38,42 @@ def built_once(folder: Path | None, name: str, build: Callable[[], T]) -> T:
         partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         partial.replace(path)
         return value
+
+
+def renamed_levels(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the package's codebook in which every factor level has a new name.
+
+    Each level becomes ``<letter>renamed_<level>`` with letters running backwards
+    (z, y, x, ...) along the factor's order, so that sorting levels by name reverses
+    that order. Returns the folder and a map from each new spelling (the level and its
+    design-column name) back to the original, longest first.
+    """
+    from analysis.config import CODEBOOK_DIR
+    from analysis.paper.models import dummy_name
+
+    codebook = folder / "codebook"
+    shutil.copytree(CODEBOOK_DIR, codebook)
+    with open(CODEBOOK_DIR / "levels.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    back: dict[str, str] = {}
+    position: dict[str, int] = {}
+    for row in rows:
+        concept, level = row["concept"], row["level"]
+        i = position[concept] = position.get(concept, -1) + 1
+        row["level"] = f"{chr(ord('z') - i)}renamed_{level}"
+        back[dummy_name(concept, row["level"])] = dummy_name(concept, level)
+        back[row["level"]] = level
+    with open(codebook / "levels.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return codebook, dict(sorted(back.items(), key=lambda kv: -len(kv[0])))
+
+
+def run_with_codebook(codebook: Path, code: str, cwd: Path) -> None:
+    """Run ``code`` in a new interpreter whose package vocabulary is ``codebook``'s."""
+    script = (
+        "import pathlib, analysis.config as c\n"
+        f"c.CODEBOOK_DIR = pathlib.Path({str(codebook)!r})\n" + code
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=cwd)

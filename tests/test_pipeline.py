@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from numerics import OTHER_NUMERICS
+from shared import renamed_levels, run_with_codebook
 
 from analysis import notices
 from analysis.config import ROOT, RunPaths
@@ -64,6 +65,28 @@ def output_files(outputs: Path) -> list[Path]:
         outputs.glob("replication_report.*")
     )
     return [p.relative_to(outputs) for p in files]
+
+
+def test_renamed_levels_write_the_same_tables(tmp_path):
+    # Renaming every level in levels.csv (and nothing else) changes the tables'
+    # level names and nothing more: no number, no order, no cell.
+    codebook, back = renamed_levels(tmp_path)
+    root = tmp_path / "run"
+    run_with_codebook(
+        codebook,
+        "from analysis import cli\n"
+        f"for stage in {[list(s) for s in STAGES]!r}:\n"
+        f"    assert cli.main(['-q', '--root', {str(root)!r}, *stage]) == 0\n",
+        ROOT,
+    )
+    committed = ROOT / "outputs"
+    tables = [p for p in output_files(committed) if p.suffix == ".csv"]
+    assert tables
+    for rel in tables:
+        text = (root / "outputs" / rel).read_text(encoding="utf-8")
+        for new, old in back.items():
+            text = text.replace(new, old)
+        assert text == (committed / rel).read_text(encoding="utf-8"), rel
 
 
 def test_provided_survey_is_the_checksummed_file():

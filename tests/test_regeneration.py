@@ -10,17 +10,16 @@ own in ``test_compare_raw.py``) says where.
 
 from __future__ import annotations
 
-import csv
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 from numerics import HASWELL_TWO_THREADS, OTHER_NUMERICS
+from shared import renamed_levels, run_with_codebook
 
 from analysis import synth
-from analysis.config import CODEBOOK_DIR, MASTER_SEED, ROOT
+from analysis.config import MASTER_SEED, ROOT
 from analysis.synth.compare import sha256
 
 PROVIDED = ROOT / "data" / "raw" / "cmds2014_synthetic.dta"
@@ -53,27 +52,15 @@ def test_master_seed_regenerates_the_provided_survey(tmp_path, env):
 def test_other_level_names_regenerate_the_provided_survey(tmp_path):
     # Every level renamed so that sorting by name reverses each factor's order: a
     # level name spelled in the code, or an order taken from the names, shows here.
-    codebook = tmp_path / "codebook"
-    shutil.copytree(CODEBOOK_DIR, codebook)
-    with open(CODEBOOK_DIR / "levels.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    position: dict[str, int] = {}
-    for row in rows:
-        i = position[row["concept"]] = position.get(row["concept"], -1) + 1
-        row["level"] = f"{chr(ord('z') - i)}_{row['level']}"
-    with open(codebook / "levels.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out = tmp_path / "regenerated.dta"
-    script = (
-        "import pathlib, analysis.config as c\n"
-        f"c.CODEBOOK_DIR = pathlib.Path({str(codebook)!r})\n"
+    codebook, _ = renamed_levels(tmp_path)
+    out, manifest = tmp_path / "regenerated.dta", tmp_path / "manifest.csv"
+    run_with_codebook(
+        codebook,
         "from analysis import synth\n"
-        f"synth.main({MASTER_SEED}, pathlib.Path({str(out)!r}),"
-        f" pathlib.Path({str(tmp_path / 'manifest.csv')!r}))\n"
+        f"synth.main({MASTER_SEED}, pathlib.Path({str(out)!r}), "
+        f"pathlib.Path({str(manifest)!r}))\n",
+        ROOT,
     )
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
     _same_as_provided(out, "levels renamed")
 
 
