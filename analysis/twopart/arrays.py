@@ -473,7 +473,7 @@ def _layout(res, parts, cont, facs, scen):
     }
     labels, gather = [], []
     for part in parts:
-        for var, kind in res._variables(part, None):
+        for var, kind in res.margin_variables(part, None):
             if kind == "c":
                 for comp in kinds[part]:
                     labels.append((part, comp, var, ""))

@@ -284,7 +284,7 @@ class Layout:
 
     def __init__(self, res, parts, variables):
         self.parts = parts
-        wanted = {p: res._variables(p, variables) for p in parts}
+        wanted = {p: res.margin_variables(p, variables) for p in parts}
         self.wanted = {
             p: (
                 list(dict.fromkeys(v for v, k in vs if k == "c")),

@@ -646,7 +646,7 @@ class _Part:
 class _Shape:
     """The designs of a fit, enough for :class:`.fastmargins.Layout`."""
 
-    _variables = TwoPartResults._variables
+    margin_variables = TwoPartResults.margin_variables
 
     def __init__(self, designs):
         self.designs = designs

@@ -491,7 +491,7 @@ class TwoPartResults:
             raise ValueError(f"atmeans: no averaging rows for {empty}")
         labels = []
         for part in parts:
-            for var, kind in self._variables(part, variables):
+            for var, kind in self.margin_variables(part, variables):
                 if kind == "f" and effect != "dydx":
                     raise ValueError(
                         f"effect={effect!r} is only defined for continuous "
@@ -525,7 +525,7 @@ class TwoPartResults:
             if key not in by_rows:
                 by_rows[key] = Frame(ctx, rows, at, total)
             frames[part] = by_rows[key]
-        wanted = {part: self._variables(part, variables) for part in todo}
+        wanted = {part: self.margin_variables(part, variables) for part in todo}
         order = list(dict.fromkeys(v for vs in wanted.values() for v in vs))
         found: dict = {}
         for var, kind in order:
@@ -549,7 +549,13 @@ class TwoPartResults:
                 have[-2] += row[-2]
                 have[-1] = have[-1] + row[-1]
 
-    def _variables(self, part: str, variables) -> list[tuple[str, str]]:
+    def margin_variables(self, part: str, variables=None) -> list[tuple[str, str]]:
+        """The regressors of ``part`` (or of both parts), each as (name, kind).
+
+        Kind "f" is a factor and "c" a continuous variable; ``variables`` keeps those
+        named (in that order), and a name that is no regressor of the model raises
+        for the combined margins and is skipped for one part.
+        """
         ds = {"part1": self.designs[:1], "part2": self.designs[1:]}.get(
             part, self.designs
         )
