@@ -141,8 +141,8 @@ SCHEDULER ?=
 ON_CLUSTER = $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bootstrap: $(ANALYTIC) ## bootstrap SEs/CIs of every Table 3-4 quantity (REPS=, WORKERS=, SCHEDULER=)
-	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) $(ON_CLUSTER)
-	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster $(ON_CLUSTER)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) $(ON_CLUSTER) $(MODE)
+	$(CLI) bootstrap --reps $(REPS) --workers $(WORKERS) --cluster $(ON_CLUSTER) $(MODE)
 
 montecarlo: $(ANALYTIC) ## bias and 95% CI coverage at N = 1,165 by simulation (WORKERS=, SCHEDULER=)
 	$(CLI) montecarlo --workers $(WORKERS) $(ON_CLUSTER) $(MODE)

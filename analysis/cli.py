@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("percentile", "normal", "bc"),
         help="bootstrap confidence interval",
     )
+    add_real_flags(boot)
 
     mc = stages.add_parser("montecarlo", help="bias and CI coverage by simulation")
     mc.add_argument("--sims", type=int, default=MONTECARLO_SIMS, help="data sets")
@@ -485,6 +486,8 @@ def run_bootstrap(args: argparse.Namespace, paths: RunPaths) -> int:
         scheduler=args.scheduler,
         seed=args.seed,
         ci=args.ci,
+        synthetic=not args.real,
+        min_cell=args.min_cell if args.real else None,
     )
     return 0
 

@@ -317,3 +317,43 @@ def test_a_reference_level_that_predicts_participation_fails_the_replication():
     w[level == 0] = 0.0
     with pytest.raises(CollinearityError, match="reference level of"):
         check_resample(X, w, binary, d)
+
+
+def test_real_mode_tables_suppress_thin_cells_and_carry_no_notice(toy, tmp_path):
+    # The bootstrap stage on real data applies the exhibits' disclosure rule to the
+    # Tables 3-4 it writes and does not call them synthetic.
+    from analysis import cli, disclosure, notices
+    from analysis.config import RunPaths
+
+    paths = RunPaths(tmp_path)
+    paths.derived_dir.mkdir(parents=True)
+    frame = toy.assign(in_part2=toy["reimbursed"])  # every toy claim has an amount
+    frame.to_parquet(paths.analytic)
+    counts = disclosure.model_cell_counts(
+        frame, estimates.paper_cells(estimates.fit_all(frame))
+    )
+    min_cell = int(counts.median())  # some cells fall below it, some do not
+    assert (counts < min_cell).any() and (counts >= min_cell).any()
+    args = ["-q", "--root", str(tmp_path), "bootstrap", "--reps", "4", "--seed", "3"]
+    assert cli.main([*args, "--real", "--min-cell", str(min_cell)]) == 0
+    cells = pd.read_csv(paths.estimates_dir / "bootstrap_pairs_paper_cells.csv")
+    hidden = disclosure.suppress_model_cells(cells, frame, min_cell)
+    t3 = pd.read_csv(paths.tables_dir / "table3_bootstrap_pairs.csv", dtype=str)
+    assert notices.CSV_COLUMN not in t3
+    total = hidden[hidden["sample"] == "total"].set_index(["term", "equation"])
+    shown = 0
+    for row in t3.itertuples():
+        for eq in ("probit", "amount", "ratio"):
+            if (row.term, eq) not in total.index:
+                continue
+            cell = getattr(row, f"{eq}_se")
+            if total.loc[(row.term, eq), "suppressed"]:
+                assert cell == disclosure.marker(min_cell), (row.term, eq)
+            else:
+                assert cell != disclosure.marker(min_cell), (row.term, eq)
+                shown += 1
+    assert shown > 0
+    assert cli.main(args) == 0  # synthetic mode: nothing suppressed, the notice on
+    t3 = pd.read_csv(paths.tables_dir / "table3_bootstrap_pairs.csv", dtype=str)
+    assert (t3[notices.CSV_COLUMN] == notices.CSV).all()
+    assert not (t3["probit_se"] == disclosure.marker(min_cell)).any()

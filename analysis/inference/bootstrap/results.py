@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis import config
+from analysis import config, disclosure
 from analysis.io import save_table
 from analysis.paper import models, tables
 from analysis.paper.estimates import CELL_KEYS
@@ -73,17 +73,20 @@ def main(
     ci: str = "percentile",
     progress: bool = True,
     synthetic: bool = True,
+    min_cell: int | None = None,
 ) -> BootstrapResult:
     """Bootstrap the Table 3-4 model set and write the tidy files (module doc).
 
     CLI: ``python -m analysis bootstrap --reps N --cluster --workers K
-    --scheduler ADDR`` (``--cluster`` = ``scheme="cluster"``: PSUs within strata).
+    --scheduler ADDR`` (``--cluster`` = ``scheme="cluster"``: PSUs within strata;
+    ``--real``: ``synthetic=False`` and ``min_cell``, the disclosure rule of the
+    Tables 3-4 it writes).
     """
     analytic = pd.read_parquet(analytic_path)
     result = bootstrap(
         analytic, reps, seed, scheme, workers, scheduler, semantics, progress
     )
-    write(result, estimates_dir, tables_dir, ci, synthetic)
+    write(result, estimates_dir, tables_dir, ci, synthetic, analytic, min_cell)
     log.info("bootstrap (%s): %s", scheme, failure_summary(result.failures, reps))
     return result
 
@@ -158,8 +161,16 @@ def write(
     tables_dir: Path | None,
     ci: str,
     synthetic: bool = True,
+    analytic: pd.DataFrame | None = None,
+    min_cell: int | None = None,
 ) -> None:
-    """Write the tidy files (and Tables 3-4 with bootstrap SEs, with the notice)."""
+    """Write the tidy files, and Tables 3-4 with bootstrap SEs.
+
+    ``synthetic`` adds the synthetic-data notice to the tables. With ``min_cell``
+    (real-data mode) a table cell based on fewer respondents, counted in
+    ``analytic``, is suppressed (:mod:`analysis.disclosure`); the tidy files under
+    ``estimates_dir`` are working files and are not.
+    """
     stem = f"bootstrap_{result.scheme}"
     q = result.quantities
     save_table(q, CATALOGUE_KEYS, estimates_dir / f"{stem}_quantities.csv")
@@ -175,9 +186,14 @@ def write(
     save_table(draws, ("rep",), estimates_dir / f"{stem}_draws.parquet")
     if tables_dir is not None:
         tables_dir.mkdir(parents=True, exist_ok=True)
+        hidden = None
+        if min_cell is not None:
+            hidden = disclosure.suppress_model_cells(cells, analytic, min_cell)
         for name, table in (("table3", tables.table3), ("table4", tables.table4)):
-            path = tables_dir / f"{name}_{stem}.csv"
-            tables.write_csv(table(cells), path, synthetic)
+            laid_out = table(cells)
+            if hidden is not None:
+                laid_out = disclosure.mark_model_table(laid_out, hidden, min_cell)
+            tables.write_csv(laid_out, tables_dir / f"{name}_{stem}.csv", synthetic)
 
 
 def _label(row) -> str:
