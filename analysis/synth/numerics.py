@@ -105,6 +105,15 @@ def least_squares(fun_jac, x0, scale, max_iter: int = 200, rtol: float = 1e-12):
     """
     x = np.array(x0, dtype=float)
     d = 1.0 / np.asarray(scale, dtype=float) ** 2 * np.ones(len(x))
+
+    def trial(lam, x, a, g, lam_scale):
+        try:
+            step = -solve_spd(a + lam * lam_scale * np.diag(d), g)
+        except np.linalg.LinAlgError:
+            return np.inf, None
+        rn, jn = fun_jac(x + step)
+        return np.sum(rn * rn), (step, rn, jn)
+
     r, jac = fun_jac(x)
     cost = np.sum(r * r)
     lam = 1e-3
@@ -112,22 +121,30 @@ def least_squares(fun_jac, x0, scale, max_iter: int = 200, rtol: float = 1e-12):
         a = matmul(jac.T, jac)
         g = matmul(jac.T, r)
         lam_scale = np.sum(np.diag(a) / d) / len(x)
-        for _ in range(40):
-            try:
-                step = -solve_spd(a + lam * lam_scale * np.diag(d), g)
-            except np.linalg.LinAlgError:
-                lam *= 4
-                continue
-            rn, jn = fun_jac(x + step)
-            new = np.sum(rn * rn)
-            if np.isfinite(new) and new < cost:
-                break
-            lam *= 4
-        else:
+        accepted = damped_step(
+            trial, lam, cost, x, a, g, lam_scale, tries=40, floor=1e-15
+        )
+        if accepted is None:
             return x
-        x, r, jac = x + step, rn, jn
+        new, (step, r, jac), lam = accepted
+        x = x + step
         gain, cost = cost - new, new
-        lam = max(lam / 4, 1e-15)
         if gain <= rtol * cost:
             break
     return x
+
+
+def damped_step(trial, lam, current, *state, tries: int = 30, floor: float = 1e-12):
+    """Levenberg-Marquardt damping, shared by every damped solver of the generator.
+
+    Tries ``trial(lam, *state)``, then with 4 lam, 16 lam, ... (``tries`` tries) until
+    its merit (first of the pair it returns) is finite and below ``current``. Returns
+    (merit, the trial's second item, the next lam: a quarter of the accepted one, at
+    least ``floor``), or None if every try failed.
+    """
+    for _ in range(tries):
+        merit, moved = trial(lam, *state)
+        if np.isfinite(merit) and merit < current:
+            return merit, moved, max(lam / 4, floor)
+        lam *= 4
+    return None

@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.synth.calibration import fits as cf
 from analysis.synth.calibration.cells import TERMS, columns, position, table_targets
-from analysis.synth.numerics import exp, inv_spd, log, solve_spd
+from analysis.synth.numerics import damped_step, exp, inv_spd, log, solve_spd
 from analysis.synth.numerics import matmul as dot
 
 SAMPLES = ("total", "ncms", "urban")
@@ -329,22 +329,6 @@ def min_norm_solve(problem, z0, y_of, values_of, z_init=None, max_iter=80):
             break
         norm, (z, f, j), lam = accepted
     return z, norm
-
-
-def damped_step(trial, lam, current, *state):
-    """Levenberg-Marquardt damping shared by both solvers.
-
-    Tries ``trial(lam, *state)``, then with 4 lam, 16 lam, ... (30 tries) until its
-    merit (first of the pair it returns) is finite and below ``current``. Returns
-    (merit, the trial's second item, the next lam: a quarter of the accepted one), or
-    None if every try failed.
-    """
-    for _ in range(30):
-        merit, moved = trial(lam, *state)
-        if np.isfinite(merit) and merit < current:
-            return merit, moved, max(lam / 4, 1e-12)
-        lam *= 4
-    return None
 
 
 def se_ratios(kind, fits, y, problem_b, pub_se):
