@@ -34,6 +34,10 @@ CELL_IDS = "unmatched_cells"
 ID_SEPARATOR = ";"
 
 
+#: Factor -> printed label -> level name.
+LEVEL_OF_LABEL = {f: {lab: lev for lev, lab in LABELS[f].items()} for f in FACTORS}
+
+
 class UnknownLabelError(ValueError):
     """A published cell names a level by a label that ``levels.csv`` does not hold."""
 
@@ -84,13 +88,12 @@ def _levels(
 
     Rows whose factor is '' are not factor cells and keep their text.
     """
-    by_label = {f: {lab: lev for lev, lab in LABELS[f].items()} for f in FACTORS}
     out = values.copy()
     unknown: dict[tuple[str, str], int] = {}
     for i, (value, factor) in enumerate(zip(values, factors, strict=True)):
         if not factor:
             continue
-        level = by_label[factor].get(value)
+        level = LEVEL_OF_LABEL[factor].get(value)
         if level is None:
             unknown[(factor, value)] = unknown.get((factor, value), 0) + 1
         else:
