@@ -45,12 +45,7 @@ SCOPE_LEVELS = vocabulary.FACTORS["scope"]
 # Column of each scope in ``CityEffects.scope_p``, found by the CMDS code of its meaning
 # (1 across provinces, 2 across cities of the province, 3 across counties of the city).
 ACROSS, WITHIN_PROVINCE, WITHIN_CITY = (
-    SCOPE_LEVELS.index(level)
-    for level in (
-        vocabulary.code_map("scope")[1],
-        vocabulary.code_map("scope")[2],
-        vocabulary.code_map("scope")[3],
-    )
+    SCOPE_LEVELS.index(vocabulary.code_map("scope")[code]) for code in (1, 2, 3)
 )
 
 
@@ -94,8 +89,9 @@ def draw_city_effects(cities: pd.DataFrame, rng: np.random.Generator) -> CityEff
     """Draw the effects of every city of the design (``Design.cities``)."""
     n = len(cities)
     province = cities["province"].to_numpy()
+    inflow = np.isin(province, INFLOW_PROVINCES)
     group = np.where(
-        np.isin(province, INFLOW_PROVINCES),
+        inflow,
         ACROSS_LOGIT["inflow"],
         np.where(province >= FAR_WEST, ACROSS_LOGIT["far_west"], ACROSS_LOGIT["other"]),
     )
@@ -107,7 +103,6 @@ def draw_city_effects(cities: pd.DataFrame, rng: np.random.Generator) -> CityEff
     scope_p[:, ACROSS] = p_across
     scope_p[:, WITHIN_PROVINCE] = p_within
     scope_p[:, WITHIN_CITY] = 1.0 - p_across - p_within
-    inflow = np.isin(province, INFLOW_PROVINCES)
     return CityEffects(
         province=province,
         scope_p=scope_p,

@@ -51,7 +51,8 @@ CORRELATIONS = {
 # Household members living in the city (not published): shares for sizes 1..6.
 HH_SIZE_SHARES = (0.12, 0.22, 0.36, 0.20, 0.07, 0.03)
 # Reported household income heaps at round figures, as in every income question
-# answered from memory (the other respondents of the survey: over 99% round hundreds).
+# answered from memory (the survey's other respondents report by the same rule,
+# population.reported_income).
 # HEAP_SHARE of the members report a round hundred; of those with at least
 # THOUSAND_FROM yuan a month, THOUSAND_SHARE report a round thousand, so round
 # thousands are more frequent than the other round hundreds; the rest report whole
