@@ -157,10 +157,7 @@ def beta_cells(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
     every row's ``note`` says how many ratios were on the boundary and whether
     they were squeezed (:func:`analysis.beyond.betareg.BetaFit.note`).
     """
-    cols = [
-        c.removeprefix("c.")
-        for c in models.regressors(sample, "columnwise", data).split()
-    ]
+    cols = columnwise_columns(data, sample)
     outcome = models.OUTCOME_OF["ratio"]
     rows = data.loc[data["reimbursed"] == 1, [outcome, *cols]].dropna()
     bf = betareg.fit(rows[outcome].to_numpy(), rows[cols])
@@ -177,6 +174,14 @@ def beta_cells(data: pd.DataFrame, sample: str = "total") -> pd.DataFrame:
             "note": bf.note(),
         }
     )
+
+
+def columnwise_columns(data: pd.DataFrame, sample: str) -> list[str]:
+    """The columns of ``sample``'s column-wise regressor list (no ``c.`` prefix)."""
+    return [
+        c.removeprefix("c.")
+        for c in models.regressors(sample, "columnwise", data).split()
+    ]
 
 
 def failed(variant: str, equations: list[str], err: Exception) -> pd.DataFrame:
@@ -216,10 +221,7 @@ def lpm_cells(
     same cities (linearmodels' default small-sample factor for ``clustered``).
     The coefficients are effects on P(reimbursed), the probit AMEs' scale.
     """
-    cols = regressors or [
-        c.removeprefix("c.")
-        for c in models.regressors(sample, "columnwise", data).split()
-    ]
+    cols = regressors or columnwise_columns(data, sample)
     rows = data[["reimbursed", cluster, *cols]].dropna()
     exog = rows[cols].astype(float).assign(const=1.0)
     groups = pd.Categorical(rows[cluster])
