@@ -179,7 +179,7 @@ def test_continuous_separation_not_estimable_named(analytic, baseline, tmp_path)
                 reimb_ratio=np.nan,
             ),
             "outcome does not vary",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_nothing_estimable_tables_still_written(analytic, tmp_path, damage, kind):

@@ -361,7 +361,7 @@ def agrees(label: str, labels: tuple[str, ...]) -> bool:
         c
         and (
             label == c or (min(len(label), len(c)) >= 2 and (c in label or label in c))
-        )  # fmt: skip
+        )
         for c in labels
     )
 

@@ -252,7 +252,7 @@ def build_sections(paths, verdicts, conflicts, synthetic: bool) -> list:
         (
             "## Tables 3-4: every miss and its reason",
             miss_reasons(estimated, conflicts),
-        ),  # fmt: skip
+        ),
         ("## Tables 3-4, cell by cell", verdict_table(verdicts)),
     ]
     combined = paths.tables_dir / "table_combined_margins.csv"

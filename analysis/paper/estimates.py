@@ -346,7 +346,7 @@ def constant_rows(fit: Fit, sample: str, eq: models.EquationSpec) -> list[tuple]
             OMITTED,
             f"constant: {note}",
             0,
-        )  # fmt: skip
+        )
         for part, column, note in fit.notes
         if part == eq.part
     ]
