@@ -40,13 +40,20 @@ def built_once(folder: Path | None, name: str, build: Callable[[], T]) -> T:
         return value
 
 
-def renamed_levels(folder: Path) -> tuple[Path, dict[str, str]]:
+def reversing(concept: str, position: int, level: str) -> str:
+    """``<letter>renamed_<level>``, letters running backwards (z, y, x, ...) along the
+    factor's order, so that sorting the new names reverses that order."""
+    return f"{chr(ord('z') - position)}renamed_{level}"
+
+
+def renamed_levels(
+    folder: Path, rename: Callable[[str, int, str], str] = reversing
+) -> tuple[Path, dict[str, str]]:
     """A copy of the package's codebook in which every factor level has a new name.
 
-    Each level becomes ``<letter>renamed_<level>`` with letters running backwards
-    (z, y, x, ...) along the factor's order, so that sorting levels by name reverses
-    that order. Returns the folder and a map from each new spelling (the level and its
-    design-column name) back to the original, longest first.
+    ``rename(concept, position in the factor, level)`` gives the new name. Returns the
+    folder and a map from each new spelling (the level and its design-column name)
+    back to the original, longest first.
     """
     from analysis.config import CODEBOOK_DIR
     from analysis.paper.models import dummy_name
@@ -60,7 +67,7 @@ def renamed_levels(folder: Path) -> tuple[Path, dict[str, str]]:
     for row in rows:
         concept, level = row["concept"], row["level"]
         i = position[concept] = position.get(concept, -1) + 1
-        row["level"] = f"{chr(ord('z') - i)}renamed_{level}"
+        row["level"] = rename(concept, i, level)
         back[dummy_name(concept, row["level"])] = dummy_name(concept, level)
         back[row["level"]] = level
     with open(codebook / "levels.csv", "w", newline="", encoding="utf-8") as handle:
@@ -70,10 +77,20 @@ def renamed_levels(folder: Path) -> tuple[Path, dict[str, str]]:
     return codebook, dict(sorted(back.items(), key=lambda kv: -len(kv[0])))
 
 
-def run_with_codebook(codebook: Path, code: str, cwd: Path) -> None:
-    """Run ``code`` in a new interpreter whose package vocabulary is ``codebook``'s."""
+def run_with_codebook(codebook: Path, code: str, cwd: Path) -> str:
+    """Run ``code`` in a new interpreter whose package vocabulary is ``codebook``'s.
+
+    Returns what it printed on stdout; its stderr stays the test's, for a failure.
+    """
     script = (
         "import pathlib, analysis.config as c\n"
         f"c.CODEBOOK_DIR = pathlib.Path({str(codebook)!r})\n" + code
     )
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
+    return done.stdout

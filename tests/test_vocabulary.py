@@ -10,15 +10,12 @@ and breaks the equality.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from shared import renamed_levels, run_with_codebook
 
 from analysis import config, vocabulary
 from analysis.paper import published
@@ -110,29 +107,11 @@ print(json.dumps({
 
 
 def _probe(codebook, probe: str = PROBE) -> dict:
-    script = (
-        "import analysis.config as c, pathlib\n"
-        f"c.CODEBOOK_DIR = pathlib.Path({str(codebook)!r})\n" + probe
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=config.ROOT,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return json.loads(run_with_codebook(codebook, probe, config.ROOT))
 
 
 def _renamed_codebook(tmp_path):
-    codebook = tmp_path / "codebook"
-    shutil.copytree(config.CODEBOOK_DIR, codebook)
-    with open(vocabulary.LEVELS_FILE, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    with open(codebook / "levels.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({**r, "level": r["level"] + SUFFIX} for r in rows)
+    codebook, _ = renamed_levels(tmp_path, lambda concept, i, level: level + SUFFIX)
     return codebook
 
 
