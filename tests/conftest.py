@@ -22,6 +22,7 @@ LAYERS = {
         "test_cli", "test_estimate_omissions", "test_diagnostics", "test_robustness",
         "test_counterfactuals", "test_calibrate_swaps", "test_report", "test_esttab",
         "test_dictionary", "test_selection_bound", "test_vocabulary",
+        "test_architecture",
         "test_twopart_api", "test_twopart_results", "test_twopart_contrasts",
         "test_twopart_margins_fast",
     ),
